@@ -1,0 +1,366 @@
+"""Tokenising Chinese official documents for Whoosh, the same way for documents and queries.
+
+Why not jieba's ``ChineseAnalyzer``: it drops single non-CJK characters (``4号`` loses the
+``4``) and records character offsets as positions, so phrase queries never match. Here the
+text is cut into *units* -- one CJK character, or one maximal run of letters/digits
+(``44``, ``abc123``) -- and every unit gets the next position. At each position the stream
+holds:
+
+* the bigram with the next unit when they touch (``44号``, ``医保``), so a phrase of any
+  length is a chain of terms at consecutive positions (see :func:`phrase_terms`), and
+  unsegmented names (``张三丰``) are found whatever jieba thinks of them;
+* the unit alone if it is a number or word (``44``), or a CJK character that starts no
+  bigram (before a separator). Every CJK character alone would double the postings --
+  indexing time -- for the rare one-character query, which ``号*`` answers instead;
+* jieba search-mode words of three or more units starting there (``张三丰``, ``医疗保障局``),
+  which add score when the query contains the same word.
+
+``4号`` therefore never matches ``44号``: the bigram ``4号`` is simply not in that text.
+
+Text is folded before cutting -- full-width ASCII to half-width, Latin to lower case,
+Traditional to Simplified (OpenCC ``t2s``) -- and the fold keeps the length of the text, so
+offsets into the folded text are offsets into the original (used for highlighting and for
+masking identifiers in snippets).
+
+The tokenizer class is pickled into the index schema by reference: renaming or moving it
+means rebuilding the index.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jieba
+import opencc
+from whoosh.analysis import Token, Tokenizer
+
+log = logging.getLogger(__name__)
+
+_CJK = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+# A letter or digit that is not a CJK ideograph (str.isalnum() is true for both).
+_ALNUM = rf"(?:(?![{_CJK}])[^\W_])"
+_UNIT_RE = re.compile(rf"([{_CJK}])|({_ALNUM}+)")
+_CJK_CHAR_RE = re.compile(rf"[{_CJK}]")
+
+
+def _fold_table() -> dict[int, int]:
+    table = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}  # ！..～ -> !..~
+    table[0x3000] = 0x20  # ideographic space
+    for cp in list(range(0x41, 0x5B)) + list(range(0xC0, 0x250)) + list(range(0x370, 0x530)):
+        lower = chr(cp).lower()
+        if len(lower) == 1 and lower != chr(cp):
+            table[cp] = ord(lower)
+    for full, half in list(table.items()):
+        if half in table:  # full-width Ａ -> A -> a in one step
+            table[full] = table[half]
+    return table
+
+
+_FOLD = _fold_table()
+
+_init_lock = threading.Lock()
+_ready = False
+_converter: Any = None
+_traditional: frozenset[str] = frozenset()
+# Stretches OpenCC converts as a unit; none of these characters is part of a dictionary entry.
+_CONVERTIBLE_RUN = re.compile(r"[^\s\-,.?!*，。、；：？！…“”‘’『』「」（）《》〈〉【】〔〕]+")
+
+
+def warm_up(cache_dir: Path | str | None = None) -> None:
+    """Load jieba's dictionary and OpenCC's tables once per process, quietly.
+
+    Call it at process start (a worker's first search otherwise pays ~1 s). jieba writes a
+    dictionary cache file; ``cache_dir`` must be writable (default: the system temp dir).
+    Safe to call from several threads; later calls are no-ops.
+    """
+    global _ready, _converter, _traditional
+    if _ready:
+        return
+    with _init_lock:
+        if _ready:
+            return
+        jieba.setLogLevel(logging.WARNING)
+        jieba.dt.tmp_dir = str(cache_dir or tempfile.gettempdir())
+        jieba.initialize()
+        _converter = opencc.OpenCC("t2s")
+        _traditional = _load_traditional_chars()
+        _ready = True
+        log.debug("jieba and OpenCC initialised (cache in %s)", jieba.dt.tmp_dir)
+
+
+def _load_traditional_chars() -> frozenset[str]:
+    """Characters whose presence means ``t2s`` may change a text.
+
+    Converting costs as much as segmenting, and almost every document is already Simplified,
+    so a stretch without any of these characters is left alone.
+    """
+    folder = Path(opencc.__file__).parent / "dictionary"
+    chars: set[str] = set()
+    for name in ("TSCharacters.txt", "TSPhrases.txt"):
+        with open(folder / name, encoding="utf-8") as fh:
+            for line in fh:
+                key, _, values = line.rstrip("\n").partition("\t")
+                target = values.split(" ")[0]
+                if len(key) == len(target):
+                    chars.update(k for k, t in zip(key, target, strict=True) if k != t)
+                else:
+                    chars.update(key)
+    return frozenset(chars)
+
+
+def _to_simplified(run: re.Match[str]) -> str:
+    text = run.group()
+    if _traditional.isdisjoint(text):
+        return text
+    converted: str = _converter.convert(text)
+    if len(converted) == len(text):
+        return converted
+    # Offsets must survive the fold; convert character by character where a phrase changed length.
+    singles = (_converter.convert(ch) for ch in text)
+    return "".join(s if len(s) == 1 else ch for s, ch in zip(singles, text, strict=True))
+
+
+def fold(text: str, *, simplified: bool = True) -> str:
+    """Fold width, case and (unless ``simplified`` is false) Traditional characters.
+
+    ``len(text)`` never changes. Without ``simplified`` it is a cheap ``str.translate``;
+    the Traditional-to-Simplified step costs about as much as segmenting the text.
+    """
+    folded = text.translate(_FOLD)
+    return _simplify(folded) if simplified else folded
+
+
+@functools.lru_cache(maxsize=8)
+def _simplify(folded: str) -> str:
+    # Cached: indexing folds each body twice (snippet copy, then the analyzer).
+    warm_up()
+    return _CONVERTIBLE_RUN.sub(_to_simplified, folded)
+
+
+class _Units:
+    """The units of a folded text with their offsets, and whether each touches the next.
+
+    Whitespace between two units joins them when either is CJK: PDF extraction breaks lines
+    inside words (``稽核工\\n作``) and typists write ``2021 年``. Two letter/digit runs stay
+    apart, otherwise ``abc 123`` and ``abc123`` would become the same bigram.
+    """
+
+    __slots__ = ("texts", "starts", "ends", "cjk", "joined")
+
+    def __init__(self, folded: str) -> None:
+        self.texts: list[str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.cjk: list[bool] = []
+        for m in _UNIT_RE.finditer(folded):
+            self.texts.append(m.group())
+            self.starts.append(m.start())
+            self.ends.append(m.end())
+            self.cjk.append(m.group(1) is not None)
+        n = len(self.texts)
+        self.joined = [False] * n
+        for i in range(n - 1):
+            gap_start, gap_end = self.ends[i], self.starts[i + 1]
+            if gap_start == gap_end:
+                self.joined[i] = True
+            elif (self.cjk[i] or self.cjk[i + 1]) and folded[gap_start:gap_end].isspace():
+                self.joined[i] = True
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def bigram(self, i: int) -> str:
+        return self.texts[i] + self.texts[i + 1]
+
+
+def _jieba_words(folded: str, units: _Units) -> dict[int, list[tuple[str, int]]]:
+    """jieba search-mode words of 3+ touching units, keyed by first unit: (text, last unit).
+
+    Shorter words are already unigrams or bigrams; words jieba cut across a unit boundary
+    or a separator are dropped.
+    """
+    unit_at_start = {s: i for i, s in enumerate(units.starts)}
+    unit_at_end = {e: i for i, e in enumerate(units.ends)}
+    words: dict[int, list[tuple[str, int]]] = {}
+    for word, start, end in jieba.tokenize(folded, mode="search"):
+        first, last = unit_at_start.get(start), unit_at_end.get(end)
+        if first is None or last is None or last - first < 2:
+            continue
+        if all(units.joined[first:last]):
+            words.setdefault(first, []).append((word, last))
+    return words
+
+
+class ChineseDocumentTokenizer(Tokenizer):  # type: ignore[misc]
+    """Whoosh tokenizer emitting units, bigrams and jieba words at sequential positions."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            token.text = fold(value)
+            token.original = value
+            token.boost = 1.0
+            if positions:
+                token.pos = start_pos
+            if chars:
+                token.startchar, token.endchar = start_char, start_char + len(value)
+            yield token
+            return
+        for text, pos, start, end in iter_tokens(value):
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = value[start:end]
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar, token.endchar = start_char + start, start_char + end
+            yield token
+
+
+def iter_tokens(value: str) -> Iterator[tuple[str, int, int, int]]:
+    """Yield ``(text, position, startchar, endchar)`` for every term of ``value``, in order."""
+    folded = fold(value)
+    units = _Units(folded)
+    words = _jieba_words(folded, units) if any(units.cjk) else {}
+    for i in range(len(units)):
+        start = units.starts[i]
+        seen = {units.texts[i]}
+        if not (units.cjk[i] and units.joined[i]):  # else the bigram stands in for it
+            yield units.texts[i], i, start, units.ends[i]
+        if units.joined[i]:
+            bigram = units.bigram(i)
+            seen.add(bigram)
+            yield bigram, i, start, units.ends[i + 1]
+        for word, last in words.get(i, ()):
+            if word not in seen:
+                seen.add(word)
+                yield word, i, start, units.ends[last]
+
+
+def is_cjk(char: str) -> bool:
+    """True for one CJK ideograph (the unit that pairs into bigrams)."""
+    return _CJK_CHAR_RE.fullmatch(char) is not None
+
+
+def document_analyzer() -> ChineseDocumentTokenizer:
+    """The analyzer for title and body fields (a tokenizer alone: folding happens inside)."""
+    return ChineseDocumentTokenizer()
+
+
+def phrase_terms(text: str) -> list[str]:
+    """Terms at consecutive positions that match ``text`` exactly as a sequence of units.
+
+    One term per unit: the bigram with the next unit where they touch, the unit alone where
+    a separator follows. ``专项检查`` -> ``专项 项检 检查``; ``吕医保发〔2021〕44号`` ->
+    ``吕医 医保 保发 发 2021 44号``. The final unit is implied by the last bigram and left out.
+    Feed the list to a Whoosh ``Phrase``; an empty list means nothing searchable.
+    """
+    units = _Units(fold(text))
+    n = len(units)
+    terms = [units.bigram(i) if units.joined[i] else units.texts[i] for i in range(n)]
+    if n >= 2 and units.joined[n - 2]:
+        terms.pop()
+    return terms
+
+
+def query_words(chunk: str) -> list[str]:
+    """Cut one whitespace-free piece of a query into the words that must all occur.
+
+    jieba's precise mode gives the words (``医保基金监管`` -> 医保 / 基金 / 监管); a word
+    of one unit is glued to a neighbour so no query term is a lone digit or character that
+    matches everywhere -- a number to the following word (``4`` + ``号``), a character to the
+    preceding one. A piece with separators inside (a 文号, an e-mail address) stays whole.
+    Returned words are folded substrings of the chunk; each is matched as a phrase.
+    """
+    folded = fold(chunk)
+    units = _Units(folded)
+    n = len(units)
+    if n == 0:
+        return []
+    if not all(units.joined[: n - 1]):
+        return [folded[units.starts[0] : units.ends[-1]]]
+    unit_at_end = {e: i for i, e in enumerate(units.ends)}
+    groups: list[list[int]] = []  # [first unit, last unit]
+    first, offset = 0, 0
+    for word in jieba.lcut(folded):
+        offset += len(word)
+        last = unit_at_end.get(offset)
+        if last is not None and last >= first:
+            groups.append([first, last])
+            first = last + 1
+    if first < n:
+        groups.append([first, n - 1])
+    merged: list[list[int]] = []
+    pending: list[int] | None = None  # a lone number waiting for the word after it
+    for group in groups:
+        if pending is not None:
+            group, pending = [pending[0], group[1]], None
+        if group[0] == group[1] and not units.cjk[group[0]]:
+            pending = group
+        elif group[0] == group[1] and merged:
+            merged[-1][1] = group[1]
+        else:
+            merged.append(group)
+    if pending is not None:
+        if merged:
+            merged[-1][1] = pending[1]
+        else:
+            merged.append(pending)
+    if len(merged) >= 2 and merged[0][0] == merged[0][1]:  # a lone character leading the query
+        lone = merged.pop(0)
+        merged[0][0] = lone[0]
+    return [folded[units.starts[a] : units.ends[b]] for a, b in merged]
+
+
+def phrase_pattern(text: str) -> str | None:
+    """A regex (for the *folded* text) matching where :func:`phrase_terms` of ``text`` match.
+
+    Used to highlight snippets without re-running jieba over a whole document. Touching units
+    may be split by whitespace where the index joins them; separated units by any run of
+    non-word characters; a leading or trailing number must not be part of a longer one.
+    """
+    units = _Units(fold(text))
+    n = len(units)
+    if n == 0:
+        return None
+    parts = []
+    if not units.cjk[0]:
+        parts.append(rf"(?<!{_ALNUM})")
+    for i in range(n):
+        parts.append(re.escape(units.texts[i]))
+        if i == n - 1:
+            break
+        if not units.joined[i]:
+            parts.append(r"[\W_]*" if units.cjk[i] or units.cjk[i + 1] else r"[\W_]+")
+        elif units.cjk[i] or units.cjk[i + 1]:
+            parts.append(r"\s*")
+    if not units.cjk[-1]:
+        parts.append(rf"(?!{_ALNUM})")
+    return "".join(parts)

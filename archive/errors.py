@@ -1,0 +1,64 @@
+"""The exception hierarchy. Every failure the service reports is one of these.
+
+The web layer maps each class to one HTTP status in one place (``service/errors.py``);
+the core never knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WenshuError(Exception):
+    """Base of every error the service reports to a user, with a stable ``code``."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class ValidationError(WenshuError):
+    """Input that is well-formed JSON but wrong; ``errors`` maps field paths to messages."""
+
+    code = "invalid"
+
+
+class NotFoundError(WenshuError):
+    code = "not_found"
+
+
+class ConflictError(WenshuError):
+    code = "conflict"
+
+
+class ConversionError(WenshuError):
+    """LibreOffice failed on a document (crash, timeout, bad output)."""
+
+    code = "conversion_failed"
+
+
+class ConverterUnavailable(ConversionError):
+    """No converter instance freed up in time; the client should retry later."""
+
+    code = "converter_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SigningError(WenshuError):
+    code = "signing_failed"
+
+
+class IntegrityError(WenshuError):
+    """Stored data does not match what was recorded (hash, chain, signature)."""
+
+    code = "integrity"
+
+
+class NumberingError(WenshuError):
+    code = "numbering"

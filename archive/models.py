@@ -1,0 +1,170 @@
+"""SQLAlchemy 2 models of the archive. Portable: nothing here is SQLite-only.
+
+The document row and its blobs are written once and never updated; a withdrawal is a row of its
+own. Audit events are append-only (the database rejects UPDATE and DELETE, see the migration).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Org(Base):
+    """An issuing bureau: its letterhead, its numbering prefixes and its signing certificate."""
+
+    __tablename__ = "orgs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    mark: Mapped[str] = mapped_column(String(200))  # 发文机关标志
+    zihao: Mapped[str] = mapped_column(String(50))  # 机关代字
+    fonds_no: Mapped[str] = mapped_column(String(20))  # 全宗号
+    unit_code: Mapped[str] = mapped_column(String(20))  # 机构代码 in the 档号
+    seal_text: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(100), default="")
+    cert_pem: Mapped[str] = mapped_column(Text)  # public; the key lives in KEYS_DIR
+    cert_is_test: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SeriesCounter(Base):
+    """The next never-used number of one series (发文字号 or 档号). Never a database sequence."""
+
+    __tablename__ = "series_counters"
+    series: Mapped[str] = mapped_column(String(200), primary_key=True)
+    next_n: Mapped[int] = mapped_column(Integer)
+
+
+class NumberReservation(Base):
+    """Every number ever handed out, and what became of it.
+
+    status: ``reserved`` (a request is rendering with it), ``used`` (on an archived document),
+    ``released`` (its request failed; the next request reuses it), ``voided`` (retired on record).
+    """
+
+    __tablename__ = "number_reservations"
+    __table_args__ = (UniqueConstraint("series", "n", name="uq_number_reservations_series_n"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series: Mapped[str] = mapped_column(String(200), index=True)
+    n: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12))
+    token: Mapped[str] = mapped_column(String(32))
+    reserved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    document_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Document(Base):
+    """An issued document. Written once; never updated or deleted."""
+
+    __tablename__ = "documents"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    case_no: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    title: Mapped[str] = mapped_column(Text)
+    wenhao: Mapped[str | None] = mapped_column(String(100), unique=True, nullable=True)
+    archive_no: Mapped[str] = mapped_column(String(100), unique=True)
+    retention: Mapped[str] = mapped_column(String(8))
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    docx_sha256: Mapped[str] = mapped_column(String(64))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    page_count: Mapped[int] = mapped_column(Integer)
+    supersedes: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # computed metadata
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    issued_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class Withdrawal(Base):
+    """作废: the document and its number stay; this row marks it, with the reason."""
+
+    __tablename__ = "withdrawals"
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    withdrawn_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    withdrawn_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class AuditEvent(Base):
+    """One link of the hash chain. ``hash`` covers ``prev_hash`` and every other column."""
+
+    __tablename__ = "audit_events"
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    org: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    object_id: Mapped[str | None] = mapped_column(String(100), index=True, nullable=True)
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON, hashed as stored
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The chain's head: one row, locked by every append so appends serialise on any database."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class IndexQueueEntry(Base):
+    """A durable to-do for the search index, written in the same transaction as the document."""
+
+    __tablename__ = "index_queue"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(String(32))
+    enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+
+
+class Case(Base):
+    """An inspection case: the notice, records, transcripts and report of one inspection."""
+
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("org_id", "case_no", name="uq_cases_org_case_no"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    case_no: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -1,0 +1,160 @@
+"""Input of a 通知 (notice): a numbered official document in the GB/T 9704-2012 red-header
+format. Keys are the API contract of DOCTYPES.md §1.
+
+The 发文字号 is not here: it is allocated at issue. Heading numbers (一、（一）1.（1）) are
+not typed either; the renderer generates them, so a number pasted in front of a heading
+("一、工作目标") is removed here rather than printed twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from schemas.fields import EmailAddress, PhoneNumber, PlainText, WenshuSchema
+
+__all__ = [
+    "AttachmentSchema",
+    "BlockSchema",
+    "ContactSchema",
+    "NoticeSchema",
+    "SECRECY_LEVELS",
+    "URGENCIES",
+]
+
+URGENCIES = ("特急", "加急")
+SECRECY_LEVELS = ("秘密", "机密", "绝密")
+HEADING_LEVELS = (1, 2, 3, 4)
+
+# A number typed in front of a heading: 一、 （一） (一) 1. 1、 １． （1） (1)
+_PASTED_NUMBER = re.compile(
+    r"^(?:[一二三四五六七八九十百零〇]+[、.．]"
+    r"|[（(][一二三四五六七八九十百零〇]+[）)]"
+    r"|\d+[.．、](?!\d)"
+    r"|[（(]\d+[）)])\s*"
+)
+_SECRECY_TERM = re.compile(r"(?:\d+(?:年|个月|月|日|天)|长期)")
+_DATE_RANGE = validate.Range(
+    min=dt.date(1950, 1, 1),
+    max=dt.date(2099, 12, 31),
+    error="日期超出合理范围（1950–2099 年），请核对",
+)
+
+
+def _strip_pasted_number(text: str) -> str:
+    return _PASTED_NUMBER.sub("", text, count=1).strip()
+
+
+def _strip_parentheses(text: str) -> str:
+    """附注 is printed in parentheses; drop the ones a user typed so they are not doubled."""
+    if len(text) >= 2 and text[0] in "（(" and text[-1] in "）)":
+        return text[1:-1].strip()
+    return text
+
+
+def _strip_trailing_punctuation(text: str) -> str:
+    """主送机关 are joined with "，" and the line ends with "："; drop typed separators."""
+    return text.rstrip("，,：:、；;。 ")
+
+
+def _line(max_length: int, **kwargs: Any) -> PlainText:
+    return PlainText(multiline=False, max_length=max_length, **kwargs)
+
+
+class BlockSchema(WenshuSchema):
+    """One block of 正文: ``{"heading": …, "level": 1–4}`` or ``{"text": …}``.
+
+    A heading may also carry ``text``: it is then run into the same paragraph after the
+    heading, as in "（一）提高站位，加强领导。各县市区…" (the heading keeps its own font).
+    A text block may hold several paragraphs separated by newlines.
+    """
+
+    heading = _line(1000, post_load=_strip_pasted_number)
+    level = fields.Integer(
+        strict=True,
+        validate=validate.OneOf(HEADING_LEVELS, error="层级 level 应为 1、2、3 或 4"),
+    )
+    text = PlainText(max_length=20000)
+
+    @validates_schema
+    def _one_kind(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "heading" in data:
+            if not data["heading"]:
+                raise ValidationError("标题不能为空", field_name="heading")
+            if "level" not in data:
+                raise ValidationError("标题须给出层级 level（1–4）", field_name="level")
+        elif "text" in data:
+            if "level" in data:
+                raise ValidationError("只有标题（heading）才有层级 level", field_name="level")
+            if not data["text"]:
+                raise ValidationError("正文段落不能为空", field_name="text")
+        else:
+            raise ValidationError(
+                "每一块须是标题 {heading, level} 或正文 {text}", field_name="text"
+            )
+
+
+class AttachmentSchema(WenshuSchema):
+    """An attachment: listed under the body as 附件：1. …; one with a body is printed after
+    the notice on a new page headed 附件1."""
+
+    title = _line(200, required=True)
+    body = fields.List(fields.Nested(BlockSchema))
+
+
+class ContactSchema(WenshuSchema):
+    """联系人 printed at the end of the body."""
+
+    name = _line(50, required=True)
+    phone = PhoneNumber()
+    email = EmailAddress()
+
+
+class NoticeSchema(WenshuSchema):
+    """通知. ``load()`` returns a plain dict; dates are ``datetime.date``."""
+
+    title = PlainText(required=True, max_length=200)
+    addressees = fields.List(
+        _line(200, required=True, post_load=_strip_trailing_punctuation),
+        required=True,
+        validate=validate.Length(min=1, error="至少填写一个主送机关"),
+    )
+    body = fields.List(
+        fields.Nested(BlockSchema),
+        required=True,
+        validate=validate.Length(min=1, error="正文至少要有一段"),
+    )
+    attachments = fields.List(
+        fields.Nested(AttachmentSchema),
+        validate=validate.Length(max=50, error="附件最多 50 个"),
+    )
+    contact = fields.Nested(ContactSchema)
+    signer = _line(100)
+    urgency = _line(10, validate=validate.OneOf(URGENCIES, error="紧急程度只能是“特急”或“加急”"))
+    secrecy = _line(
+        10,
+        validate=validate.OneOf(SECRECY_LEVELS, error="密级只能是“秘密”“机密”或“绝密”"),
+    )
+    secrecy_term = _line(
+        10,
+        validate=validate.Regexp(_SECRECY_TERM, error="保密期限写作“1年”“6个月”或“长期”"),
+    )
+    date = fields.Date(validate=_DATE_RANGE)
+    note = PlainText(max_length=500, post_load=_strip_parentheses)
+    cc = fields.List(_line(200, required=True, post_load=_strip_trailing_punctuation))
+    printed_by = _line(100)
+    print_date = fields.Date(validate=_DATE_RANGE)
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if data.get("secrecy_term") and not data.get("secrecy"):
+            errors["secrecy_term"] = ["填写保密期限时须同时填写密级 secrecy"]
+        made, printed = data.get("date"), data.get("print_date")
+        if made and printed and printed < made:
+            errors["print_date"] = ["印发日期不应早于成文日期"]
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,39 @@
+"""Authentication (Bearer token) and the role/org checks every endpoint makes."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from service.accounts import Principal, principal_for_token
+from service.errors import Forbidden, Unauthorized
+from service.state import wenshu
+
+
+def current() -> Principal:
+    """The caller, or 401. Cached for the request."""
+    who = g.get("principal")
+    if who is not None:
+        return who
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("需要访问令牌：Authorization: Bearer <token>")
+    with wenshu().db.read() as s:
+        who = principal_for_token(s, token.strip())
+    if who is None:
+        raise Unauthorized("访问令牌无效或已停用")
+    g.principal = who
+    return who
+
+
+def require(*roles: str) -> Principal:
+    """The caller, who must hold one of ``roles`` (admin always passes), else 403."""
+    who = current()
+    if who.role != "admin" and who.role not in roles:
+        raise Forbidden(f"角色 {who.role} 无权执行此操作")
+    return who
+
+
+def require_org(who: Principal, org_code: str) -> None:
+    if not who.may_see_org(org_code):
+        raise Forbidden("无权访问其他机构的文书")

@@ -1,0 +1,161 @@
+"""The ``wenshu`` command: init, users and orgs, reindex, verify, serve."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from archive.errors import WenshuError
+from archive.migrate import upgrade
+from archive.models import Org
+from service import accounts
+from service.core import Wenshu
+
+
+def _ws() -> Wenshu:
+    return current_app.extensions["wenshu"]  # type: ignore[no-any-return]
+
+
+def _fail(exc: WenshuError) -> None:
+    click.echo(f"错误：{exc.message}", err=True)
+    for path, msg in exc.errors.items():
+        click.echo(f"  {path}: {msg}", err=True)
+    sys.exit(2)
+
+
+def initialise(ws: Wenshu) -> list[str]:
+    """Data dirs, migrations, the demo org. Idempotent; returns what it did."""
+    done = []
+    for key in ("DATA_DIR", "ARCHIVE_DIR", "INDEX_DIR", "RUN_DIR"):
+        ws.config[key].mkdir(parents=True, exist_ok=True)
+    ws.config["KEYS_DIR"].mkdir(parents=True, exist_ok=True, mode=0o700)
+    upgrade(ws.config["DATABASE_URL"])
+    with ws.db.read() as s:
+        exists = s.scalar(select(Org).where(Org.code == accounts.DEMO_ORG["code"])) is not None
+    if not exists:
+        accounts.add_org(ws, **accounts.DEMO_ORG)
+        done.append(f"created demo org {accounts.DEMO_ORG['code']} ({accounts.DEMO_ORG['name']}) with a TEST signing certificate")
+    return done
+
+
+@click.command("init")
+@with_appcontext
+def init_cmd() -> None:
+    """Create the data dir, migrate the database, seed the demo org (idempotent)."""
+    ws = _ws()
+    for line in initialise(ws):
+        click.echo(line)
+    click.echo(f"data dir: {ws.config['DATA_DIR']}")
+    click.echo(f"database: {ws.db.engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("user-add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(accounts.ROLES))
+@click.option("--org", "org_code", required=True)
+@with_appcontext
+def user_add_cmd(name: str, role: str, org_code: str) -> None:
+    """Add a user; prints its API token as the last line (shown once)."""
+    try:
+        token = accounts.add_user(_ws(), name=name, role=role, org_code=org_code, actor="cli")
+    except WenshuError as exc:
+        _fail(exc)
+    click.echo(f"user {name} ({role}) of {org_code} created; API token:")
+    click.echo(token)
+
+
+@click.command("org-add")
+@click.argument("code")
+@click.option("--name", required=True, help="机关全称，如 吕梁市医疗保障局")
+@click.option("--zihao", required=True, help="机关代字，如 吕医保发")
+@click.option("--mark", default=None, help="发文机关标志 (default: {name}文件)")
+@click.option("--fonds-no", default=None, help="全宗号")
+@click.option("--unit-code", default="BGS", help="档号中的机构代码")
+@click.option("--seal-text", default=None, help="印章文字 (default: name)")
+@click.option("--region", default="", help="地区，如 吕梁市")
+@with_appcontext
+def org_add_cmd(code: str, name: str, zihao: str, mark: str | None, fonds_no: str | None, unit_code: str, seal_text: str | None, region: str) -> None:
+    """Add an org, with a dev (test) signing certificate."""
+    try:
+        accounts.add_org(
+            _ws(), code=code, name=name, zihao=zihao, mark=mark, fonds_no=fonds_no, unit_code=unit_code, seal_text=seal_text, region=region, actor="cli"
+        )
+    except WenshuError as exc:
+        _fail(exc)
+    click.echo(f"org {code} ({name}, {zihao}) created with a TEST signing certificate")
+
+
+@click.command("reindex")
+@with_appcontext
+def reindex_cmd() -> None:
+    """Rebuild the search index from the archive."""
+    from archive.indexer import Indexer
+
+    ws = _ws()
+    from sqlalchemy import func
+
+    from archive.models import Document
+
+    with ws.db.read() as s:
+        total = int(s.scalar(select(func.count()).select_from(Document)) or 0)
+    with click.progressbar(length=total, label="重建检索索引") as bar:
+        last = [0]
+
+        def progress(n: int) -> None:
+            bar.update(n - last[0])
+            last[0] = n
+
+        n = Indexer(ws.db, ws.blobs, ws.index, ws.config["RUN_DIR"] / "index.lock").rebuild(progress)
+    click.echo(f"indexed {n} documents")
+
+
+@click.command("verify")
+@with_appcontext
+def verify_cmd() -> None:
+    """Check the audit chain, every blob's hash and every signature; exit 1 on any failure."""
+    from service.fixity import verify_archive
+
+    report = verify_archive(_ws())
+    for line in report.lines:
+        click.echo(line)
+    if report.failures:
+        click.echo(f"FAILED: {len(report.failures)} problem(s)", err=True)
+        for f in report.failures:
+            click.echo(f"  - {f}", err=True)
+        sys.exit(1)
+    click.echo("OK: audit chain, blobs and signatures verified")
+
+
+@click.command("serve")
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+@click.option("--workers", default=None, type=int)
+@with_appcontext
+def serve_cmd(host: str | None, port: int | None, workers: int | None) -> None:
+    """Start the converter pool and gunicorn; stop both cleanly on SIGTERM/SIGINT."""
+    from service.server import serve
+
+    sys.exit(serve(_ws(), host=host, port=port, workers=workers))
+
+
+COMMANDS = (init_cmd, user_add_cmd, org_add_cmd, reindex_cmd, verify_cmd, serve_cmd)
+
+
+def init_app(app: Flask) -> None:
+    for cmd in COMMANDS:
+        app.cli.add_command(cmd)
+
+
+def _create(*_args: Any, **_kwargs: Any) -> Flask:
+    from service import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    FlaskGroup(create_app=_create, add_default_commands=False, add_version_option=False, set_debug_flag=False)(prog_name="wenshu")

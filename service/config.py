@@ -1,0 +1,63 @@
+"""Configuration: defaults in one place, overridable by ``WENSHU_*`` environment variables.
+
+Every entry point (gunicorn workers, the ``wenshu`` command, tests) reads the same settings, so a
+command run beside the service sees the same database, archive and converter pool.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+#: Retention (保管期限) per document type as it appears in the 档号: Y 永久, D30 定期30年, D10 定期10年.
+DEFAULT_RETENTION = {
+    "notice": "D30",
+    "inspection_record": "D30",
+    "interview_transcript": "D30",
+    "inspection_report": "Y",
+}
+
+
+def _env(name: str, default: Any) -> Any:
+    return os.environ.get(f"WENSHU_{name}", default)
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the configuration dict: defaults, then environment, then ``overrides`` (tests)."""
+    overrides = dict(overrides or {})
+    data_dir = Path(overrides.pop("DATA_DIR", None) or _env("DATA", "var")).resolve()
+    cfg: dict[str, Any] = {
+        "DATA_DIR": data_dir,
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'wenshu.db'}",
+        "ARCHIVE_DIR": data_dir / "archive",
+        "INDEX_DIR": data_dir / "index",
+        # Signing keys live apart from the archive folder so a copy of the archive never carries them.
+        "KEYS_DIR": Path(_env("KEYS", data_dir / "keys")).resolve(),
+        "RUN_DIR": Path(_env("RUN", data_dir / "run")).resolve(),
+        "CONVERTER_POOL_SIZE": int(_env("CONVERTER_POOL_SIZE", os.cpu_count() or 2)),
+        "CONVERTER_BASE_PORT": int(_env("CONVERTER_BASE_PORT", 2003)),
+        "CONVERTER_MAX_CONVERSIONS": int(_env("CONVERTER_MAX_CONVERSIONS", 200)),
+        "CONVERSION_TIMEOUT": float(_env("CONVERSION_TIMEOUT", 30)),
+        "CONVERTER_ACQUIRE_TIMEOUT": float(_env("CONVERTER_ACQUIRE_TIMEOUT", 20)),
+        # A reservation older than this belongs to a request that died; it is reused.
+        "RESERVATION_LEASE_SECONDS": int(_env("RESERVATION_LEASE_SECONDS", 300)),
+        "RETENTION": dict(DEFAULT_RETENTION),
+        "MAX_CONTENT_LENGTH": int(_env("MAX_BODY_BYTES", 2 * 1024 * 1024)),
+        "TIMEZONE": _env("TIMEZONE", "Asia/Shanghai"),
+        "SECRET_KEY": _env("SECRET_KEY", None),
+        # flask-smorest / OpenAPI
+        "API_TITLE": "Wenshu 文书",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/v1/static/swagger-ui/",
+        "JSON_AS_ASCII": False,
+    }
+    cfg.update(overrides)
+    cfg.setdefault("CONVERTER_DIR", Path(_env("CONVERTER_DIR", cfg["RUN_DIR"] / "converter")))
+    for key in ("ARCHIVE_DIR", "INDEX_DIR", "KEYS_DIR", "RUN_DIR", "DATA_DIR", "CONVERTER_DIR"):
+        cfg[key] = Path(cfg[key])
+    return cfg

@@ -1,0 +1,130 @@
+"""Shared fixtures: one real LibreOffice pool for the session, a fresh data dir per app."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service import create_app
+from service.accounts import add_user
+from service.cli import initialise
+from service.convert import ConverterPool, PoolSettings
+from service.core import FONTS_CONF, Wenshu
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port_block(n: int) -> int:
+    """A base port with ``n`` free ports above it (each instance uses two)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + 2 * n + 2 >= 65000:
+            continue
+        ok = True
+        for p in range(base, base + 2 * n + 2):
+            with socket.socket() as t:
+                try:
+                    t.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port block")
+
+
+@pytest.fixture(scope="session")
+def converter_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A real pool of two warm LibreOffice instances shared by every test of the session."""
+    run_dir = tmp_path_factory.mktemp("converter")
+    base = free_port_block(2)
+    settings = PoolSettings(
+        run_dir=run_dir,
+        size=2,
+        base_port=base,
+        fontconfig_file=FONTS_CONF if FONTS_CONF.exists() else None,
+    )
+    pool = ConverterPool(settings)
+    pool.start()
+    yield {"CONVERTER_DIR": run_dir, "CONVERTER_POOL_SIZE": 2, "CONVERTER_BASE_PORT": base}
+    pool.stop()
+
+
+def make_app(tmp_path: Path, converter_dir: dict[str, Any], **extra: Any) -> Any:
+    cfg = {
+        "DATA_DIR": tmp_path / "data",
+        "TESTING": True,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'wenshu.db'}",
+    }
+    cfg.update(converter_dir)
+    cfg.update(extra)
+    app = create_app(cfg)
+    initialise(app.extensions["wenshu"])
+    return app
+
+
+class Client:
+    """A test client that speaks for one user, with the user's bearer token."""
+
+    def __init__(self, app: Any, token: str | None) -> None:
+        self.app, self.token, self._c = app, token, app.test_client()
+
+    def _h(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self._c.get(url, headers=self._h(), **kw)
+
+    def post(self, url: str, body: Any = None, **kw: Any) -> Any:
+        return self._c.post(
+            url,
+            data=json.dumps(body, ensure_ascii=False),
+            content_type="application/json",
+            headers=self._h(),
+            **kw,
+        )
+
+
+@pytest.fixture
+def app(tmp_path: Path, converter_dir: dict[str, Any]) -> Any:
+    app = make_app(tmp_path, converter_dir)
+    yield app
+    app.extensions["wenshu"].db.dispose()
+
+
+@pytest.fixture
+def ws(app: Any) -> Wenshu:
+    return app.extensions["wenshu"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def users(app: Any, ws: Wenshu) -> dict[str, Client]:
+    """One client per role in the demo org, and a clerk of a second org."""
+    from service.accounts import add_org
+
+    add_org(ws, code="tyyb", name="太原市医疗保障局", zihao="并医保发", region="太原市")
+    out = {
+        role: Client(app, add_user(ws, name=f"u-{role}", role=role, org_code="llyb"))
+        for role in ("clerk", "inspector", "auditor", "admin")
+    }
+    out["other_clerk"] = Client(
+        app, add_user(ws, name="u-other-clerk", role="clerk", org_code="tyyb")
+    )
+    out["other_auditor"] = Client(
+        app, add_user(ws, name="u-other-auditor", role="auditor", org_code="tyyb")
+    )
+    out["anonymous"] = Client(app, None)
+    return out
+
+
+def sample(doctype: str) -> dict[str, Any]:
+    return json.loads(
+        (ROOT / "doc_templates" / f"{doctype}.sample.json").read_text(encoding="utf-8")
+    )

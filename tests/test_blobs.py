@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from archive.blobs import BlobStore, sha256_hex
+
+
+def test_put_is_content_addressed_read_only_and_verifiable(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    digest = store.put(b"hello")
+    assert digest == sha256_hex(b"hello")
+    assert store.put(b"hello") == digest
+    p = store.path(digest)
+    assert p.read_bytes() == b"hello" and oct(p.stat().st_mode & 0o777) == "0o444"
+    assert store.verify(digest)
+    p.chmod(0o644)
+    p.write_bytes(b"hellp")
+    assert not store.verify(digest)
+    assert not list(p.parent.glob(".tmp-*"))

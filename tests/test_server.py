@@ -1,0 +1,146 @@
+"""The real service: `wenshu serve` (gunicorn workers + LibreOffice pool) under concurrent issue."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, free_port_block, sample
+
+WENSHU = str(Path(sys.executable).with_name("wenshu"))
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "server exited during start-up"
+        try:
+            if requests.get(url + "/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("service did not become healthy")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Any:
+    port = free_port_block(1)
+    env = dict(os.environ)
+    env.update(
+        WENSHU_DATA=str(tmp_path / "data"),
+        WENSHU_CONVERTER_POOL_SIZE="2",
+        WENSHU_CONVERTER_BASE_PORT=str(free_port_block(2)),
+        WENSHU_WORKERS="3",
+    )
+    env.pop("DATABASE_URL", None)
+    subprocess.run([WENSHU, "init"], env=env, cwd=ROOT, check=True, capture_output=True)
+    token = (
+        subprocess.run(
+            [WENSHU, "user-add", "clerk1", "--role", "clerk", "--org", "llyb"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen(
+        [WENSHU, "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield {"url": url, "token": token, "proc": proc, "env": env, "data": tmp_path / "data"}
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def soffice_pids_under(run_dir: Path) -> list[int]:
+    out = subprocess.run(
+        ["pgrep", "-f", str(run_dir)], capture_output=True, text=True
+    ).stdout.split()
+    return [int(p) for p in out]
+
+
+def test_concurrent_issue_is_contiguous_and_reads_are_not_stalled(server: dict[str, Any]) -> None:
+    url, headers = (
+        server["url"],
+        {"Authorization": f"Bearer {server['token']}", "Content-Type": "application/json"},
+    )
+    body = json.dumps(
+        {"type": "notice", "org": "llyb", "data": sample("notice")}, ensure_ascii=False
+    ).encode()
+    read_latencies: list[float] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            r = requests.get(url + "/api/v1/documents?per_page=5", headers=headers, timeout=30)
+            assert r.status_code == 200
+            read_latencies.append(time.perf_counter() - t0)
+            time.sleep(0.05)
+
+    rt = threading.Thread(target=reader)
+    rt.start()
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(
+            pool.map(
+                lambda _: requests.post(
+                    url + "/api/v1/documents", data=body, headers=headers, timeout=120
+                ),
+                range(50),
+            )
+        )
+    stop.set()
+    rt.join()
+
+    assert [r.status_code for r in results] == [201] * 50, [
+        r.text for r in results if r.status_code != 201
+    ][:3]
+    numbers = sorted(int(r.json()["wenhao"].split("〕")[1].rstrip("号")) for r in results)
+    assert numbers == list(range(1, 51))
+    assert len({r.json()["archive_no"] for r in results}) == 50
+    # Reads go on while 50 documents are issued: no read waits for a conversion.
+    assert read_latencies and statistics.median(read_latencies) < 0.5 and max(read_latencies) < 5, (
+        read_latencies
+    )
+
+    verify = subprocess.run(
+        [WENSHU, "verify"], env=server["env"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    run_dir = server["data"] / "run"
+    assert soffice_pids_under(run_dir)
+    server["proc"].send_signal(signal.SIGTERM)
+    assert server["proc"].wait(timeout=30) == 0
+    time.sleep(1)
+    assert soffice_pids_under(run_dir) == []
