@@ -9,9 +9,10 @@ holds:
 * the bigram with the next unit when they touch (``44号``, ``医保``), so a phrase of any
   length is a chain of terms at consecutive positions (see :func:`phrase_terms`), and
   unsegmented names (``张三丰``) are found whatever jieba thinks of them;
-* the unit alone if it is a number or word (``44``), or a CJK character that starts no
-  bigram (before a separator). Every CJK character alone would double the postings --
-  indexing time -- for the rare one-character query, which ``号*`` answers instead;
+* the unit alone if it is a number or word (``44``), or a CJK character at either end of
+  a run (next to a separator), which is where a phrase can need it. Every CJK character
+  alone would double the postings -- and indexing time -- for the rare one-character
+  query, which ``号*`` answers instead;
 * jieba search-mode words of three or more units starting there (``张三丰``, ``医疗保障局``),
   which add score when the query contains the same word.
 
@@ -42,6 +43,10 @@ import opencc
 from whoosh.analysis import Token, Tokenizer
 
 log = logging.getLogger(__name__)
+
+ANALYSIS_VERSION = 1
+"""Bump whenever the tokens for a given text change: indexes built before then fail
+``SearchIndex.check()`` and get rebuilt, instead of silently missing matches."""
 
 _CJK = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 # A letter or digit that is not a CJK ideograph (str.isalnum() is true for both).
@@ -78,7 +83,8 @@ def warm_up(cache_dir: Path | str | None = None) -> None:
 
     Call it at process start (a worker's first search otherwise pays ~1 s). jieba writes a
     dictionary cache file; ``cache_dir`` must be writable (default: the system temp dir).
-    Safe to call from several threads; later calls are no-ops.
+    Safe to call from several threads; later calls are no-ops, so the first ``cache_dir``
+    wins (``fold()`` and the tokenizer call this lazily with the default).
     """
     global _ready, _converter, _traditional
     if _ready:
@@ -139,7 +145,7 @@ def fold(text: str, *, simplified: bool = True) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _simplify(folded: str) -> str:
-    # Cached: indexing folds each body twice (snippet copy, then the analyzer).
+    # Cached: indexing folds each text twice (for the stored snippet copy, then in the analyzer).
     warm_up()
     return _CONVERTIBLE_RUN.sub(_to_simplified, folded)
 
@@ -152,9 +158,10 @@ class _Units:
     apart, otherwise ``abc 123`` and ``abc123`` would become the same bigram.
     """
 
-    __slots__ = ("texts", "starts", "ends", "cjk", "joined")
+    __slots__ = ("folded", "texts", "starts", "ends", "cjk", "joined")
 
     def __init__(self, folded: str) -> None:
+        self.folded = folded
         self.texts: list[str] = []
         self.starts: list[int] = []
         self.ends: list[int] = []
@@ -252,7 +259,8 @@ def iter_tokens(value: str) -> Iterator[tuple[str, int, int, int]]:
     for i in range(len(units)):
         start = units.starts[i]
         seen = {units.texts[i]}
-        if not (units.cjk[i] and units.joined[i]):  # else the bigram stands in for it
+        run_start = i == 0 or not units.joined[i - 1]
+        if not units.cjk[i] or not units.joined[i] or run_start:  # else the bigram stands in
             yield units.texts[i], i, start, units.ends[i]
         if units.joined[i]:
             bigram = units.bigram(i)
@@ -296,27 +304,42 @@ def query_words(chunk: str) -> list[str]:
     jieba's precise mode gives the words (``医保基金监管`` -> 医保 / 基金 / 监管); a word
     of one unit is glued to a neighbour so no query term is a lone digit or character that
     matches everywhere -- a number to the following word (``4`` + ``号``), a character to the
-    preceding one. A piece with separators inside (a 文号, an e-mail address) stays whole.
-    Returned words are folded substrings of the chunk; each is matched as a phrase.
+    preceding one. Punctuation between two CJK characters separates words; any other
+    separator binds (a 文号, an e-mail address, ``3.5``), and such a word is matched as an
+    exact phrase. Returned words are folded substrings of the chunk.
     """
-    folded = fold(chunk)
-    units = _Units(folded)
-    n = len(units)
-    if n == 0:
-        return []
-    if not all(units.joined[: n - 1]):
-        return [folded[units.starts[0] : units.ends[-1]]]
-    unit_at_end = {e: i for i, e in enumerate(units.ends)}
-    groups: list[list[int]] = []  # [first unit, last unit]
-    first, offset = 0, 0
-    for word in jieba.lcut(folded):
+    units = _Units(fold(chunk))
+    folded = units.folded
+    words: list[str] = []
+    first = 0
+    for i in range(len(units)):
+        last_of_piece = i == len(units) - 1 or (
+            not units.joined[i] and units.cjk[i] and units.cjk[i + 1]
+        )
+        if not last_of_piece:
+            continue
+        if all(units.joined[first:i]):
+            words += [folded[units.starts[a] : units.ends[b]] for a, b in _words(units, first, i)]
+        else:
+            words.append(folded[units.starts[first] : units.ends[i]])
+        first = i + 1
+    return words
+
+
+def _words(units: _Units, first: int, last: int) -> list[list[int]]:
+    """jieba's words over touching units ``first..last``, as [first, last] unit ranges."""
+    base = units.starts[first]
+    unit_at_end = {units.ends[i] - base: i for i in range(first, last + 1)}
+    groups: list[list[int]] = []
+    start, offset = first, 0
+    for word in jieba.lcut(units.folded[base : units.ends[last]]):
         offset += len(word)
-        last = unit_at_end.get(offset)
-        if last is not None and last >= first:
-            groups.append([first, last])
-            first = last + 1
-    if first < n:
-        groups.append([first, n - 1])
+        end_unit = unit_at_end.get(offset)
+        if end_unit is not None and end_unit >= start:
+            groups.append([start, end_unit])
+            start = end_unit + 1
+    if start <= last:
+        groups.append([start, last])
     merged: list[list[int]] = []
     pending: list[int] | None = None  # a lone number waiting for the word after it
     for group in groups:
@@ -336,7 +359,7 @@ def query_words(chunk: str) -> list[str]:
     if len(merged) >= 2 and merged[0][0] == merged[0][1]:  # a lone character leading the query
         lone = merged.pop(0)
         merged[0][0] = lone[0]
-    return [folded[units.starts[a] : units.ends[b]] for a, b in merged]
+    return merged
 
 
 def phrase_pattern(text: str) -> str | None:

@@ -34,17 +34,41 @@ def _iso(at: datetime) -> str:
 
 
 def event_hash(
-    *, seq: int, at: datetime, actor: str, org: str | None, action: str, object_id: str | None, details: str, prev_hash: str
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    org: str | None,
+    action: str,
+    object_id: str | None,
+    details: str,
+    prev_hash: str,
 ) -> str:
     payload = canonical_json(
-        {"seq": seq, "at": _iso(at), "actor": actor, "org": org, "action": action, "object_id": object_id, "details": details, "prev": prev_hash}
+        {
+            "seq": seq,
+            "at": _iso(at),
+            "actor": actor,
+            "org": org,
+            "action": action,
+            "object_id": object_id,
+            "details": details,
+            "prev": prev_hash,
+        }
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def _hash_of(ev: AuditEvent) -> str:
     return event_hash(
-        seq=ev.seq, at=ev.at, actor=ev.actor, org=ev.org, action=ev.action, object_id=ev.object_id, details=ev.details, prev_hash=ev.prev_hash
+        seq=ev.seq,
+        at=ev.at,
+        actor=ev.actor,
+        org=ev.org,
+        action=ev.action,
+        object_id=ev.object_id,
+        details=ev.details,
+        prev_hash=ev.prev_hash,
     )
 
 
@@ -97,7 +121,14 @@ class ChainReport:
 def _events(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
     last = 0
     while True:
-        rows = list(session.scalars(select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)))
+        rows = list(
+            session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.seq > last)
+                .order_by(AuditEvent.seq)
+                .limit(batch)
+            )
+        )
         if not rows:
             return
         yield from rows
@@ -109,16 +140,28 @@ def verify_chain(session: Session) -> ChainReport:
     prev, expected_seq, checked = GENESIS, 1, 0
     for ev in _events(session):
         if ev.seq != expected_seq:
-            return ChainReport(False, checked, prev, expected_seq, f"第 {expected_seq} 号事件缺失或顺序被改动")
+            return ChainReport(
+                False, checked, prev, expected_seq, f"第 {expected_seq} 号事件缺失或顺序被改动"
+            )
         if ev.prev_hash != prev:
-            return ChainReport(False, checked, prev, ev.seq, f"第 {ev.seq} 号事件的前序哈希与链不符")
+            return ChainReport(
+                False, checked, prev, ev.seq, f"第 {ev.seq} 号事件的前序哈希与链不符"
+            )
         if _hash_of(ev) != ev.hash:
-            return ChainReport(False, checked, prev, ev.seq, f"第 {ev.seq} 号事件内容被改动（哈希不符）")
+            return ChainReport(
+                False, checked, prev, ev.seq, f"第 {ev.seq} 号事件内容被改动（哈希不符）"
+            )
         prev, expected_seq, checked = ev.hash, expected_seq + 1, checked + 1
     head = session.get(AuditHead, 1)
     if head is not None and (head.seq != checked or head.hash != prev):
         bad = checked + 1 if head.seq > checked else head.seq
-        return ChainReport(False, checked, prev, bad, f"链头记录为第 {head.seq} 号，链中只找到 {checked} 个事件（末尾被截断或改动）")
+        return ChainReport(
+            False,
+            checked,
+            prev,
+            bad,
+            f"链头记录为第 {head.seq} 号，链中只找到 {checked} 个事件（末尾被截断或改动）",
+        )
     return ChainReport(True, checked, prev, None)
 
 

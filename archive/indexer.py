@@ -38,7 +38,14 @@ def enqueue(session: Session, document_id: str, at: datetime) -> None:
 
 
 def pending_count(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(IndexQueueEntry).where(IndexQueueEntry.done_at.is_(None))) or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(IndexQueueEntry)
+            .where(IndexQueueEntry.done_at.is_(None))
+        )
+        or 0
+    )
 
 
 @contextmanager
@@ -128,7 +135,12 @@ class Indexer:
             while True:
                 with self.db.read() as s:
                     entries = list(
-                        s.scalars(select(IndexQueueEntry).where(IndexQueueEntry.done_at.is_(None)).order_by(IndexQueueEntry.id).limit(BATCH))
+                        s.scalars(
+                            select(IndexQueueEntry)
+                            .where(IndexQueueEntry.done_at.is_(None))
+                            .order_by(IndexQueueEntry.id)
+                            .limit(BATCH)
+                        )
                     )
                     if not entries:
                         return done
@@ -136,16 +148,24 @@ class Indexer:
                 self.index.add(docs)
                 with self.db.write() as s:
                     s.execute(
-                        update(IndexQueueEntry).where(IndexQueueEntry.id.in_([e.id for e in entries])).values(done_at=datetime.now(UTC))
+                        update(IndexQueueEntry)
+                        .where(IndexQueueEntry.id.in_([e.id for e in entries]))
+                        .values(done_at=datetime.now(UTC))
                     )
                 done += len(entries)
-
 
     def _all_docs(self) -> Iterator[IndexedDoc]:
         last = ""
         while True:
             with self.db.read() as s:
-                ids = list(s.scalars(select(Document.id).where(Document.id > last).order_by(Document.id).limit(BATCH)))
+                ids = list(
+                    s.scalars(
+                        select(Document.id)
+                        .where(Document.id > last)
+                        .order_by(Document.id)
+                        .limit(BATCH)
+                    )
+                )
                 if not ids:
                     return
                 docs = _load(s, ids, self.blobs)

@@ -49,7 +49,9 @@ def format_wenhao(zihao: str, year: int, n: int | None) -> str:
     return f"{zihao}〔{year}〕{'□' if n is None else n}号"
 
 
-def format_archive_no(fonds_no: str, year: int, retention: str, unit_code: str, n: int | None) -> str:
+def format_archive_no(
+    fonds_no: str, year: int, retention: str, unit_code: str, n: int | None
+) -> str:
     """DA/T 22-2015: J041-2021-D30-JGK-0044 (件号 four digits, zero-padded)."""
     piece = "□□□□" if n is None else f"{n:04d}"
     return f"{fonds_no}-{year}-{retention}-{unit_code}-{piece}"
@@ -85,7 +87,9 @@ def reserve(session: Session, series: str, *, now: datetime, lease: timedelta) -
         session.add(counter)
     n = counter.next_n
     counter.next_n = n + 1
-    session.add(NumberReservation(series=series, n=n, status=RESERVED, token=token, reserved_at=now))
+    session.add(
+        NumberReservation(series=series, n=n, status=RESERVED, token=token, reserved_at=now)
+    )
     session.flush()
     return Reservation(series, n, token)
 
@@ -137,7 +141,9 @@ def account(session: Session, series: str) -> SeriesAccount:
     acc = SeriesAccount(series=series, next_n=counter.next_n if counter else 1)
     seen: set[int] = set()
     for r in session.scalars(
-        select(NumberReservation).where(NumberReservation.series == series).order_by(NumberReservation.n)
+        select(NumberReservation)
+        .where(NumberReservation.series == series)
+        .order_by(NumberReservation.n)
     ):
         seen.add(r.n)
         if r.status == USED:
@@ -155,6 +161,8 @@ def account(session: Session, series: str) -> SeriesAccount:
 def series_names(session: Session, prefix: str) -> list[str]:
     return list(
         session.scalars(
-            select(SeriesCounter.series).where(SeriesCounter.series.startswith(prefix)).order_by(SeriesCounter.series)
+            select(SeriesCounter.series)
+            .where(SeriesCounter.series.startswith(prefix))
+            .order_by(SeriesCounter.series)
         )
     )

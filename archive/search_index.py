@@ -42,6 +42,7 @@ from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.util.filelock import FileLock, try_for
 
 from archive.analysis import (
+    ANALYSIS_VERSION,
     document_analyzer,
     fold,
     is_cjk,
@@ -65,6 +66,7 @@ _TITLE_BOOST = 2.0
 _TITLE_BODY_SEPARATOR = "\n。\n"
 _EXACT_BOOST = 1000.0  # an exact 文号/档号/ID match outranks any text match
 
+_VERSION_FILE = "ANALYSIS_VERSION"
 _GEN_RE = re.compile(r"^gen-[0-9a-f]{12,40}$")
 _QUOTED_RE = re.compile(r'"([^"]*)"|“([^”]*)”')
 _IDENTIFIER_RE = re.compile(
@@ -248,12 +250,21 @@ class SearchIndex:
     def check(self) -> bool:
         """True if the live index opens and every segment's terms and stored fields read.
 
+        False too when the index was built by another version of the analysis.
+
         Cheap enough to call before each batch of writes: it touches the start and end of
         each segment, not every posting, so damage in the middle of a file can go unseen
         until a search trips on it (and raises ``IntegrityError``).
         """
         try:
-            ix = whoosh_index.open_dir(str(self.path / self._require_current()))
+            gen_dir = self.path / self._require_current()
+            version = (gen_dir / _VERSION_FILE).read_text(encoding="ascii").strip()
+            if version != str(ANALYSIS_VERSION):
+                log.warning(
+                    "search index built by analysis v%s, now v%s", version, ANALYSIS_VERSION
+                )
+                return False
+            ix = whoosh_index.open_dir(str(gen_dir))
             with ix.searcher() as searcher:
                 for leaf, _ in searcher.reader().leaf_readers():
                     count = leaf.doc_count_all()
@@ -295,19 +306,18 @@ class SearchIndex:
         if orgs is not None and not orgs:
             return SearchResult(0, page, per_page, [], {name: {} for name in FACETS})
         filters = _filters(orgs, type, case_no, date_from, date_to)
-        sortedby = None
-        if sort != "relevance" or not q.strip():
-            sortedby = sorting.FieldFacet("issued_at", reverse=sort != "oldest")
         groupedby = {name: sorting.FieldFacet(name, maptype=sorting.Count) for name in FACETS}
         with self._searcher() as searcher:
             reader = searcher.reader()
             text_query, highlight = parse_query(q, known=lambda f, key: (f, key) in reader)
             if text_query is None:
                 query = wq.And(filters) if filters else wq.Every()
-                if sort == "relevance":
-                    sortedby = sorting.FieldFacet("issued_at", reverse=True)
+                sort = "newest" if sort == "relevance" else sort
             else:
                 query = wq.And([text_query, *filters]) if filters else text_query
+            sortedby = None
+            if sort != "relevance":
+                sortedby = sorting.FieldFacet("issued_at", reverse=sort == "newest")
             try:
                 results = searcher.search(
                     query, limit=page * per_page, sortedby=sortedby, groupedby=groupedby
@@ -359,6 +369,7 @@ class SearchIndex:
         gen = f"gen-{time.time_ns():x}{uuid.uuid4().hex[:8]}"
         (self.path / gen).mkdir()
         whoosh_index.create_in(str(self.path / gen), SCHEMA)
+        (self.path / gen / _VERSION_FILE).write_text(f"{ANALYSIS_VERSION}\n", encoding="ascii")
         return gen
 
     def _publish(self, gen: str) -> None:
@@ -429,6 +440,7 @@ def _fill(ix: Any, docs: Iterable[IndexedDoc], progress: Callable[[int], None] |
 
 
 def _fields(doc: IndexedDoc) -> dict[str, Any]:
+    indexed = doc.title + _TITLE_BODY_SEPARATOR + doc.body
     issued = doc.issued_at
     if issued.tzinfo is not None:
         issued = issued.astimezone(BEIJING).replace(tzinfo=None)
@@ -437,7 +449,7 @@ def _fields(doc: IndexedDoc) -> dict[str, Any]:
         "type": doc.type,
         "org": doc.org,
         "title": doc.title,
-        "body": doc.title + _TITLE_BODY_SEPARATOR + doc.body,
+        "body": indexed,
         "_stored_body": doc.body,
         "issued_at": issued,
         "year": str(issued.year),
@@ -455,7 +467,8 @@ def _fields(doc: IndexedDoc) -> dict[str, Any]:
             fields[name] = exact_key(value)
     if doc.identifiers:
         fields["identifiers"] = " ".join(exact_key(value) for value in doc.identifiers)
-    folded = fold(doc.body)
+    # fold() caches this text, so the analyzer's own fold of it costs nothing more.
+    folded = fold(indexed)[len(indexed) - len(doc.body) :]
     if folded != fold(doc.body, simplified=False):
         fields["body_folded"] = folded
     return fields

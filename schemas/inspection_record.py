@@ -28,14 +28,21 @@ def paragraphs(required: bool = False, *, minimum: int = 0) -> fields.List:
     return fields.List(
         PlainText(required=True, max_length=20000),
         required=required,
-        validate=validate.Length(min=minimum, max=500, error="至少填写一段" if minimum else "段落过多"),
+        validate=validate.Length(
+            min=minimum, max=500, error="至少填写一段" if minimum else "段落过多"
+        ),
     )
 
 
 class SubjectSchema(WenshuSchema):
     """对象信息: an institution (单位) or a person; the identifier is checked by kind."""
 
-    kind = fields.String(required=True, validate=validate.OneOf(SUBJECT_KINDS, error="对象类别 kind 应为 institution（单位）或 person（个人）"))
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            SUBJECT_KINDS, error="对象类别 kind 应为 institution（单位）或 person（个人）"
+        ),
+    )
     name = line(200, required=True)
     category = line(50)  # 类别/性质, or 性别 for a person
     address = line(300)

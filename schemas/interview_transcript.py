@@ -35,7 +35,11 @@ class InterviewTranscriptSchema(WenshuSchema):
     interviewers = people(2, "承办人")
     recorder = line(50, required=True)
     matter = line(300, required=True)
-    qa = fields.List(fields.Nested(QASchema), required=True, validate=validate.Length(min=1, max=500, error="至少一组问答"))
+    qa = fields.List(
+        fields.Nested(QASchema),
+        required=True,
+        validate=validate.Length(min=1, max=500, error="至少一组问答"),
+    )
 
     @validates_schema
     def _when(self, data: dict[str, Any], **kwargs: Any) -> None:

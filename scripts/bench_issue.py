@@ -40,7 +40,13 @@ def free_port() -> int:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"DATA_DIR": Path(tmp) / "data", "CONVERTER_POOL_SIZE": 1, "CONVERTER_BASE_PORT": free_port()})
+        app = create_app(
+            {
+                "DATA_DIR": Path(tmp) / "data",
+                "CONVERTER_POOL_SIZE": 1,
+                "CONVERTER_BASE_PORT": free_port(),
+            }
+        )
         ws = app.extensions["wenshu"]
         initialise(ws)
         token = add_user(ws, name="bench", role="clerk", org_code="llyb")
@@ -59,12 +65,18 @@ def main() -> None:
             with ws.db.read() as s:
                 org = s.scalar(select(Org).where(Org.code == "llyb"))
             docx = render_docx(
-                "notice", NoticeSchema().load(data), org=letterhead(org), wenhao="吕医保发〔2026〕1号",
-                issue_date=ws.local_date(ws.now()), seal_png=make_seal_png(org.seal_text),
+                "notice",
+                NoticeSchema().load(data),
+                org=letterhead(org),
+                wenhao="吕医保发〔2026〕1号",
+                issue_date=ws.local_date(ws.now()),
+                seal_png=make_seal_png(org.seal_text),
             )
             for _ in range(3):  # warm both paths
                 ws.converter.to_pdf(docx, pdfa=True)
-            client.post("/api/v1/documents", data=body, content_type="application/json", headers=headers)
+            client.post(
+                "/api/v1/documents", data=body, content_type="application/json", headers=headers
+            )
 
             bare, plain, e2e = [], [], []
             for _ in range(n):
@@ -75,17 +87,27 @@ def main() -> None:
                 ws.converter.to_pdf(docx, pdfa=False)
                 plain.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                r = client.post("/api/v1/documents", data=body, content_type="application/json", headers=headers)
+                r = client.post(
+                    "/api/v1/documents", data=body, content_type="application/json", headers=headers
+                )
                 e2e.append(time.perf_counter() - t0)
                 assert r.status_code == 201, r.get_json()
         finally:
             pool.stop()
     ms = lambda v: f"{v * 1000:7.1f} ms"  # noqa: E731
     print(f"notices issued: {n} (sequential, one LibreOffice instance, in-process API)")
-    print(f"bare warm conversion DOCX→PDF/A-2b : p50 {ms(statistics.median(bare))}  p95 {ms(pct(bare, 95))}")
-    print(f"bare warm conversion DOCX→PDF      : p50 {ms(statistics.median(plain))}  p95 {ms(pct(plain, 95))}")
-    print(f"end-to-end issue (POST /documents) : p50 {ms(statistics.median(e2e))}  p95 {ms(pct(e2e, 95))}")
-    print(f"ratio end-to-end / bare PDF/A conversion: p50 {statistics.median(e2e) / statistics.median(bare):.2f}  p95 {pct(e2e, 95) / pct(bare, 95):.2f}")
+    print(
+        f"bare warm conversion DOCX→PDF/A-2b : p50 {ms(statistics.median(bare))}  p95 {ms(pct(bare, 95))}"
+    )
+    print(
+        f"bare warm conversion DOCX→PDF      : p50 {ms(statistics.median(plain))}  p95 {ms(pct(plain, 95))}"
+    )
+    print(
+        f"end-to-end issue (POST /documents) : p50 {ms(statistics.median(e2e))}  p95 {ms(pct(e2e, 95))}"
+    )
+    print(
+        f"ratio end-to-end / bare PDF/A conversion: p50 {statistics.median(e2e) / statistics.median(bare):.2f}  p95 {pct(e2e, 95) / pct(bare, 95):.2f}"
+    )
 
 
 if __name__ == "__main__":

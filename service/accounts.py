@@ -62,7 +62,9 @@ def add_org(
 ) -> Org:
     """Create an org with a dev signing identity (a test certificate, marked as such)."""
     if not code or not code.replace("-", "").replace("_", "").isalnum() or not code.isascii():
-        raise ValidationError("机构代码只能由字母、数字、-、_ 组成", errors={"code": ["机构代码格式不正确"]})
+        raise ValidationError(
+            "机构代码只能由字母、数字、-、_ 组成", errors={"code": ["机构代码格式不正确"]}
+        )
     key_pem, cert_pem = make_dev_identity(name, org_code=code)
     with ws.db.write() as s:
         if s.scalar(select(Org).where(Org.code == code)) is not None:
@@ -84,7 +86,14 @@ def add_org(
         s.flush()
         # The key is written before commit: an org row never exists without its key.
         ws.keys.save(code, key_pem, cert_pem)
-        AuditChain.append(s, actor=actor, action="org.create", org=code, object_id=code, details={"name": name, "zihao": zihao})
+        AuditChain.append(
+            s,
+            actor=actor,
+            action="org.create",
+            org=code,
+            object_id=code,
+            details={"name": name, "zihao": zihao},
+        )
     return org
 
 
@@ -99,14 +108,31 @@ def add_user(ws: Wenshu, *, name: str, role: str, org_code: str, actor: str = "s
             raise NotFoundError(f"机构 {org_code} 不存在")
         if s.scalar(select(User).where(User.name == name)) is not None:
             raise ConflictError(f"用户 {name} 已存在")
-        s.add(User(name=name, role=role, org_id=org.id, token_hash=hash_token(token), created_at=ws.now()))
-        AuditChain.append(s, actor=actor, action="user.create", org=org_code, object_id=name, details={"role": role})
+        s.add(
+            User(
+                name=name,
+                role=role,
+                org_id=org.id,
+                token_hash=hash_token(token),
+                created_at=ws.now(),
+            )
+        )
+        AuditChain.append(
+            s,
+            actor=actor,
+            action="user.create",
+            org=org_code,
+            object_id=name,
+            details={"role": role},
+        )
     return token
 
 
 def principal_for_token(session: Session, token: str) -> Principal | None:
     row = session.execute(
-        select(User, Org.code).join(Org, User.org_id == Org.id).where(User.token_hash == hash_token(token))
+        select(User, Org.code)
+        .join(Org, User.org_id == Org.id)
+        .where(User.token_hash == hash_token(token))
     ).first()
     if row is None or not row[0].active:
         return None

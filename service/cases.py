@@ -14,25 +14,49 @@ from service.accounts import Principal, get_org
 from service.core import Wenshu
 
 #: What a complete case holds: (type, label, at least how many).
-REQUIRED = (("inspection_record", "检查记录单", 1), ("interview_transcript", "询问笔录", 1), ("inspection_report", "检查报告", 1))
+REQUIRED = (
+    ("inspection_record", "检查记录单", 1),
+    ("interview_transcript", "询问笔录", 1),
+    ("inspection_report", "检查报告", 1),
+)
 CASE_ROLES = ("clerk", "inspector")
 
 
-def create_case(ws: Wenshu, who: Principal, *, org_code: str, case_no: str, title: str) -> dict[str, Any]:
+def create_case(
+    ws: Wenshu, who: Principal, *, org_code: str, case_no: str, title: str
+) -> dict[str, Any]:
     with ws.db.write() as s:
         org = get_org(s, org_code)
         if s.scalar(select(Case).where(Case.org_id == org.id, Case.case_no == case_no)) is not None:
-            raise ConflictError(f"案件编号 {case_no} 已存在", errors={"case_no": ["案件编号已存在"]})
-        case = Case(org_id=org.id, case_no=case_no, title=title, created_at=ws.now(), created_by=who.user_id)
+            raise ConflictError(
+                f"案件编号 {case_no} 已存在", errors={"case_no": ["案件编号已存在"]}
+            )
+        case = Case(
+            org_id=org.id, case_no=case_no, title=title, created_at=ws.now(), created_by=who.user_id
+        )
         s.add(case)
-        AuditChain.append(s, actor=who.name, action="case.create", org=org.code, object_id=case_no, details={"title": title})
-    return {"case_no": case_no, "title": title, "org": org_code, "created_at": ws.local_time(case.created_at).isoformat(timespec="seconds")}
+        AuditChain.append(
+            s,
+            actor=who.name,
+            action="case.create",
+            org=org.code,
+            object_id=case_no,
+            details={"title": title},
+        )
+    return {
+        "case_no": case_no,
+        "title": title,
+        "org": org_code,
+        "created_at": ws.local_time(case.created_at).isoformat(timespec="seconds"),
+    }
 
 
 def require_case(session: Any, org: Org, case_no: str) -> Case:
     case = session.scalar(select(Case).where(Case.org_id == org.id, Case.case_no == case_no))
     if case is None:
-        raise ValidationError(f"案件 {case_no} 不存在，请先创建案件", errors={"case_no": ["案件不存在"]})
+        raise ValidationError(
+            f"案件 {case_no} 不存在，请先创建案件", errors={"case_no": ["案件不存在"]}
+        )
     return case
 
 
@@ -42,10 +66,14 @@ def list_cases(ws: Wenshu, who: Principal, *, page: int, per_page: int) -> dict[
         q = q.where(Org.code == who.org_code)
     with ws.db.read() as s:
         total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-        rows = s.execute(q.order_by(Case.created_at.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+        rows = s.execute(
+            q.order_by(Case.created_at.desc()).offset((page - 1) * per_page).limit(per_page)
+        ).all()
         counts = dict(
             s.execute(
-                select(Document.case_no, func.count()).where(Document.case_no.in_([c.case_no for c, _ in rows])).group_by(Document.case_no)
+                select(Document.case_no, func.count())
+                .where(Document.case_no.in_([c.case_no for c, _ in rows]))
+                .group_by(Document.case_no)
             ).all()
         )
     return {
@@ -53,7 +81,13 @@ def list_cases(ws: Wenshu, who: Principal, *, page: int, per_page: int) -> dict[
         "page": page,
         "per_page": per_page,
         "items": [
-            {"case_no": c.case_no, "title": c.title, "org": code, "documents": counts.get(c.case_no, 0), "created_at": ws.local_time(c.created_at).isoformat(timespec="seconds")}
+            {
+                "case_no": c.case_no,
+                "title": c.title,
+                "org": code,
+                "documents": counts.get(c.case_no, 0),
+                "created_at": ws.local_time(c.created_at).isoformat(timespec="seconds"),
+            }
             for c, code in rows
         ],
     }
@@ -68,7 +102,9 @@ def case_detail(ws: Wenshu, who: Principal, case_no: str) -> dict[str, Any]:
         if row is None:
             raise NotFoundError("案件不存在")
         case, org = row
-    total, views = records.listing(ws, who, type=None, case_no=case_no, org=org.code, page=1, per_page=1000)
+    total, views = records.listing(
+        ws, who, type=None, case_no=case_no, org=org.code, page=1, per_page=1000
+    )
     views.sort(key=lambda v: (v.doc.issued_at, v.doc.id))
     live = [v for v in views if v.withdrawal is None]
     lacking = [label for t, label, n in REQUIRED if sum(1 for v in live if v.doc.type == t) < n]

@@ -39,7 +39,9 @@ def initialise(ws: Wenshu) -> list[str]:
         exists = s.scalar(select(Org).where(Org.code == accounts.DEMO_ORG["code"])) is not None
     if not exists:
         accounts.add_org(ws, **accounts.DEMO_ORG)
-        done.append(f"created demo org {accounts.DEMO_ORG['code']} ({accounts.DEMO_ORG['name']}) with a TEST signing certificate")
+        done.append(
+            f"created demo org {accounts.DEMO_ORG['code']} ({accounts.DEMO_ORG['name']}) with a TEST signing certificate"
+        )
     return done
 
 
@@ -79,11 +81,29 @@ def user_add_cmd(name: str, role: str, org_code: str) -> None:
 @click.option("--seal-text", default=None, help="印章文字 (default: name)")
 @click.option("--region", default="", help="地区，如 吕梁市")
 @with_appcontext
-def org_add_cmd(code: str, name: str, zihao: str, mark: str | None, fonds_no: str | None, unit_code: str, seal_text: str | None, region: str) -> None:
+def org_add_cmd(
+    code: str,
+    name: str,
+    zihao: str,
+    mark: str | None,
+    fonds_no: str | None,
+    unit_code: str,
+    seal_text: str | None,
+    region: str,
+) -> None:
     """Add an org, with a dev (test) signing certificate."""
     try:
         accounts.add_org(
-            _ws(), code=code, name=name, zihao=zihao, mark=mark, fonds_no=fonds_no, unit_code=unit_code, seal_text=seal_text, region=region, actor="cli"
+            _ws(),
+            code=code,
+            name=name,
+            zihao=zihao,
+            mark=mark,
+            fonds_no=fonds_no,
+            unit_code=unit_code,
+            seal_text=seal_text,
+            region=region,
+            actor="cli",
         )
     except WenshuError as exc:
         _fail(exc)
@@ -110,7 +130,9 @@ def reindex_cmd() -> None:
             bar.update(n - last[0])
             last[0] = n
 
-        n = Indexer(ws.db, ws.blobs, ws.index, ws.config["RUN_DIR"] / "index.lock").rebuild(progress)
+        n = Indexer(ws.db, ws.blobs, ws.index, ws.config["RUN_DIR"] / "index.lock").rebuild(
+            progress
+        )
     click.echo(f"indexed {n} documents")
 
 
@@ -158,4 +180,9 @@ def _create(*_args: Any, **_kwargs: Any) -> Flask:
 
 
 def main() -> None:
-    FlaskGroup(create_app=_create, add_default_commands=False, add_version_option=False, set_debug_flag=False)(prog_name="wenshu")
+    FlaskGroup(
+        create_app=_create,
+        add_default_commands=False,
+        add_version_option=False,
+        set_debug_flag=False,
+    )(prog_name="wenshu")

@@ -60,6 +60,12 @@ def error_body(status: int, code: str, message: str, errors: dict[str, Any] | No
 
 
 def init_app(app: Flask) -> None:
+    from archive.search_index import IndexBusy
+    from service.render import RenderError
+
+    STATUS[IndexBusy] = 503  # another process is writing the index: retry shortly
+    STATUS[RenderError] = 500  # template and data disagree: our bug, logged
+
     @app.errorhandler(E.WenshuError)
     def _wenshu(exc: E.WenshuError) -> Any:
         status = next((s for cls, s in STATUS.items() if type(exc) is cls), None)
@@ -68,7 +74,7 @@ def init_app(app: Flask) -> None:
         if status >= 500 and status != 503:
             log.error("%s: %s", type(exc).__name__, exc.message)
         resp = error_body(status, exc.code, exc.message, flatten(exc.errors) if exc.errors else {})
-        if isinstance(exc, E.ConversionError):
+        if status == 503:
             resp.headers["Retry-After"] = str(getattr(exc, "retry_after", 5))
         return resp
 

@@ -22,7 +22,9 @@ def verify_archive(ws: Wenshu) -> ArchiveReport:
     report = ArchiveReport()
     with ws.db.read() as s:
         chain = verify_chain(s)
-        docs = s.execute(select(Document, Org).join(Org, Document.org_id == Org.id).order_by(Document.issued_at)).all()
+        docs = s.execute(
+            select(Document, Org).join(Org, Document.org_id == Org.id).order_by(Document.issued_at)
+        ).all()
     if chain.ok:
         report.lines.append(f"audit chain: {chain.checked} events, head {chain.head_hash[:16]}…")
     else:
@@ -31,13 +33,19 @@ def verify_archive(ws: Wenshu) -> ArchiveReport:
     for doc, org in docs:
         label = f"document {doc.id} ({doc.wenhao or doc.archive_no})"
         problems = []
-        for kind, digest in (("input", doc.input_sha256), ("docx", doc.docx_sha256), ("pdf", doc.pdf_sha256)):
+        for kind, digest in (
+            ("input", doc.input_sha256),
+            ("docx", doc.docx_sha256),
+            ("pdf", doc.pdf_sha256),
+        ):
             if not ws.blobs.exists(digest):
                 problems.append(f"{kind} blob {digest} is missing")
             elif not ws.blobs.verify(digest):
                 problems.append(f"{kind} blob {digest} does not match its sha256")
         if ws.blobs.exists(doc.pdf_sha256):
-            sig = verify_pdf(ws.blobs.get(doc.pdf_sha256), trusted_certs=[org.cert_pem.encode("ascii")])
+            sig = verify_pdf(
+                ws.blobs.get(doc.pdf_sha256), trusted_certs=[org.cert_pem.encode("ascii")]
+            )
             if not sig.ok:
                 problems.append(
                     f"signature not valid (intact={sig.intact}, valid={sig.valid}, trusted={sig.trusted}, "

@@ -6,7 +6,12 @@ from typing import Any
 
 
 def post_worker_init(worker: Any) -> None:
-    # jieba loads its dictionary (~1 s) on first use; do it before the first search, not during it.
+    """Pay the one-time costs (jieba's dictionary ≈ 1 s, pyHanko and docxtpl imports, the seal
+    font) before the first request, so no request — least of all a read sharing the worker's
+    GIL — waits for them."""
     from archive.analysis import warm_up
+    from service import issuing  # noqa: F401  (imports render, sign, seal, watermark)
+    from service.seal import make_seal_png
 
     warm_up()
+    make_seal_png("预热")

@@ -61,7 +61,9 @@ def preview(ws: Wenshu, req: IssueRequest, org: Org) -> bytes:
     """The final layout, watermarked 草稿, with placeholder numbers. Consumes and stores nothing."""
     today = ws.local_date(ws.now())
     wenhao = numbering.format_wenhao(org.zihao, today.year, None) if req.doctype.numbered else ""
-    docx = render_docx(req.doctype.code, req.data, org=letterhead(org), wenhao=wenhao, issue_date=today)
+    docx = render_docx(
+        req.doctype.code, req.data, org=letterhead(org), wenhao=wenhao, issue_date=today
+    )
     return watermark_draft(ws.converter.to_pdf(docx, pdfa=False))
 
 
@@ -71,9 +73,18 @@ def _reserve(ws: Wenshu, org: Org, doctype: DocType, year: int) -> list[numberin
     with ws.db.write() as s:
         taken = []
         if doctype.numbered:
-            taken.append(numbering.reserve(s, numbering.wenhao_series(org.code, org.zihao, year), now=ws.now(), lease=lease))
+            taken.append(
+                numbering.reserve(
+                    s, numbering.wenhao_series(org.code, org.zihao, year), now=ws.now(), lease=lease
+                )
+            )
         taken.append(
-            numbering.reserve(s, numbering.archive_series(org.fonds_no, year, retention, org.unit_code), now=ws.now(), lease=lease)
+            numbering.reserve(
+                s,
+                numbering.archive_series(org.fonds_no, year, retention, org.unit_code),
+                now=ws.now(),
+                lease=lease,
+            )
         )
         return taken
 
@@ -94,7 +105,9 @@ def issue(ws: Wenshu, req: IssueRequest, who: Principal) -> Document:
             if old is None or old.org_id != org.id:
                 raise ValidationError("被更正的文书不存在", errors={"supersedes": ["文书不存在"]})
             if old.type != req.doctype.code:
-                raise ValidationError("更正文书须与原文书类型相同", errors={"supersedes": ["文书类型不同"]})
+                raise ValidationError(
+                    "更正文书须与原文书类型相同", errors={"supersedes": ["文书类型不同"]}
+                )
         if req.case_no is not None:
             require_case(s, org, req.case_no)
     key_pem, cert_pem = ws.keys.load(org.code)
@@ -103,7 +116,9 @@ def issue(ws: Wenshu, req: IssueRequest, who: Principal) -> Document:
     year = ws.local_date(started).year
     reservations = _reserve(ws, org, req.doctype, year)
     try:
-        doc = _produce_and_commit(ws, req, who, org, reservations, issue_date, year, key_pem, cert_pem)
+        doc = _produce_and_commit(
+            ws, req, who, org, reservations, issue_date, year, key_pem, cert_pem
+        )
     except BaseException as exc:
         reason = f"{type(exc).__name__}: {exc}"
         try:
@@ -115,7 +130,11 @@ def issue(ws: Wenshu, req: IssueRequest, who: Principal) -> Document:
                     actor=who.name,
                     action="document.issue_failed",
                     org=org.code,
-                    details={"type": req.doctype.code, "numbers": [f"{r.series}#{r.n}" for r in reservations], "reason": reason[:500]},
+                    details={
+                        "type": req.doctype.code,
+                        "numbers": [f"{r.series}#{r.n}" for r in reservations],
+                        "reason": reason[:500],
+                    },
                 )
         except Exception:  # the lease will expire and the number is reused; say so loudly
             log.exception("could not release reservations %s", reservations)
@@ -135,21 +154,47 @@ def _produce_and_commit(
     cert_pem: bytes,
 ) -> Document:
     retention = ws.config["RETENTION"][req.doctype.code]
-    wenhao = numbering.format_wenhao(org.zihao, year, reservations[0].n) if req.doctype.numbered else None
+    wenhao = (
+        numbering.format_wenhao(org.zihao, year, reservations[0].n)
+        if req.doctype.numbered
+        else None
+    )
     archive_res = reservations[-1]
-    archive_no = numbering.format_archive_no(org.fonds_no, year, retention, org.unit_code, archive_res.n)
+    archive_no = numbering.format_archive_no(
+        org.fonds_no, year, retention, org.unit_code, archive_res.n
+    )
 
     docx = render_docx(
-        req.doctype.code, req.data, org=letterhead(org), wenhao=wenhao or "", issue_date=issue_date, seal_png=make_seal_png(org.seal_text)
+        req.doctype.code,
+        req.data,
+        org=letterhead(org),
+        wenhao=wenhao or "",
+        issue_date=issue_date,
+        seal_png=make_seal_png(org.seal_text),
     )
     pdf = ws.converter.to_pdf(docx, pdfa=True)
-    signed = sign_pdf(pdf, key_pem=key_pem, cert_pem=cert_pem, reason=f"签发 {wenhao or archive_no}", location=org.name)
+    signed = sign_pdf(
+        pdf,
+        key_pem=key_pem,
+        cert_pem=cert_pem,
+        reason=f"签发 {wenhao or archive_no}",
+        location=org.name,
+    )
     input_record = json.dumps(
-        {"type": req.doctype.code, "org": org.code, "case_no": req.case_no, "supersedes": req.supersedes, "data": req.raw},
+        {
+            "type": req.doctype.code,
+            "org": org.code,
+            "case_no": req.case_no,
+            "supersedes": req.supersedes,
+            "data": req.raw,
+        },
         ensure_ascii=False,
         sort_keys=True,
     ).encode("utf-8")
-    hashes = {name: ws.blobs.put(blob) for name, blob in (("input", input_record), ("docx", docx), ("pdf", signed))}
+    hashes = {
+        name: ws.blobs.put(blob)
+        for name, blob in (("input", input_record), ("docx", docx), ("pdf", signed))
+    }
     assert hashes["pdf"] == sha256_hex(signed)
 
     doc_id = secrets.token_hex(10)

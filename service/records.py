@@ -46,7 +46,9 @@ def to_json(ws: Wenshu, v: DocumentView, base_url: str = "/api/v1/documents") ->
         "supersedes": d.supersedes,
         "status": "withdrawn" if v.withdrawal else "issued",
         "withdrawal": (
-            {"reason": v.withdrawal.reason, "withdrawn_at": _iso(ws, v.withdrawal.withdrawn_at)} if v.withdrawal else None
+            {"reason": v.withdrawal.reason, "withdrawn_at": _iso(ws, v.withdrawal.withdrawn_at)}
+            if v.withdrawal
+            else None
         ),
         "links": {
             "self": f"{base_url}/{d.id}",
@@ -75,14 +77,30 @@ def load(ws: Wenshu, who: Principal, doc_id: str) -> DocumentView:
     return DocumentView(*row)
 
 
-def record_read(ws: Wenshu, who: Principal, action: str, v: DocumentView, details: dict[str, Any] | None = None) -> None:
+def record_read(
+    ws: Wenshu, who: Principal, action: str, v: DocumentView, details: dict[str, Any] | None = None
+) -> None:
     """Every view, download and verification of a document is an audit event."""
     with ws.db.write() as s:
-        AuditChain.append(s, actor=who.name, action=action, org=v.org.code, object_id=v.doc.id, details=details or {})
+        AuditChain.append(
+            s,
+            actor=who.name,
+            action=action,
+            org=v.org.code,
+            object_id=v.doc.id,
+            details=details or {},
+        )
 
 
 def listing(
-    ws: Wenshu, who: Principal, *, type: str | None, case_no: str | None, org: str | None, page: int, per_page: int
+    ws: Wenshu,
+    who: Principal,
+    *,
+    type: str | None,
+    case_no: str | None,
+    org: str | None,
+    page: int,
+    per_page: int,
 ) -> tuple[int, list[DocumentView]]:
     q = _query()
     if who.role != "admin":
@@ -97,7 +115,11 @@ def listing(
         q = q.where(Document.case_no == case_no)
     with ws.db.read() as s:
         total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-        rows = s.execute(q.order_by(Document.issued_at.desc(), Document.id).offset((page - 1) * per_page).limit(per_page)).all()
+        rows = s.execute(
+            q.order_by(Document.issued_at.desc(), Document.id)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).all()
     return total, [DocumentView(*r) for r in rows]
 
 
@@ -108,7 +130,13 @@ def verification(ws: Wenshu, v: DocumentView) -> dict[str, Any]:
         return {
             "sha256_ok": False,
             "sha256": d.pdf_sha256,
-            "signature": {"intact": False, "valid": False, "trusted": False, "signer": None, "signed_at": None},
+            "signature": {
+                "intact": False,
+                "valid": False,
+                "trusted": False,
+                "signer": None,
+                "signed_at": None,
+            },
             "problems": ["签章文件缺失"],
         }
     pdf = ws.blobs.get(d.pdf_sha256)
@@ -148,7 +176,11 @@ def withdraw(ws: Wenshu, who: Principal, v: DocumentView, reason: str) -> None:
         if s.get(Withdrawal, v.doc.id) is not None:
             raise ConflictError("该文书已作废")
         now = ws.now()
-        s.add(Withdrawal(document_id=v.doc.id, reason=reason, withdrawn_at=now, withdrawn_by=who.user_id))
+        s.add(
+            Withdrawal(
+                document_id=v.doc.id, reason=reason, withdrawn_at=now, withdrawn_by=who.user_id
+            )
+        )
         AuditChain.append(
             s,
             actor=who.name,

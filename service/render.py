@@ -41,15 +41,20 @@ from service.seal import SEAL_DIAMETER_MM, float_seal
 
 __all__ = [
     "DoctypeRenderer",
+    "Fragment",
     "Letterhead",
     "RenderError",
     "RenderJob",
+    "balance_title",
     "chinese_date",
+    "em_width",
     "heading_number",
+    "literal",
     "register_doctype",
     "render_docx",
     "sample_input",
     "template_path",
+    "write_blocks",
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "doc_templates"

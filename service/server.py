@@ -18,21 +18,38 @@ log = logging.getLogger(__name__)
 def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None) -> int:
     host = host or os.environ.get("WENSHU_HOST", "127.0.0.1")
     port = port or int(os.environ.get("WENSHU_PORT", "8000"))
-    workers = workers or int(os.environ.get("WENSHU_WORKERS", str(max(2, (os.cpu_count() or 2) * 2))))
+    workers = workers or int(
+        os.environ.get("WENSHU_WORKERS", str(max(2, (os.cpu_count() or 2) * 2)))
+    )
     pool = ConverterPool(ws.pool_settings)
     log.info("starting %d LibreOffice instance(s)", ws.pool_settings.size)
     pool.start()
     cmd = [
-        sys.executable, "-m", "gunicorn",
-        "--bind", f"{host}:{port}",
-        "--workers", str(workers),
-        "--timeout", str(int(ws.config["CONVERSION_TIMEOUT"] + ws.config["CONVERTER_ACQUIRE_TIMEOUT"] + 30)),
-        "--graceful-timeout", "20",
-        "--access-logfile", "-",
-        "--config", "python:service.gunicorn_conf",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        # Threads let a worker answer reads while its other requests wait on LibreOffice.
+        "--worker-class",
+        "gthread",
+        "--threads",
+        os.environ.get("WENSHU_THREADS", "8"),
+        "--timeout",
+        str(int(ws.config["CONVERSION_TIMEOUT"] + ws.config["CONVERTER_ACQUIRE_TIMEOUT"] + 30)),
+        "--graceful-timeout",
+        "20",
+        "--access-logfile",
+        "-",
+        "--config",
+        "python:service.gunicorn_conf",
         "wsgi:app",
     ]
-    gunicorn = subprocess.Popen(cmd, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    gunicorn = subprocess.Popen(
+        cmd, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    )
     stopping: dict[str, Any] = {"sig": None}
 
     def _stop(signum: int, _frame: Any) -> None:

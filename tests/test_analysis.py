@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import subprocess
@@ -19,7 +20,10 @@ from archive.analysis import (
     query_words,
 )
 
-SEEDS = sorted(Path("/work/shared/seeds").glob("*.txt"))
+# Real documents (one of them Traditional); tests that need them skip where they are absent.
+SEEDS = sorted(
+    Path(os.environ.get("WENSHU_SEEDS", Path(__file__).resolve().parents[2] / "shared" / "seeds")).glob("*.txt")
+)
 
 
 def terms(text: str) -> set[str]:
@@ -74,7 +78,14 @@ def test_a_phrase_matches_the_same_terms_at_consecutive_positions() -> None:
     by_pos: dict[int, set[str]] = {}
     for term, pos, _, _ in iter_tokens(text):
         by_pos.setdefault(pos, set()).add(term)
-    for phrase in ("专项检查", "医疗保险稽核", "吕医保发〔2021〕44号", "张三丰"):
+    for phrase in (
+        "专项检查",
+        "医疗保险稽核",
+        "吕医保发〔2021〕44号",
+        "张三丰",
+        "水平，开",
+        "〕44",
+    ):
         wanted = phrase_terms(phrase)
         found = any(
             all(w in by_pos.get(p + i, set()) for i, w in enumerate(wanted)) for p in by_pos
@@ -92,6 +103,8 @@ def test_names_jieba_does_not_know_are_indexed_as_bigrams() -> None:
         ("4号", ["4号"]),
         ("2021年", ["2021年"]),
         ("医保基金监管", ["医保", "基金", "监管"]),
+        ("医保基金，专项检查", ["医保", "基金", "专项", "检查"]),
+        ("3.5万元", ["3.5万元"]),
         ("吕医保发[2021]44号", ["吕医保发[2021]44号"]),
         ("ＡＢＣ１２３", ["abc123"]),
         ("号", ["号"]),
@@ -126,6 +139,8 @@ def test_warm_up_is_quiet_and_caches_where_told(tmp_path: Path) -> None:
 
 
 def test_query_words_cover_what_was_typed_on_real_text() -> None:
+    if not SEEDS:
+        pytest.skip("seed documents not available")
     text = fold("".join(p.read_text(encoding="utf-8") for p in SEEDS))
     runs = [r for r in re.findall(r"[\u4e00-\u9fff0-9a-z]+", text) if len(r) >= 2]
     for run in runs[::7]:

@@ -39,7 +39,9 @@ class Events(MethodView):
             q = q.where(AuditEvent.action == args["action"])
         with wenshu().db.read() as s:
             total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-            events = [event_dict(e) for e in s.scalars(q.order_by(AuditEvent.seq).limit(args["per_page"]))]
+            events = [
+                event_dict(e) for e in s.scalars(q.order_by(AuditEvent.seq).limit(args["per_page"]))
+            ]
         return {"total": total, "events": events}
 
 
@@ -54,7 +56,13 @@ class ChainVerify(MethodView):
         from archive.audit import AuditChain
 
         with ws.db.write() as s:
-            AuditChain.append(s, actor=who.name, action="audit.verify", org=who.org_code, details={"ok": report.ok, "checked": report.checked})
+            AuditChain.append(
+                s,
+                actor=who.name,
+                action="audit.verify",
+                org=who.org_code,
+                details={"ok": report.ok, "checked": report.checked},
+            )
         return {
             "ok": report.ok,
             "checked": report.checked,

@@ -17,7 +17,12 @@ blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案�
 
 
 class CaseInputSchema(Schema):
-    case_no = fields.String(required=True, validate=validate.Regexp(r"^[\w\-〔〕（）()]{1,64}$", error="案件编号为 1–64 个字符（汉字、字母、数字、-）"))
+    case_no = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[\w\-〔〕（）()]{1,64}$", error="案件编号为 1–64 个字符（汉字、字母、数字、-）"
+        ),
+    )
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     org = fields.String(required=True)
 
@@ -53,7 +58,9 @@ class Cases(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         who = auth.require(*CASE_ROLES)
         auth.require_org(who, body["org"])
-        return create_case(wenshu(), who, org_code=body["org"], case_no=body["case_no"], title=body["title"])
+        return create_case(
+            wenshu(), who, org_code=body["org"], case_no=body["case_no"], title=body["title"]
+        )
 
     @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, CaseListSchema)

@@ -27,14 +27,21 @@ from service.doctypes import DocType, get_doctype
 from service.issuing import IssueRequest, issue, preview
 from service.state import wenshu
 
-blp = Blueprint("documents", __name__, url_prefix="/api/v1/documents", description="文书：预览、签发、查阅、下载、验证")
+blp = Blueprint(
+    "documents",
+    __name__,
+    url_prefix="/api/v1/documents",
+    description="文书：预览、签发、查阅、下载、验证",
+)
 
 
 def validated(body: dict[str, Any]) -> tuple[DocType, dict[str, Any]]:
     """The type and its data validated by the type's schema; 422 naming ``data.<path>``."""
     doctype = get_doctype(body["type"])
     if doctype is None:
-        raise ValidationError(f"未知的文书类型 {body['type']!r}", errors={"type": ["未知的文书类型"]})
+        raise ValidationError(
+            f"未知的文书类型 {body['type']!r}", errors={"type": ["未知的文书类型"]}
+        )
     try:
         data = doctype.schema().load(body["data"])
     except SchemaError as exc:
@@ -76,7 +83,14 @@ class Documents(MethodView):
         doctype, data = validated(body)
         doc = issue(
             ws,
-            IssueRequest(doctype, body["org"], data, body["data"], case_no=body.get("case_no"), supersedes=body.get("supersedes")),
+            IssueRequest(
+                doctype,
+                body["org"],
+                data,
+                body["data"],
+                case_no=body.get("case_no"),
+                supersedes=body.get("supersedes"),
+            ),
             who,
         )
         _drain_index(ws)
@@ -88,9 +102,20 @@ class Documents(MethodView):
         ws = wenshu()
         who = auth.current()
         total, views = records.listing(
-            ws, who, type=args["type"], case_no=args["case_no"], org=args["org"], page=args["page"], per_page=args["per_page"]
+            ws,
+            who,
+            type=args["type"],
+            case_no=args["case_no"],
+            org=args["org"],
+            page=args["page"],
+            per_page=args["per_page"],
         )
-        return {"total": total, "page": args["page"], "per_page": args["per_page"], "items": [records.to_json(ws, v) for v in views]}
+        return {
+            "total": total,
+            "page": args["page"],
+            "per_page": args["per_page"],
+            "items": [records.to_json(ws, v) for v in views],
+        }
 
 
 def _drain_index(ws: Any) -> None:
@@ -123,8 +148,14 @@ def _file(doc_id: str, kind: str) -> Response:
         raise NotFoundError("归档文件缺失，请联系审计员", errors={"file": [digest]})
     records.record_read(ws, who, "document.download", view, {"file": kind, "sha256": digest})
     name = (view.doc.wenhao or view.doc.archive_no) + "." + kind
-    mimetype = "application/pdf" if kind == "pdf" else "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    resp = send_file(ws.blobs.path(digest), mimetype=mimetype, download_name=name, as_attachment=kind == "docx")
+    mimetype = (
+        "application/pdf"
+        if kind == "pdf"
+        else "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    resp = send_file(
+        ws.blobs.path(digest), mimetype=mimetype, download_name=name, as_attachment=kind == "docx"
+    )
     resp.headers["X-Content-SHA256"] = digest
     return resp
 
@@ -138,7 +169,9 @@ class DocumentPdf(MethodView):
 
 @blp.route("/<string:doc_id>/docx")
 class DocumentDocx(MethodView):
-    @blp.response(200, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    @blp.response(
+        200, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
     def get(self, doc_id: str) -> Response:
         return _file(doc_id, "docx")
 

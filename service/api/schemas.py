@@ -13,11 +13,22 @@ class ErrorSchema(Schema):
 
 
 class DocumentInputSchema(Schema):
-    type = fields.String(required=True, metadata={"description": "notice | inspection_record | interview_transcript | inspection_report"})
+    type = fields.String(
+        required=True,
+        metadata={
+            "description": "notice | inspection_record | interview_transcript | inspection_report"
+        },
+    )
     org = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    case_no = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
-    supersedes = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
-    data = fields.Dict(required=True, metadata={"description": "the type's input, see GET /api/v1/doctypes"})
+    case_no = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=64)
+    )
+    supersedes = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=32)
+    )
+    data = fields.Dict(
+        required=True, metadata={"description": "the type's input, see GET /api/v1/doctypes"}
+    )
 
 
 class PreviewInputSchema(Schema):
@@ -95,7 +106,10 @@ class VerifySchema(Schema):
 
 
 class WithdrawInputSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=2000, error="请填写作废理由（2–2000 字）"))
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=2, max=2000, error="请填写作废理由（2–2000 字）"),
+    )
 
 
 class SearchQuerySchema(PageQuerySchema):
@@ -105,7 +119,9 @@ class SearchQuerySchema(PageQuerySchema):
     case_no = fields.String(load_default=None)
     date_from = fields.Date(load_default=None)
     date_to = fields.Date(load_default=None)
-    sort = fields.String(load_default="relevance", validate=validate.OneOf(["relevance", "date"]))
+    sort = fields.String(
+        load_default="relevance", validate=validate.OneOf(["relevance", "newest", "oldest"])
+    )
 
 
 class SearchHitSchema(Schema):
@@ -119,6 +135,7 @@ class SearchHitSchema(Schema):
     issued_at = fields.String()
     snippet = fields.String()
     score = fields.Float()
+    status = fields.String()
 
 
 class SearchResultSchema(Schema):

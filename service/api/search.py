@@ -44,7 +44,11 @@ class Search(MethodView):
         )
         with ws.db.write() as s:
             AuditChain.append(
-                s, actor=who.name, action="search", org=who.org_code, details={"q": args["q"], "total": result.total}
+                s,
+                actor=who.name,
+                action="search",
+                org=who.org_code,
+                details={"q": args["q"], "total": result.total},
             )
         return {
             "total": result.total,
@@ -63,6 +67,7 @@ class Search(MethodView):
                     "issued_at": ws.local_time(h.issued_at).isoformat(timespec="seconds"),
                     "snippet": h.snippet,
                     "score": h.score,
+                    "status": h.status,
                 }
                 for h in result.hits
             ],
