@@ -12,11 +12,11 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +70,9 @@ def exclusive(lock_path: Path, timeout: float) -> Iterator[bool]:
 
 
 def pdf_text(pdf: bytes) -> str:
-    from pypdf import PdfReader
-
-    return "\n".join((page.extract_text() or "") for page in PdfReader(BytesIO(pdf)).pages)
+    """The PDF's text in reading order (poppler's pdftotext: ~10× faster than pypdf on CJK)."""
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, timeout=60, check=True)
+    return out.stdout.decode("utf-8", errors="replace").replace("\f", "\n")
 
 
 def identifiers_in(value: Any) -> set[str]:

@@ -114,8 +114,6 @@ def org_add_cmd(
 @with_appcontext
 def reindex_cmd() -> None:
     """Rebuild the search index from the archive."""
-    from archive.indexer import Indexer
-
     ws = _ws()
     from sqlalchemy import func
 
@@ -130,9 +128,7 @@ def reindex_cmd() -> None:
             bar.update(n - last[0])
             last[0] = n
 
-        n = Indexer(ws.db, ws.blobs, ws.index, ws.config["RUN_DIR"] / "index.lock").rebuild(
-            progress
-        )
+        n = ws.indexer.rebuild(progress)
     click.echo(f"indexed {n} documents")
 
 

@@ -7,6 +7,7 @@ one way to reach the database, the blob store, the keys, the index and the conve
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +21,7 @@ from service.convert import Converter, PoolSettings
 
 log = logging.getLogger(__name__)
 
+INDEX_POLL_SECONDS = 5.0
 FONTS_CONF = Path(__file__).with_name("fonts") / "fonts.conf"
 
 
@@ -30,6 +32,9 @@ class Wenshu:
         self.blobs = BlobStore(config["ARCHIVE_DIR"])
         self.keys = KeyStore(config["KEYS_DIR"])
         self.tz = ZoneInfo(config["TIMEZONE"])
+        self._indexer_lock = threading.Lock()
+        self._indexer_wake = threading.Event()
+        self._indexer_thread: threading.Thread | None = None
 
     @cached_property
     def pool_settings(self) -> PoolSettings:
@@ -53,6 +58,30 @@ class Wenshu:
         from archive.search_index import SearchIndex
 
         return SearchIndex(self.config["INDEX_DIR"])
+
+    @cached_property
+    def indexer(self) -> Any:
+        from archive.indexer import Indexer
+
+        return Indexer(self.db, self.blobs, self.index, Path(self.config["RUN_DIR"]) / "index.lock")
+
+    def index_soon(self) -> None:
+        """Wake this process's background indexer: the queue row is already committed, so the
+        request need not wait for Whoosh; searches drain whatever is still pending first."""
+        with self._indexer_lock:
+            if self._indexer_thread is None or not self._indexer_thread.is_alive():
+                self._indexer_thread = threading.Thread(target=self._index_loop, name="wenshu-indexer", daemon=True)
+                self._indexer_thread.start()
+        self._indexer_wake.set()
+
+    def _index_loop(self) -> None:
+        while True:
+            self._indexer_wake.wait(timeout=INDEX_POLL_SECONDS)
+            self._indexer_wake.clear()
+            try:
+                self.indexer.drain(timeout=5.0)
+            except Exception:  # the queue keeps the entry; the next round retries
+                log.exception("background index drain failed")
 
     def now(self) -> datetime:
         return datetime.now(UTC)

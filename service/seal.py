@@ -85,6 +85,7 @@ def _star(cx: float, cy: float, r_outer: float) -> list[tuple[float, float]]:
     return points
 
 
+@functools.lru_cache(maxsize=64)
 def make_seal_png(org_name: str, size_px: int = 600) -> bytes:
     """A red round seal for ``org_name`` as a PNG with a transparent background.
 

@@ -200,9 +200,7 @@ def test_index_rebuilds_and_digits_are_exact(users: dict[str, Any], ws: Any) -> 
     forty_four = issue(users["clerk"], data).get_json()
     hits = {h["id"] for h in users["clerk"].get("/api/v1/search?q=4号楼").get_json()["hits"]}
     assert four["id"] in hits and forty_four["id"] not in hits
-    from archive.indexer import Indexer
-
-    n = Indexer(ws.db, ws.blobs, ws.index, ws.config["RUN_DIR"] / "index.lock").rebuild()
+    n = ws.indexer.rebuild()
     assert n == 2
     hits = {h["id"] for h in users["clerk"].get("/api/v1/search?q=44号楼").get_json()["hits"]}
     assert hits == {forty_four["id"]}

@@ -11,7 +11,6 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError as SchemaError
 
 from archive.errors import NotFoundError, ValidationError
-from archive.indexer import Indexer
 from service import auth, records
 from service.accounts import get_org
 from service.api.schemas import (
@@ -93,7 +92,7 @@ class Documents(MethodView):
             ),
             who,
         )
-        _drain_index(ws)
+        ws.index_soon()
         return records.to_json(ws, records.load(ws, who, doc.id))
 
     @blp.arguments(DocumentListQuerySchema, location="query")
@@ -118,14 +117,6 @@ class Documents(MethodView):
         }
 
 
-def _drain_index(ws: Any) -> None:
-    """Index what was just committed; if another process holds the writer lock, it will do it."""
-    import logging
-
-    try:
-        Indexer(ws.db, ws.blobs, ws.index, ws.config["RUN_DIR"] / "index.lock").drain(timeout=2.0)
-    except Exception:  # the queue row is durable: the next drain indexes it
-        logging.getLogger(__name__).exception("index drain failed; the queue keeps the entry")
 
 
 @blp.route("/<string:doc_id>")
@@ -200,5 +191,5 @@ class DocumentWithdraw(MethodView):
         doctype = get_doctype(view.doc.type)
         _authorise_issue(doctype, view.org.code)  # type: ignore[arg-type]
         records.withdraw(ws, who, view, body["reason"].strip())
-        _drain_index(ws)
+        ws.index_soon()
         return records.to_json(ws, records.load(ws, who, doc_id))

@@ -8,7 +8,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from archive.audit import AuditChain
-from archive.indexer import Indexer
 from service import auth
 from service.api.schemas import SearchQuerySchema, SearchResultSchema
 from service.errors import Forbidden
@@ -30,7 +29,7 @@ class Search(MethodView):
             if args["org"] and args["org"] != who.org_code:
                 raise Forbidden("无权检索其他机构的文书")
             orgs = [who.org_code]
-        Indexer(ws.db, ws.blobs, ws.index, ws.config["RUN_DIR"] / "index.lock").drain(timeout=2.0)
+        ws.indexer.drain(timeout=2.0)  # whatever was issued a moment ago is searchable now
         result = ws.index.search(
             args["q"],
             orgs=orgs,
