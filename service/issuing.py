@@ -14,13 +14,16 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, timedelta
+from io import BytesIO
 from typing import Any
+
+from pypdf import PdfReader
 
 from archive import numbering
 from archive.audit import AuditChain
 from archive.blobs import sha256_hex
-from archive.errors import NotFoundError, ValidationError, WenshuError
+from archive.errors import NotFoundError, ValidationError
 from archive.indexer import enqueue
 from archive.models import Document, Org
 from service.accounts import Principal
@@ -50,20 +53,29 @@ def letterhead(org: Org) -> Letterhead:
 
 
 def _page_count(pdf: bytes) -> int:
-    from io import BytesIO
-
-    from pypdf import PdfReader
-
     return len(PdfReader(BytesIO(pdf)).pages)
+
+
+def _render(
+    ws: Wenshu, req: IssueRequest, org: Org, *, wenhao: str, issue_date: date, seal: bool
+) -> bytes:
+    """The DOCX: the type's template filled with the data (and its derived title), literally."""
+    data = {**req.data, "title": req.doctype.title(req.data, org)}
+    return render_docx(
+        req.doctype.code,
+        data,
+        org=letterhead(org),
+        wenhao=wenhao,
+        issue_date=issue_date,
+        seal_png=make_seal_png(org.seal_text) if seal else None,
+    )
 
 
 def preview(ws: Wenshu, req: IssueRequest, org: Org) -> bytes:
     """The final layout, watermarked 草稿, with placeholder numbers. Consumes and stores nothing."""
     today = ws.local_date(ws.now())
     wenhao = numbering.format_wenhao(org.zihao, today.year, None) if req.doctype.numbered else ""
-    docx = render_docx(
-        req.doctype.code, req.data, org=letterhead(org), wenhao=wenhao, issue_date=today
-    )
+    docx = _render(ws, req, org, wenhao=wenhao, issue_date=today, seal=False)
     return watermark_draft(ws.converter.to_pdf(docx, pdfa=False))
 
 
@@ -89,9 +101,7 @@ def _reserve(ws: Wenshu, org: Org, doctype: DocType, year: int) -> list[numberin
         return taken
 
 
-def _lease(ws: Wenshu) -> Any:
-    from datetime import timedelta
-
+def _lease(ws: Wenshu) -> timedelta:
     return timedelta(seconds=ws.config["RESERVATION_LEASE_SECONDS"])
 
 
@@ -164,14 +174,7 @@ def _produce_and_commit(
         org.fonds_no, year, retention, org.unit_code, archive_res.n
     )
 
-    docx = render_docx(
-        req.doctype.code,
-        req.data,
-        org=letterhead(org),
-        wenhao=wenhao or "",
-        issue_date=issue_date,
-        seal_png=make_seal_png(org.seal_text),
-    )
+    docx = _render(ws, req, org, wenhao=wenhao or "", issue_date=issue_date, seal=True)
     pdf = ws.converter.to_pdf(docx, pdfa=True)
     signed = sign_pdf(
         pdf,
@@ -207,7 +210,7 @@ def _produce_and_commit(
             type=req.doctype.code,
             org_id=org.id,
             case_no=req.case_no,
-            title=req.doctype.title(req.data, org.region),
+            title=req.doctype.title(req.data, org),
             wenhao=wenhao,
             archive_no=archive_no,
             retention=retention,
@@ -241,11 +244,3 @@ def _produce_and_commit(
         )
         enqueue(s, doc_id, issued_at)
     return doc
-
-
-def is_user_error(exc: BaseException) -> bool:
-    return isinstance(exc, WenshuError)
-
-
-def to_local_iso(ws: Wenshu, at: datetime) -> str:
-    return ws.local_time(at).isoformat(timespec="seconds")

@@ -22,6 +22,7 @@ class DocumentView:
     org: Org
     issued_by: str
     withdrawal: Withdrawal | None
+    superseded_by: tuple[str, ...] = ()
 
 
 def _iso(ws: Wenshu, at: Any) -> str | None:
@@ -44,6 +45,7 @@ def to_json(ws: Wenshu, v: DocumentView, base_url: str = "/api/v1/documents") ->
         "page_count": d.page_count,
         "retention": d.retention,
         "supersedes": d.supersedes,
+        "superseded_by": list(v.superseded_by),
         "status": "withdrawn" if v.withdrawal else "issued",
         "withdrawal": (
             {"reason": v.withdrawal.reason, "withdrawn_at": _iso(ws, v.withdrawal.withdrawn_at)}
@@ -72,9 +74,10 @@ def load(ws: Wenshu, who: Principal, doc_id: str) -> DocumentView:
     """The document, if the caller's org may see it (404 otherwise: no existence leak)."""
     with ws.db.read() as s:
         row = s.execute(_query().where(Document.id == doc_id)).first()
-    if row is None or not who.may_see_org(row[1].code):
-        raise NotFoundError("文书不存在")
-    return DocumentView(*row)
+        if row is None or not who.may_see_org(row[1].code):
+            raise NotFoundError("文书不存在")
+        later = s.scalars(select(Document.id).where(Document.supersedes == doc_id).order_by(Document.issued_at))
+        return DocumentView(*row, superseded_by=tuple(later))
 
 
 def record_read(

@@ -63,6 +63,7 @@ class DocumentSchema(Schema):
     page_count = fields.Integer()
     retention = fields.String()
     supersedes = fields.String(allow_none=True)
+    superseded_by = fields.List(fields.String())
     status = fields.String()
     withdrawal = fields.Nested(WithdrawalSchema, allow_none=True)
     links = fields.Nested(LinksSchema)
