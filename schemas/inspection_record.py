@@ -20,7 +20,10 @@ def people(minimum: int, what: str) -> fields.List:
     return fields.List(
         line(50, required=True),
         required=True,
-        validate=validate.Length(min=minimum, max=20, error=f"{what}至少 {minimum} 人"),
+        validate=[
+            validate.Length(min=minimum, error=f"{what}至少 {minimum} 人"),
+            validate.Length(max=20, error=f"{what}最多 20 人"),
+        ],
     )
 
 
@@ -28,9 +31,10 @@ def paragraphs(required: bool = False, *, minimum: int = 0) -> fields.List:
     return fields.List(
         PlainText(required=True, max_length=20000),
         required=required,
-        validate=validate.Length(
-            min=minimum, max=500, error="至少填写一段" if minimum else "段落过多"
-        ),
+        validate=[
+            validate.Length(min=minimum, error="至少填写一段"),
+            validate.Length(max=500, error="段落过多：最多 500 段"),
+        ],
     )
 
 
