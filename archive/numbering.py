@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.errors import NumberingError
@@ -83,8 +84,15 @@ def reserve(session: Session, series: str, *, now: datetime, lease: timedelta) -
 
     counter = session.get(SeriesCounter, series, with_for_update=True)
     if counter is None:
-        counter = SeriesCounter(series=series, next_n=1)
-        session.add(counter)
+        # First number of a new series. Two servers may race to create the row: the loser's
+        # insert fails inside a savepoint and it then locks the winner's row like any other.
+        try:
+            with session.begin_nested():
+                session.add(SeriesCounter(series=series, next_n=1))
+        except IntegrityError:
+            pass
+        counter = session.get(SeriesCounter, series, with_for_update=True, populate_existing=True)
+        assert counter is not None
     n = counter.next_n
     counter.next_n = n + 1
     session.add(

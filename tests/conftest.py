@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,41 @@ from service.convert import ConverterPool, PoolSettings
 from service.core import FONTS_CONF, Wenshu
 
 ROOT = Path(__file__).resolve().parent.parent
+BACKENDS = ("sqlite", "postgresql")
+
+
+@contextmanager
+def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of ``kind``; PostgreSQL ones are dropped afterwards.
+
+    PostgreSQL comes from WENSHU_TEST_PG (an admin URL; scripts/test starts a local cluster
+    and sets it). Without it the PostgreSQL variant is skipped, saying why.
+    """
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'wenshu.db'}"
+        return
+    admin = os.environ.get("WENSHU_TEST_PG")
+    if not admin:
+        pytest.skip("PostgreSQL not configured: run scripts/test, or set WENSHU_TEST_PG")
+    from sqlalchemy import create_engine
+
+    name = f"wenshu_test_{secrets.token_hex(6)}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield admin.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 def free_port_block(n: int) -> int:

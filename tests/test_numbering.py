@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,10 +17,11 @@ LEASE = timedelta(minutes=5)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    url = f"sqlite:///{tmp_path / 'n.db'}"
-    upgrade(url)
-    return Database(url)
+def db(database_url: str) -> Iterator[Database]:
+    upgrade(database_url)
+    database = Database(database_url)
+    yield database
+    database.dispose()
 
 
 def now() -> datetime:

@@ -1,0 +1,148 @@
+"""The same archive on PostgreSQL: triggers, numbering under concurrency, tamper detection,
+and two app servers sharing one database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DatabaseError
+
+from archive.audit import AuditChain, verify_chain
+from archive.db import Database
+from archive.migrate import upgrade
+from service.accounts import add_user
+from tests.conftest import ROOT, Client, free_port_block, fresh_database, make_app, sample
+from tests.test_server import WENSHU, wait_healthy
+
+
+@pytest.fixture
+def pg_url(tmp_path: Path) -> Any:
+    with fresh_database("postgresql", tmp_path) as url:
+        yield url
+
+
+def test_audit_table_refuses_update_and_delete(pg_url: str) -> None:
+    upgrade(pg_url)
+    db = Database(pg_url)
+    with db.write() as s:
+        AuditChain.append(s, actor="t", action="x", details={"a": 1})
+    for stmt in ("UPDATE audit_events SET actor='y'", "DELETE FROM audit_events"):
+        with pytest.raises(DatabaseError, match="append-only"), db.write() as s:
+            s.execute(text(stmt))
+    db.dispose()
+
+
+def test_issue_concurrently_and_detect_tampering(
+    pg_url: str, tmp_path: Path, converter_dir: dict[str, Any]
+) -> None:
+    app = make_app(tmp_path, converter_dir, DATABASE_URL=pg_url)
+    ws = app.extensions["wenshu"]
+    clerk = Client(app, add_user(ws, name="pg-clerk", role="clerk", org_code="llyb"))
+    body = {"type": "notice", "org": "llyb", "data": sample("notice")}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda _: clerk.post("/api/v1/documents", body), range(12)))
+    assert [r.status_code for r in results] == [201] * 12, [
+        r.get_json() for r in results if r.status_code != 201
+    ][:2]
+    numbers = sorted(int(r.get_json()["wenhao"].split("〕")[1].rstrip("号")) for r in results)
+    assert numbers == list(range(1, 13))
+    with ws.db.read() as s:
+        assert verify_chain(s).ok
+
+    # An attacker with database rights disables the guard and rewrites one event.
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        conn.execute(text("UPDATE audit_events SET actor='someone' WHERE seq=5"))
+    engine.dispose()
+    with ws.db.read() as s:
+        report = verify_chain(s)
+    assert not report.ok and report.first_bad_seq == 5
+    ws.db.dispose()
+
+
+def test_two_servers_share_one_archive(pg_url: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    base_env = dict(
+        os.environ,
+        WENSHU_DATA=str(data),
+        DATABASE_URL=pg_url,
+        WENSHU_CONVERTER_POOL_SIZE="1",
+        WENSHU_WORKERS="2",
+    )
+    subprocess.run([WENSHU, "init"], env=base_env, cwd=ROOT, check=True, capture_output=True)
+    token = subprocess.run(
+        [WENSHU, "user-add", "c2", "--role", "clerk", "--org", "llyb"],
+        env=base_env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()[-1]
+    servers = []
+    try:
+        for i in range(2):
+            env = dict(
+                base_env,
+                WENSHU_CONVERTER_DIR=str(tmp_path / f"conv{i}"),
+                WENSHU_CONVERTER_BASE_PORT=str(free_port_block(1)),
+            )
+            port = free_port_block(1)
+            log = open(tmp_path / f"server{i}.log", "w")
+            proc = subprocess.Popen(
+                [WENSHU, "serve", "--port", str(port)],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            servers.append((proc, f"http://127.0.0.1:{port}", log))
+        for proc, url, _ in servers:
+            wait_healthy(url, proc)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        payload = json.dumps(
+            {"type": "notice", "org": "llyb", "data": sample("notice")}, ensure_ascii=False
+        ).encode()
+        urls = [servers[i % 2][1] for i in range(16)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(
+                pool.map(
+                    lambda u: requests.post(
+                        u + "/api/v1/documents", data=payload, headers=headers, timeout=180
+                    ),
+                    urls,
+                )
+            )
+        assert [r.status_code for r in results] == [201] * 16, [
+            r.text for r in results if r.status_code != 201
+        ][:2]
+        numbers = sorted(int(r.json()["wenhao"].split("〕")[1].rstrip("号")) for r in results)
+        assert numbers == list(range(1, 17))
+        # Each server reads what the other issued.
+        other = requests.get(
+            servers[1][1] + results[0].json()["links"]["self"], headers=headers, timeout=30
+        )
+        assert other.status_code == 200
+        verify = subprocess.run(
+            [WENSHU, "verify"], env=base_env, cwd=ROOT, capture_output=True, text=True
+        )
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    finally:
+        for proc, _, log in servers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+            log.close()
