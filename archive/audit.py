@@ -1,5 +1,15 @@
 """The audit trail: an append-only chain of events, each hash covering the one before.
 
+One chain serves every org, yet an org's auditor may see nothing of another org. So an event is
+hashed in two steps (see docs/audit.md)::
+
+    content_sha256 = sha256(canonical {salt, at, actor, org, action, object_id, details})
+    hash           = sha256(canonical {seq, prev, content})
+
+An export shows another org's event *redacted* — only ``seq``, ``prev_hash``,
+``content_sha256`` and ``hash`` — and the chain still verifies end to end. The random per-event
+salt (kept in ``audit_event_salts``) stops anyone confirming a guess at a redacted event.
+
 ``AuditChain.append`` locks the single head row, so appends serialise across processes and
 servers; the event row, the head and whatever the event records commit in one transaction.
 ``verify_chain`` recomputes every hash and names the first sequence number that does not fit —
@@ -10,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,19 +29,56 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from archive.models import AuditEvent, AuditHead
+from archive.models import AuditEvent, AuditEventSalt, AuditHead
 
 GENESIS = "0" * 64
+HASHING = "wenshu-audit/2"
 
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _iso(at: datetime) -> str:
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def iso(at: datetime) -> str:
+    """UTC, microseconds, ``Z``: the one textual form of a time that goes into a hash."""
     if at.tzinfo is None:  # SQLite hands datetimes back naive; they were stored as UTC
         at = at.replace(tzinfo=UTC)
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def content_hash(
+    *,
+    salt: str,
+    at: datetime,
+    actor: str,
+    org: str | None,
+    action: str,
+    object_id: str | None,
+    details: str,
+) -> str:
+    """The commitment to everything an event says; ``details`` is its canonical JSON text."""
+    return _sha256(
+        canonical_json(
+            {
+                "salt": salt,
+                "at": iso(at),
+                "actor": actor,
+                "org": org,
+                "action": action,
+                "object_id": object_id,
+                "details": details,
+            }
+        )
+    )
+
+
+def link_hash(*, seq: int, prev_hash: str, content_sha256: str) -> str:
+    """The event's place in the chain: its number, its predecessor and its content."""
+    return _sha256(canonical_json({"seq": seq, "prev": prev_hash, "content": content_sha256}))
 
 
 def event_hash(
@@ -43,32 +91,29 @@ def event_hash(
     object_id: str | None,
     details: str,
     prev_hash: str,
+    salt: str,
 ) -> str:
-    payload = canonical_json(
-        {
-            "seq": seq,
-            "at": _iso(at),
-            "actor": actor,
-            "org": org,
-            "action": action,
-            "object_id": object_id,
-            "details": details,
-            "prev": prev_hash,
-        }
+    content = content_hash(
+        salt=salt,
+        at=at,
+        actor=actor,
+        org=org,
+        action=action,
+        object_id=object_id,
+        details=details,
     )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return link_hash(seq=seq, prev_hash=prev_hash, content_sha256=content)
 
 
-def _hash_of(ev: AuditEvent) -> str:
-    return event_hash(
-        seq=ev.seq,
+def _content_of(ev: AuditEvent, salt: str) -> str:
+    return content_hash(
+        salt=salt,
         at=ev.at,
         actor=ev.actor,
         org=ev.org,
         action=ev.action,
         object_id=ev.object_id,
         details=ev.details,
-        prev_hash=ev.prev_hash,
     )
 
 
@@ -92,6 +137,7 @@ class AuditChain:
             session.add(head)
         # Microsecond precision survives every backend, so the hash recomputes identically.
         at = (at or datetime.now(UTC)).astimezone(UTC)
+        salt = secrets.token_hex(16)
         ev = AuditEvent(
             seq=head.seq + 1,
             at=at,
@@ -102,8 +148,11 @@ class AuditChain:
             details=canonical_json(details or {}),
             prev_hash=head.hash,
         )
-        ev.hash = _hash_of(ev)
+        ev.hash = link_hash(
+            seq=ev.seq, prev_hash=ev.prev_hash, content_sha256=_content_of(ev, salt)
+        )
         session.add(ev)
+        session.add(AuditEventSalt(seq=ev.seq, salt=salt))
         head.seq, head.hash = ev.seq, ev.hash
         session.flush()
         return ev
@@ -116,68 +165,96 @@ class ChainReport:
     head_hash: str
     first_bad_seq: int | None
     problem: str | None = None
+    head_seq: int = 0
 
 
-def _events(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
-    last = 0
+def events_with_salts(
+    session: Session, *, after_seq: int = 0, batch: int = 2000
+) -> Iterator[tuple[AuditEvent, str | None]]:
+    """Every event in ``seq`` order with its salt (None when the salt row is gone)."""
+    last = after_seq
     while True:
-        rows = list(
-            session.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.seq > last)
-                .order_by(AuditEvent.seq)
-                .limit(batch)
-            )
-        )
+        rows = session.execute(
+            select(AuditEvent, AuditEventSalt.salt)
+            .outerjoin(AuditEventSalt, AuditEventSalt.seq == AuditEvent.seq)
+            .where(AuditEvent.seq > last)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
+        ).all()
         if not rows:
             return
-        yield from rows
-        last = rows[-1].seq
+        yield from ((ev, salt) for ev, salt in rows)
+        last = rows[-1][0].seq
 
 
 def verify_chain(session: Session) -> ChainReport:
     """Recompute the whole chain; report the first sequence number that does not fit."""
     prev, expected_seq, checked = GENESIS, 1, 0
-    for ev in _events(session):
+
+    def bad(seq: int, problem: str) -> ChainReport:
+        return ChainReport(False, checked, prev, seq, problem, checked)
+
+    for ev, salt in events_with_salts(session):
         if ev.seq != expected_seq:
-            return ChainReport(
-                False, checked, prev, expected_seq, f"第 {expected_seq} 号事件缺失或顺序被改动"
-            )
+            return bad(expected_seq, f"第 {expected_seq} 号事件缺失或顺序被改动")
         if ev.prev_hash != prev:
-            return ChainReport(
-                False, checked, prev, ev.seq, f"第 {ev.seq} 号事件的前序哈希与链不符"
-            )
-        if _hash_of(ev) != ev.hash:
-            return ChainReport(
-                False, checked, prev, ev.seq, f"第 {ev.seq} 号事件内容被改动（哈希不符）"
-            )
+            return bad(ev.seq, f"第 {ev.seq} 号事件的前序哈希与链不符")
+        if salt is None:
+            return bad(ev.seq, f"第 {ev.seq} 号事件的盐值记录缺失")
+        if link_hash(seq=ev.seq, prev_hash=prev, content_sha256=_content_of(ev, salt)) != ev.hash:
+            return bad(ev.seq, f"第 {ev.seq} 号事件内容被改动（哈希不符）")
         prev, expected_seq, checked = ev.hash, expected_seq + 1, checked + 1
     head = session.get(AuditHead, 1)
+    if head is None and checked:
+        return bad(checked + 1, f"链头记录缺失：无法确认第 {checked} 号之后的事件没有被截去")
     if head is not None and (head.seq != checked or head.hash != prev):
-        bad = checked + 1 if head.seq > checked else head.seq
-        return ChainReport(
-            False,
-            checked,
-            prev,
-            bad,
+        return bad(
+            checked + 1 if head.seq > checked else head.seq,
             f"链头记录为第 {head.seq} 号，链中只找到 {checked} 个事件（末尾被截断或改动）",
         )
-    return ChainReport(True, checked, prev, None)
+    return ChainReport(True, checked, prev, None, None, checked)
 
 
 def event_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
 
 
-def event_dict(ev: AuditEvent) -> dict[str, Any]:
+def event_dict(ev: AuditEvent, salt: str | None) -> dict[str, Any]:
+    """An event in full, with what an offline verifier needs to recompute its hash."""
     return {
         "seq": ev.seq,
-        "at": _iso(ev.at),
+        "at": iso(ev.at),
         "actor": ev.actor,
         "org": ev.org,
         "action": ev.action,
         "object_id": ev.object_id,
         "details": json.loads(ev.details),
+        "salt": salt,
+        "content_sha256": _content_of(ev, salt) if salt is not None else None,
         "prev_hash": ev.prev_hash,
         "hash": ev.hash,
     }
+
+
+def redacted_event_dict(ev: AuditEvent, salt: str | None) -> dict[str, Any]:
+    """Another org's event: enough to carry the chain across it, nothing of what it says."""
+    return {
+        "seq": ev.seq,
+        "redacted": True,
+        "content_sha256": _content_of(ev, salt) if salt is not None else None,
+        "prev_hash": ev.prev_hash,
+        "hash": ev.hash,
+    }
+
+
+def export_events(session: Session, orgs: set[str] | None) -> Iterator[dict[str, Any]]:
+    """The whole chain, events of ``orgs`` in full and the rest redacted (``None``: all full).
+
+    The content hash of a redacted event is recomputed from the stored row; if the row was
+    tampered with, the stored ``hash`` no longer matches and the export shows it.
+    """
+    for ev, salt in events_with_salts(session):
+        if orgs is None or ev.org in orgs:
+            yield event_dict(ev, salt)
+        else:
+            yield redacted_event_dict(ev, salt)

@@ -172,3 +172,70 @@ class Case(Base):
     title: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class UserCredential(Base):
+    """A web user's password (argon2id hash) and login-failure counter.
+
+    Kept apart from ``users`` so API-only users need none. ``session_nonce`` is copied into
+    every login session; changing it (logout, new password) ends that user's sessions.
+    """
+
+    __tablename__ = "user_credentials"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    session_nonce: Mapped[str] = mapped_column(String(32))
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditEventSalt(Base):
+    """The random salt of one audit event, kept apart so an export can redact an event.
+
+    An event's hash covers ``sha256(salt, at, actor, org, action, object_id, details)``; without
+    the salt nobody can confirm a guess at a redacted event's content. Append-only, like the
+    events themselves.
+    """
+
+    __tablename__ = "audit_event_salts"
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    salt: Mapped[str] = mapped_column(String(32))
+
+
+class AuditCheckpoint(Base):
+    """The chain head (seq, hash) at a moment, signed with one org's key. Append-only.
+
+    A later rewrite of any event at or before ``seq`` contradicts this signature, even when the
+    rewriter recomputed every hash after it.
+    """
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (UniqueConstraint("org", "seq", name="uq_audit_checkpoints_org_seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org: Mapped[str] = mapped_column(String(32), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    head_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(40))  # interval | manual | export | report | cli
+    cert_sha256: Mapped[str] = mapped_column(String(64))  # which certificate verifies it
+    signature: Mapped[str] = mapped_column(Text)  # base64 DER ECDSA-SHA256 over the payload
+
+
+class LegalHold(Base):
+    """A legal hold placed on (``placed``) or lifted from (not ``placed``) a document.
+
+    Append-only: the document's hold is its latest row. A held document is never offered for
+    disposition, whatever its retention.
+    """
+
+    __tablename__ = "legal_holds"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    placed: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by_user: Mapped[int] = mapped_column(ForeignKey("users.id"))

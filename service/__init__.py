@@ -30,8 +30,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from service import errors
     from service.api import audit, cases, doctypes, documents, search
 
-    errors.init_app(app)
     api = Api(app, spec_kwargs={"info": {"description": "医保基金监管文书生成与归档服务"}})
+    errors.init_app(app)  # after Api(): our error body replaces flask-smorest's everywhere
     app.extensions["wenshu_api"] = api
     for blp in (doctypes.blp, documents.blp, cases.blp, search.blp, audit.blp):
         api.register_blueprint(blp)
@@ -63,9 +63,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
-    from service import cli
+    from service import cli, web
 
     cli.init_app(app)
+    web.init_app(app)
     return app
 
 

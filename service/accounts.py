@@ -97,8 +97,19 @@ def add_org(
     return org
 
 
-def add_user(ws: Wenshu, *, name: str, role: str, org_code: str, actor: str = "system") -> str:
-    """Create a user and return its API token (shown once; only its hash is stored)."""
+def add_user(
+    ws: Wenshu,
+    *,
+    name: str,
+    role: str,
+    org_code: str,
+    actor: str = "system",
+    password: str | None = None,
+) -> str:
+    """Create a user and return its API token (shown once; only its hash is stored).
+
+    With ``password`` the user can also log in to the web pages (stored as an argon2id hash).
+    """
     if role not in ROLES:
         raise ValidationError(f"角色必须是 {', '.join(ROLES)} 之一", errors={"role": ["未知角色"]})
     token = secrets.token_urlsafe(32)
@@ -108,24 +119,41 @@ def add_user(ws: Wenshu, *, name: str, role: str, org_code: str, actor: str = "s
             raise NotFoundError(f"机构 {org_code} 不存在")
         if s.scalar(select(User).where(User.name == name)) is not None:
             raise ConflictError(f"用户 {name} 已存在")
-        s.add(
-            User(
-                name=name,
-                role=role,
-                org_id=org.id,
-                token_hash=hash_token(token),
-                created_at=ws.now(),
-            )
+        user = User(
+            name=name,
+            role=role,
+            org_id=org.id,
+            token_hash=hash_token(token),
+            created_at=ws.now(),
         )
+        s.add(user)
+        s.flush()
+        if password is not None:
+            from service.web_auth import store_password
+
+            store_password(s, user, password, ws.now())
         AuditChain.append(
             s,
             actor=actor,
             action="user.create",
             org=org_code,
             object_id=name,
-            details={"role": role},
+            details={"role": role, "web_login": password is not None},
         )
     return token
+
+
+def set_password(ws: Wenshu, *, name: str, password: str, actor: str = "system") -> None:
+    """Set (or reset) a user's web password; ends the user's sessions and clears a lockout."""
+    from service.web_auth import store_password
+
+    with ws.db.write() as s:
+        row = s.execute(select(User, Org.code).join(Org).where(User.name == name)).first()
+        if row is None:
+            raise NotFoundError(f"用户 {name} 不存在")
+        user, org_code = row
+        store_password(s, user, password, ws.now())
+        AuditChain.append(s, actor=actor, action="user.password", org=org_code, object_id=name)
 
 
 def principal_for_token(session: Session, token: str) -> Principal | None:

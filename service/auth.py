@@ -1,4 +1,5 @@
-"""Authentication (Bearer token) and the role/org checks every endpoint makes."""
+"""Authentication (Bearer token, or the web login session) and the role/org checks every
+endpoint makes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ def current() -> Principal:
     if who is not None:
         return who
     header = request.headers.get("Authorization", "")
+    if not header:
+        who = _session_caller()
+        if who is not None:
+            g.principal = who
+            return who
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("需要访问令牌：Authorization: Bearer <token>")
@@ -37,3 +43,14 @@ def require(*roles: str) -> Principal:
 def require_org(who: Principal, org_code: str) -> None:
     if not who.may_see_org(org_code):
         raise Forbidden("无权访问其他机构的文书")
+
+
+def _session_caller() -> Principal | None:
+    """The logged-in web user; unsafe methods must carry the session's CSRF token."""
+    from service import web_auth
+
+    who = web_auth.session_principal(wenshu())
+    if who is not None and request.method not in web_auth.SAFE_METHODS:
+        if not web_auth.csrf_ok():
+            raise Forbidden("缺少或错误的 CSRF 令牌（X-CSRF-Token），请刷新页面后重试")
+    return who

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -56,19 +57,54 @@ def init_cmd() -> None:
     click.echo(f"database: {ws.db.engine.url.render_as_string(hide_password=True)}")
 
 
+def _password_arg(value: str | None) -> str | None:
+    """``--password -`` reads the password from the first line of stdin (keeps it out of ps)."""
+    if value == "-":
+        return sys.stdin.readline().rstrip("\r\n")
+    return value
+
+
 @click.command("user-add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(accounts.ROLES))
 @click.option("--org", "org_code", required=True)
+@click.option("--password", default=None, help="网页登录密码（- 表示从标准输入读取一行）")
 @with_appcontext
-def user_add_cmd(name: str, role: str, org_code: str) -> None:
+def user_add_cmd(name: str, role: str, org_code: str, password: str | None) -> None:
     """Add a user; prints its API token as the last line (shown once)."""
     try:
-        token = accounts.add_user(_ws(), name=name, role=role, org_code=org_code, actor="cli")
+        token = accounts.add_user(
+            _ws(),
+            name=name,
+            role=role,
+            org_code=org_code,
+            actor="cli",
+            password=_password_arg(password),
+        )
     except WenshuError as exc:
         _fail(exc)
-    click.echo(f"user {name} ({role}) of {org_code} created; API token:")
+    web = " with a web password" if password is not None else ""
+    click.echo(f"user {name} ({role}) of {org_code} created{web}; API token:")
     click.echo(token)
+
+
+@click.command("user-password")
+@click.argument("name")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="新密码（- 表示从标准输入读取一行）",
+)
+@with_appcontext
+def user_password_cmd(name: str, password: str) -> None:
+    """Set or reset a user's web password (ends the user's sessions, lifts a lockout)."""
+    try:
+        accounts.set_password(_ws(), name=name, password=_password_arg(password) or "", actor="cli")
+    except WenshuError as exc:
+        _fail(exc)
+    click.echo(f"password of {name} set")
 
 
 @click.command("org-add")
@@ -136,9 +172,9 @@ def reindex_cmd() -> None:
 @with_appcontext
 def verify_cmd() -> None:
     """Check the audit chain, every blob's hash and every signature; exit 1 on any failure."""
-    from service.fixity import verify_archive
+    from service.fixity import run_fixity
 
-    report = verify_archive(_ws())
+    report = run_fixity(_ws(), actor="cli")  # the outcome is recorded in the audit trail
     for line in report.lines:
         click.echo(line)
     if report.failures:
@@ -147,6 +183,20 @@ def verify_cmd() -> None:
             click.echo(f"  - {f}", err=True)
         sys.exit(1)
     click.echo("OK: audit chain, blobs and signatures verified")
+
+
+@click.command("checkpoint")
+@click.option("--org", "org_code", default=None, help="one org (default: every org)")
+@with_appcontext
+def checkpoint_cmd(org_code: str | None) -> None:
+    """Sign the audit chain head now with each org's key."""
+    from service.fixity import checkpoint_now
+
+    made = checkpoint_now(_ws(), actor="cli", reason="cli", orgs={org_code} if org_code else None)
+    for cp in made:
+        click.echo(f"checkpoint {cp['org']}@{cp['seq']} {cp['head_hash']}")
+    if not made:
+        click.echo("nothing to sign (empty chain or no org keys)")
 
 
 @click.command("serve")
@@ -161,7 +211,71 @@ def serve_cmd(host: str | None, port: int | None, workers: int | None) -> None:
     sys.exit(serve(_ws(), host=host, port=port, workers=workers))
 
 
-COMMANDS = (init_cmd, user_add_cmd, org_add_cmd, reindex_cmd, verify_cmd, serve_cmd)
+@click.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--keys",
+    "keys_dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="where to put the signing keys (default: DIRECTORY/keys)",
+)
+@with_appcontext
+def backup_cmd(directory: Path, keys_dir: Path | None) -> None:
+    """Copy the database (a consistent snapshot), the archive and, apart, the keys; safe while serving."""
+    from service.backup import backup
+
+    try:
+        summary = backup(_ws(), directory, keys_dir)
+    except WenshuError as exc:
+        _fail(exc)
+    click.echo(
+        f"backup in {summary.directory}: database {summary.database}, {summary.blobs} blobs; keys in {summary.keys}"
+    )
+
+
+@click.command("restore")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--keys",
+    "keys_dir",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@with_appcontext
+def restore_cmd(directory: Path, keys_dir: Path | None) -> None:
+    """Restore a backup into a fresh data dir, then migrate, verify and rebuild the index."""
+    from service.backup import restore
+    from service.fixity import verify_archive
+
+    ws = _ws()
+    try:
+        n = restore(ws, directory, keys_dir)
+    except WenshuError as exc:
+        _fail(exc)
+    initialise(ws)
+    report = verify_archive(ws)
+    ws.indexer.rebuild()
+    click.echo(f"restored {n} blobs into {ws.config['DATA_DIR']}; search index rebuilt")
+    if report.failures:
+        for f in report.failures:
+            click.echo(f"  - {f}", err=True)
+        sys.exit(1)
+    click.echo("verify: OK")
+
+
+COMMANDS = (
+    init_cmd,
+    backup_cmd,
+    restore_cmd,
+    user_add_cmd,
+    user_password_cmd,
+    org_add_cmd,
+    reindex_cmd,
+    verify_cmd,
+    checkpoint_cmd,
+    serve_cmd,
+)
 
 
 def init_app(app: Flask) -> None:

@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from archive.retention import parse_setting as parse_retention
+
 #: Retention (保管期限) per document type as it appears in the 档号: Y 永久, D30 定期30年, D10 定期10年.
 DEFAULT_RETENTION = {
     "notice": "D30",
@@ -42,7 +44,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "CONVERTER_ACQUIRE_TIMEOUT": float(_env("CONVERTER_ACQUIRE_TIMEOUT", 20)),
         # A reservation older than this belongs to a request that died; it is reused.
         "RESERVATION_LEASE_SECONDS": int(_env("RESERVATION_LEASE_SECONDS", 300)),
-        "RETENTION": dict(DEFAULT_RETENTION),
+        # WENSHU_RETENTION="notice=D30,inspection_report=永久" overrides per type (Y/D30/D10).
+        "RETENTION": {**DEFAULT_RETENTION, **parse_retention(_env("RETENTION", ""))},
+        # Recurring integrity upkeep in `wenshu serve` (seconds; 0 turns it off).
+        "FIXITY_INTERVAL_SECONDS": float(_env("FIXITY_INTERVAL_SECONDS", 86400)),
+        "CHECKPOINT_INTERVAL_SECONDS": float(_env("CHECKPOINT_INTERVAL_SECONDS", 3600)),
         "MAX_CONTENT_LENGTH": int(_env("MAX_BODY_BYTES", 2 * 1024 * 1024)),
         "TIMEZONE": _env("TIMEZONE", "Asia/Shanghai"),
         "SECRET_KEY": _env("SECRET_KEY", None),

@@ -24,6 +24,14 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
     pool = ConverterPool(ws.pool_settings)
     log.info("starting %d LibreOffice instance(s)", ws.pool_settings.size)
     pool.start()
+    from service.fixity import RecurringChecks
+
+    upkeep = RecurringChecks(
+        ws,
+        fixity_every=ws.config["FIXITY_INTERVAL_SECONDS"],
+        checkpoint_every=ws.config["CHECKPOINT_INTERVAL_SECONDS"],
+    )
+    upkeep.start()
     cmd = [
         sys.executable,
         "-m",
@@ -64,6 +72,7 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
     finally:
         if gunicorn.poll() is None:
             gunicorn.kill()
+        upkeep.stop()
         pool.stop()
         log.info("stopped")
     return 0 if stopping["sig"] else code

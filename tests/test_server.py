@@ -44,6 +44,9 @@ def server(tmp_path: Path) -> Any:
         WENSHU_CONVERTER_POOL_SIZE="2",
         WENSHU_CONVERTER_BASE_PORT=str(free_port_block(2)),
         WENSHU_WORKERS="3",
+        # 10 clients queue for 2 instances; on a loaded 2-core machine that can exceed the
+        # default 20 s wait for a free instance, which would (correctly) answer 503.
+        WENSHU_CONVERTER_ACQUIRE_TIMEOUT="120",
     )
     env.pop("DATABASE_URL", None)
     subprocess.run([WENSHU, "init"], env=env, cwd=ROOT, check=True, capture_output=True)

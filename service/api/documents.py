@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError as SchemaError
 
+from archive.audit import AuditChain
 from archive.errors import NotFoundError, ValidationError
 from service import auth, records
 from service.accounts import get_org
@@ -61,12 +62,19 @@ class Preview(MethodView):
     def post(self, body: dict[str, Any]) -> Response:
         ws = wenshu()
         doctype = get_doctype(body["type"])
-        if doctype is not None:
-            _authorise_issue(doctype, body["org"])
+        who = _authorise_issue(doctype, body["org"]) if doctype is not None else auth.current()
         doctype, data = validated(body)
         with ws.db.read() as s:
             org = get_org(s, body["org"])
         pdf = preview(ws, IssueRequest(doctype, org.code, data, body["data"]), org)
+        with ws.db.write() as s:  # previews are counted: every one is an audit event
+            AuditChain.append(
+                s,
+                actor=who.name,
+                action="document.preview",
+                org=org.code,
+                details={"type": doctype.code},
+            )
         return send_file(BytesIO(pdf), mimetype="application/pdf", download_name="preview.pdf")
 
 

@@ -113,6 +113,7 @@ class WithdrawInputSchema(Schema):
     )
 
 
+
 class SearchQuerySchema(PageQuerySchema):
     q = fields.String(load_default="", validate=validate.Length(max=500))
     type = fields.String(load_default=None)
@@ -120,9 +121,7 @@ class SearchQuerySchema(PageQuerySchema):
     case_no = fields.String(load_default=None)
     date_from = fields.Date(load_default=None)
     date_to = fields.Date(load_default=None)
-    sort = fields.String(
-        load_default="relevance", validate=validate.OneOf(["relevance", "newest", "oldest"])
-    )
+    sort = fields.String(load_default="relevance", validate=validate.OneOf(["relevance", "newest", "oldest"]))
 
 
 class SearchHitSchema(Schema):
@@ -147,15 +146,6 @@ class SearchResultSchema(Schema):
     facets = fields.Dict()
 
 
-class AuditQuerySchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    object_id = fields.String(load_default=None)
-    action = fields.String(load_default=None)
-    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-
 
 class AuditEventSchema(Schema):
     seq = fields.Integer()
@@ -169,45 +159,9 @@ class AuditEventSchema(Schema):
     hash = fields.String()
 
 
-class AuditEventsSchema(Schema):
-    total = fields.Integer()
-    events = fields.List(fields.Nested(AuditEventSchema))
 
 
-class ChainSchema(Schema):
-    ok = fields.Boolean()
-    checked = fields.Integer()
-    head_hash = fields.String()
-    first_bad_seq = fields.Integer(allow_none=True)
-    problem = fields.String(allow_none=True)
 
-
-class GapsQuerySchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    org = fields.String(load_default=None)
-    year = fields.Integer(load_default=None, validate=validate.Range(min=2000, max=2100))
-
-
-class SeriesSchema(Schema):
-    series = fields.String()
-    kind = fields.String()
-    issued = fields.Integer()
-    used = fields.List(fields.Integer())
-    in_flight = fields.List(fields.Integer())
-    released = fields.List(fields.Integer())
-    withdrawn = fields.List(fields.Integer())
-    voided = fields.List(fields.Dict())
-    missing = fields.List(fields.Integer())
-
-
-class GapsSchema(Schema):
-    series = fields.List(fields.Nested(SeriesSchema))
-    issued = fields.Integer()
-    withdrawn = fields.List(fields.Integer())
-    voided = fields.List(fields.Dict())
-    missing = fields.List(fields.Integer())
 
 
 class DocTypeSchema(Schema):

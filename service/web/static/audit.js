@@ -1,0 +1,224 @@
+/* 审计: chain status (GET /api/v1/audit/verify), numbering gaps (GET /api/v1/numbers/gaps),
+ * the events (GET /api/v1/audit/events) and, when the service has them, checkpoints and
+ * fixity (/api/v1/audit/checkpoints, /api/v1/audit/fixity); each drawn as it arrives. */
+(function () {
+  "use strict";
+  var W = window.Wenshu;
+  var h = W.h;
+  if (!document.getElementById("chain")) return;
+  var ACTIONS = JSON.parse(document.getElementById("audit-actions").textContent);
+  var LINKS = JSON.parse(document.getElementById("audit-links").textContent);
+  var TYPES = JSON.parse(document.getElementById("audit-types").textContent);
+
+  function json(resp) {
+    return resp.json().then(function (body) {
+      if (!resp.ok) throw new Error(body.message || String(resp.status));
+      return body;
+    });
+  }
+  function when(iso) {
+    return iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false }) : "";
+  }
+  function spinner(el, text) {
+    el.textContent = "";
+    el.appendChild(h("span", { class: "spinner small", "aria-hidden": "true" }));
+    el.appendChild(document.createTextNode(" " + text));
+  }
+  function fact(dl, label, value, cls) {
+    dl.appendChild(h("dt", { text: label }));
+    dl.appendChild(h("dd", { class: cls || null }, value));
+  }
+
+  /* ---- chain and checkpoints ---- */
+  var chainStatus = document.getElementById("chain-status");
+  var chainFacts = document.getElementById("chain-facts");
+  function chain() {
+    chainStatus.className = "verify-status pending";
+    spinner(chainStatus, "正在逐条重算审计链哈希…");
+    chainFacts.hidden = true;
+    W.api("/api/v1/audit/verify").then(json).then(function (r) {
+      chainStatus.className = "verify-status " + (r.ok ? "ok" : "bad");
+      chainStatus.textContent = r.ok ? "✔ 审计链完整：每一条事件的哈希都与链相符"
+        : "✘ 审计链异常：" + (r.problem || "第 " + r.first_bad_seq + " 号事件不符");
+      chainFacts.textContent = "";
+      fact(chainFacts, "已校验事件", r.checked + " 条");
+      if (r.head_seq !== undefined) fact(chainFacts, "链头序号", String(r.head_seq));
+      fact(chainFacts, "链头哈希", r.head_hash, "mono hash");
+      if (r.checkpoints) {
+        var cp = r.checkpoints;
+        fact(chainFacts, "检查点", h("span", { class: "badge " + (cp.ok ? "badge-ok" : "badge-bad"),
+          text: cp.ok ? cp.checked + " 个，签名与链相符" : (cp.problems || []).length + " 个不符" }));
+      }
+      if (!r.ok) fact(chainFacts, "首个异常序号", String(r.first_bad_seq));
+      chainFacts.hidden = false;
+    }).catch(function (e) {
+      chainStatus.className = "verify-status bad";
+      chainStatus.textContent = "无法校验审计链：" + e.message;
+    });
+  }
+  document.getElementById("chain-again").addEventListener("click", function () {
+    chain();
+    if (LINKS.checkpoints) checkpoints();
+  });
+  chain();
+
+  var REASONS = { interval: "定时", manual: "手动", "export": "导出", report: "报告", cli: "命令行" };
+  var cpBox = document.getElementById("checkpoints");
+  function checkpoints() {
+    spinner(cpBox, "正在读取检查点…");
+    W.api(LINKS.checkpoints).then(json).then(function (r) {
+      var rows = r.items || [];
+      cpBox.textContent = "";
+      if (!rows.length) { cpBox.appendChild(h("p", { class: "muted", text: "尚无检查点。" })); return; }
+      cpBox.appendChild(h("p", { class: "small", text: "共 " + rows.length + " 个，最近 " + Math.min(rows.length, 5) + " 个：" }));
+      cpBox.appendChild(h("table", { class: "table compact" },
+        h("thead", {}, h("tr", {}, ["链头序号", "签署时间", "原因", "链头哈希"].map(function (t) { return h("th", { text: t }); }))),
+        h("tbody", {}, rows.slice(-5).reverse().map(function (c) {
+          return h("tr", {},
+            h("td", { class: "num", text: String(c.seq) }),
+            h("td", { class: "nowrap", text: when(c.at) }),
+            h("td", { text: REASONS[c.reason] || c.reason || "" }),
+            h("td", { class: "mono small", title: c.head_hash, text: (c.head_hash || "").slice(0, 16) + "…" }));
+        }))));
+    }).catch(function (e) { cpBox.textContent = "无法读取检查点：" + e.message; });
+  }
+  if (LINKS.checkpoints) checkpoints();
+  var cpNow = document.getElementById("checkpoint-now");
+  if (cpNow) {
+    cpNow.addEventListener("click", function () {
+      cpNow.disabled = true;
+      W.api(LINKS.checkpoint_now, {}).then(json).then(checkpoints).catch(function (e) {
+        cpBox.textContent = "无法签署检查点：" + e.message;
+      }).finally(function () { cpNow.disabled = false; });
+    });
+  }
+
+  /* ---- numbering gaps ---- */
+  var gapsBox = document.getElementById("gaps-result");
+  function nums(list) {
+    return (list || []).map(function (x) { return typeof x === "object" ? x.number || String(x.n) : String(x); });
+  }
+  function gaps(year) {
+    spinner(gapsBox, "正在核对编号…");
+    W.api("/api/v1/numbers/gaps?year=" + encodeURIComponent(year)).then(json).then(function (r) {
+      gapsBox.textContent = "";
+      gapsBox.className = "";
+      var missing = r.missing || [];
+      gapsBox.appendChild(h("p", { class: "verify-status " + (missing.length ? "bad" : "ok"),
+        text: missing.length ? "✘ 发现缺号 " + missing.length + " 个" : "✔ 编号连续：每个号都有着落" }));
+      if (missing.length) {
+        gapsBox.appendChild(h("ul", { class: "problems" }, missing.map(function (m) {
+          return h("li", { text: typeof m === "object" ? (m.number || m.n) + (m.reason ? "：" + m.reason : "") : String(m) });
+        })));
+      }
+      if (!r.series.length) { gapsBox.appendChild(h("p", { class: "muted", text: year + " 年尚未使用任何编号。" })); return; }
+      gapsBox.appendChild(h("table", { class: "table compact" },
+        h("thead", {}, h("tr", {}, ["序列", "已用", "作废", "注销", "缺号"].map(function (t) { return h("th", { text: t }); }))),
+        h("tbody", {}, r.series.map(function (s) {
+          return h("tr", {},
+            h("td", {}, h("span", { class: "badge", text: s.kind === "wenhao" ? "文号" : "档号" }), " ",
+              h("span", { class: "small", text: s.label || s.series })),
+            h("td", { class: "num", text: String(s.issued) }),
+            h("td", { text: nums(s.withdrawn).join("、") || "—" }),
+            h("td", { text: nums(s.voided).join("、") || "—" }),
+            h("td", { class: (s.missing || []).length ? "bad" : null, text: nums(s.missing).join("、") || "无" }));
+        }))));
+    }).catch(function (e) { gapsBox.textContent = "无法核对编号：" + e.message; });
+  }
+  var gapsForm = document.getElementById("gaps-form");
+  gapsForm.addEventListener("submit", function (ev) { ev.preventDefault(); gaps(gapsForm.elements.year.value); });
+  gaps(document.getElementById("gaps").dataset.year);
+
+  /* ---- fixity ---- */
+  var fixityBox = document.getElementById("fixity-result");
+  var fixityBtn = document.getElementById("fixity-run");
+  function fixityLast() {
+    var box = document.getElementById("fixity-last");
+    W.api(LINKS.fixity_last).then(json).then(function (r) {
+      box.textContent = "";
+      if (!r.last_check) { box.appendChild(h("p", { class: "muted", text: "尚未做过完整性检查。" })); return; }
+      var ok = r.last_check.details && r.last_check.details.ok !== false && !(r.failures || []).length;
+      box.appendChild(h("p", {}, "上次检查 " + when(r.last_check.at) + "：",
+        h("span", { class: "badge " + (ok ? "badge-ok" : "badge-bad"), text: ok ? "正常" : (r.failures || []).length + " 项异常" })));
+    }).catch(function () { box.textContent = ""; });
+  }
+  if (fixityBtn) {
+    if (LINKS.fixity_last) fixityLast();
+    fixityBtn.addEventListener("click", function () {
+      fixityBtn.disabled = true;
+      var done = W.busy("正在核对审计链、检查点、全部归档文件与签章…");
+      W.api(LINKS.fixity_run, {}).then(json).then(function (r) {
+        fixityBox.textContent = "";
+        var counts = Object.keys(r.checked || {}).map(function (org) { return org + " " + r.checked[org] + " 件"; });
+        fixityBox.appendChild(h("p", { class: "verify-status " + (r.ok ? "ok" : "bad"),
+          text: r.ok ? "✔ 完整性检查通过" : "✘ 发现 " + r.problems.length + " 项异常" }));
+        if (counts.length) fixityBox.appendChild(h("p", { class: "small muted", text: "已核对文书：" + counts.join(" · ") }));
+        if (r.problems.length) {
+          fixityBox.appendChild(h("ul", { class: "problems" }, r.problems.map(function (p) {
+            return h("li", { class: "small", text: p.message + (p.document_id ? "（文书 " + p.document_id + "）" : "") });
+          })));
+        }
+        if (LINKS.fixity_last) fixityLast();
+      }).catch(function (e) {
+        fixityBox.textContent = "无法完成完整性检查：" + e.message;
+      }).finally(function () { done(); fixityBtn.disabled = false; });
+    });
+  }
+
+  /* ---- events ---- */
+  var evForm = document.getElementById("events-form");
+  var evBody = document.getElementById("events-body");
+  var evStatus = document.getElementById("events-status");
+  var more = document.getElementById("events-more");
+  var PER_PAGE = 50;
+  var lastSeq = 0;
+  var DETAIL_KEYS = { wenhao: "文号", archive_no: "档号", type: "类型", reason: "原因", ip: "IP",
+    q: "检索词", total: "命中", ok: "结果", role: "角色", title: "标题" };
+  function details(d) {
+    var text = JSON.stringify(d);
+    if (text === "{}") return "";
+    var brief = Object.keys(DETAIL_KEYS).filter(function (k) { return d[k] !== undefined && d[k] !== null; })
+      .map(function (k) {
+        var v = k === "type" ? TYPES[d[k]] || d[k] : d[k] === true ? "通过" : d[k] === false ? "未通过" : d[k];
+        return DETAIL_KEYS[k] + " " + v;
+      });
+    return h("details", {}, h("summary", { text: brief.length ? brief.join(" · ") : text.slice(0, 50) + "…" }),
+      h("code", { text: text }));
+  }
+  function events(after) {
+    var q = new URLSearchParams({ per_page: String(PER_PAGE), after_seq: String(after) });
+    if (evForm.elements.action.value) q.set("action", evForm.elements.action.value);
+    if (evForm.elements.object_id.value.trim()) q.set("object_id", evForm.elements.object_id.value.trim());
+    spinner(evStatus, "正在读取事件…");
+    W.api("/api/v1/audit/events?" + q.toString()).then(json).then(function (r) {
+      evBody.textContent = "";
+      r.events.forEach(function (e) {
+        var bad = e.action === "auth.login_failed" || e.action === "document.issue_failed";
+        evBody.appendChild(h("tr", { class: bad ? "row-warn" : null },
+          h("td", { class: "num", text: String(e.seq) }),
+          h("td", { class: "nowrap", text: when(e.at) }),
+          h("td", { text: e.actor }),
+          h("td", { class: "nowrap" }, h("span", { class: "badge", title: e.action, text: ACTIONS[e.action] || e.action })),
+          h("td", { class: "mono small" }, e.object_id && e.action.indexOf("document.") === 0 && e.action !== "document.issue_failed"
+            ? h("a", { href: "/documents/" + encodeURIComponent(e.object_id), text: e.object_id }) : e.object_id || ""),
+          h("td", { class: "small" }, details(e.details)),
+          h("td", { class: "mono small", title: e.hash, text: e.hash.slice(0, 12) + "…" })));
+      });
+      if (!r.events.length) evBody.appendChild(h("tr", {}, h("td", { colspan: "7", class: "empty", text: "没有符合条件的事件。" })));
+      var from = r.events.length ? r.events[0].seq : after;
+      lastSeq = r.events.length ? r.events[r.events.length - 1].seq : after;
+      evStatus.textContent = "符合条件的事件（序号 " + after + " 之后）共 " + r.total + " 条" +
+        (r.events.length ? "，显示第 " + from + "–" + lastSeq + " 号" : "");
+      more.hidden = r.total <= r.events.length;
+    }).catch(function (e) { evStatus.textContent = "无法读取事件：" + e.message; });
+  }
+  evForm.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    events(parseInt(evForm.elements.after_seq.value || "0", 10) || 0);
+  });
+  more.addEventListener("click", function () {
+    evForm.elements.after_seq.value = String(lastSeq);
+    events(lastSeq);
+  });
+  events(0);
+})();
