@@ -32,6 +32,7 @@ from service.core import Wenshu
 from service.fixity import checkpoint_now
 from service.numbers_report import gaps
 from service.sign import sign_pdf
+from service.web.labels import ACTIONS as ACTION_LABELS  # one list of Chinese action names
 
 EXPORT_FORMAT = "wenshu-audit-export/1"
 MAX_CHECKPOINT_ROWS = 60  # an hourly checkpoint makes 8,760 a year; the export has them all
@@ -41,34 +42,6 @@ PROBLEM_LABELS = {
     "record": "与签发记录不符",
 }
 
-ACTION_LABELS = {
-    "document.issue": "签发",
-    "document.issue_failed": "签发失败",
-    "document.preview": "预览",
-    "document.view": "查阅",
-    "document.download": "下载",
-    "document.verify": "验证",
-    "document.withdraw": "作废",
-    "document.legal_hold": "诉讼保留",
-    "document.legal_hold_release": "解除诉讼保留",
-    "search": "检索",
-    "case.create": "立案",
-    "org.create": "新建机构",
-    "user.create": "新建用户",
-    "user.password": "设置密码",
-    "auth.login": "登录",
-    "auth.login_failed": "登录失败",
-    "auth.logout": "退出登录",
-    "audit.events": "查阅审计事件",
-    "audit.verify": "验证审计链",
-    "audit.checkpoint": "签署检查点",
-    "audit.export": "导出审计数据",
-    "audit.report": "生成审计报告",
-    "fixity.check": "固定性检查",
-    "fixity.failure": "固定性异常",
-    "numbers.gaps": "编号核对",
-    "retention.review": "到期鉴定清单",
-}
 
 
 def build_export(ws: Wenshu, who: Principal, orgs: set[str] | None) -> dict[str, Any]:

@@ -166,3 +166,51 @@ def sample(doctype: str) -> dict[str, Any]:
     return json.loads(
         (ROOT / "doc_templates" / f"{doctype}.sample.json").read_text(encoding="utf-8")
     )
+
+
+def archive_counts(ws: Wenshu) -> tuple[int, int, int]:
+    """Documents, numbers handed out and issue events: what a rejected request must not change."""
+    from sqlalchemy import func, select
+
+    from archive.models import AuditEvent, Document, NumberReservation
+
+    with ws.db.read() as s:
+        return (
+            s.scalar(select(func.count()).select_from(Document)) or 0,
+            s.scalar(select(func.count()).select_from(NumberReservation)) or 0,
+            s.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action.like("document.issue%"))
+            )
+            or 0,
+        )
+
+
+def start_server(env: dict[str, str], port: int, log_path: Path) -> Any:
+    """``wenshu serve`` in its own process group, logging to ``log_path``."""
+    import subprocess
+    import sys
+
+    with open(log_path, "w") as log:
+        return subprocess.Popen(
+            [str(Path(sys.executable).with_name("wenshu")), "serve", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_server(proc: Any) -> None:
+    """SIGTERM, as an operator would; SIGKILL the group only if it does not stop in time."""
+    import signal
+    import subprocess
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

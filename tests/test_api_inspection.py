@@ -10,25 +10,12 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from archive.models import AuditEvent, Document, NumberReservation
-from tests.conftest import sample
+from archive.models import AuditEvent, Document
+from tests.conftest import archive_counts, sample
 
 TYPES = ("inspection_record", "interview_transcript", "inspection_report")
-
-
-def counts(ws: Any) -> tuple[int, int, int]:
-    with ws.db.read() as s:
-        return (
-            s.scalar(select(func.count()).select_from(Document)),
-            s.scalar(select(func.count()).select_from(NumberReservation)),
-            s.scalar(
-                select(func.count())
-                .select_from(AuditEvent)
-                .where(AuditEvent.action.like("document.issue%"))
-            ),
-        )
 
 
 def issue(client: Any, doctype: str, data: dict[str, Any] | None = None, **extra: Any) -> Any:
@@ -125,11 +112,11 @@ def test_domain_errors_are_422_and_change_nothing(
 ) -> None:
     data = copy.deepcopy(sample(doctype))
     mutate(data)
-    before = counts(ws)
+    before = archive_counts(ws)
     r = issue(users["inspector"], doctype, data)
     assert r.status_code == 422, r.get_json()
     assert path in r.get_json()["errors"], r.get_json()
-    assert counts(ws) == before
+    assert archive_counts(ws) == before
 
 
 def test_roles_per_type(users: dict[str, Any]) -> None:
@@ -168,13 +155,13 @@ def test_case_lists_documents_in_order_and_checks_completeness(users: dict[str, 
 
 @pytest.mark.parametrize("doctype", TYPES)
 def test_preview_every_type(users: dict[str, Any], ws: Any, doctype: str) -> None:
-    before = counts(ws)
+    before = archive_counts(ws)
     r = users["inspector"].post(
         "/api/v1/documents/preview", {"type": doctype, "org": "llyb", "data": sample(doctype)}
     )
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     assert "草稿" in text_of(r.data) or len(PdfReader(io.BytesIO(r.data)).pages) >= 1
-    assert counts(ws) == before
+    assert archive_counts(ws) == before
 
 
 def test_withdraw_and_supersede_keep_the_original(users: dict[str, Any], ws: Any) -> None:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from archive.models import AuditEvent, Document, NumberReservation
+from archive.models import AuditEvent
 from service.fixity import verify_archive
-from tests.conftest import sample
+from tests.conftest import archive_counts, sample
 
 
 def issue(client: Any, data: dict[str, Any] | None = None, **extra: Any) -> Any:
@@ -25,19 +25,6 @@ def issue(client: Any, data: dict[str, Any] | None = None, **extra: Any) -> Any:
 
 def pdf_text(pdf: bytes) -> str:
     return "\n".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(pdf)).pages)
-
-
-def counts(ws: Any) -> tuple[int, int, int]:
-    with ws.db.read() as s:
-        return (
-            s.scalar(select(func.count()).select_from(Document)),
-            s.scalar(select(func.count()).select_from(NumberReservation)),
-            s.scalar(
-                select(func.count())
-                .select_from(AuditEvent)
-                .where(AuditEvent.action == "document.issue")
-            ),
-        )
 
 
 def test_issue_notice_end_to_end(users: dict[str, Any], ws: Any, tmp_path: Any) -> None:
@@ -133,21 +120,21 @@ def test_bad_field_is_422_with_path_and_consumes_nothing(
 ) -> None:
     data = copy.deepcopy(sample("notice"))
     mutate(data)
-    before = counts(ws)
+    before = archive_counts(ws)
     r = issue(users["clerk"], data)
     assert r.status_code == 422
     body = r.get_json()
     assert body["code"] and body["status"] == 422 and path in body["errors"], body
-    assert counts(ws) == before
+    assert archive_counts(ws) == before
 
 
 def test_auth_and_roles(users: dict[str, Any], ws: Any) -> None:
-    before = counts(ws)
+    before = archive_counts(ws)
     assert issue(users["anonymous"]).status_code == 401
     r = issue(users["inspector"])
     assert r.status_code == 403 and r.get_json()["code"] == "forbidden"
     assert issue(users["other_clerk"]).status_code == 403  # a clerk of 太原 cannot issue for 吕梁
-    assert counts(ws) == before
+    assert archive_counts(ws) == before
     doc = issue(users["clerk"]).get_json()
     assert users["other_clerk"].get(doc["links"]["self"]).status_code == 404
     assert users["other_clerk"].get(doc["links"]["pdf"]).status_code == 404
@@ -158,14 +145,14 @@ def test_auth_and_roles(users: dict[str, Any], ws: Any) -> None:
 
 
 def test_preview_is_watermarked_and_consumes_no_number(users: dict[str, Any], ws: Any) -> None:
-    before = counts(ws)
+    before = archive_counts(ws)
     r = users["clerk"].post(
         "/api/v1/documents/preview", {"type": "notice", "org": "llyb", "data": sample("notice")}
     )
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     text = pdf_text(r.data).replace(" ", "")
     assert "□号" in text
-    assert counts(ws) == before
+    assert archive_counts(ws) == before
 
 
 def test_tampering_is_reported_everywhere(users: dict[str, Any], ws: Any) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +19,16 @@ from archive.audit import AuditChain, verify_chain
 from archive.db import Database
 from archive.migrate import upgrade
 from service.accounts import add_user
-from tests.conftest import ROOT, Client, free_port_block, fresh_database, make_app, sample
+from tests.conftest import (
+    ROOT,
+    Client,
+    free_port_block,
+    fresh_database,
+    make_app,
+    sample,
+    start_server,
+    stop_server,
+)
 from tests.test_server import WENSHU, wait_healthy
 
 
@@ -97,17 +105,9 @@ def test_two_servers_share_one_archive(pg_url: str, tmp_path: Path) -> None:
                 WENSHU_CONVERTER_BASE_PORT=str(free_port_block(1)),
             )
             port = free_port_block(1)
-            log = open(tmp_path / f"server{i}.log", "w")
-            proc = subprocess.Popen(
-                [WENSHU, "serve", "--port", str(port)],
-                env=env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            servers.append((proc, f"http://127.0.0.1:{port}", log))
-        for proc, url, _ in servers:
+            proc = start_server(env, port, tmp_path / f"server{i}.log")
+            servers.append((proc, f"http://127.0.0.1:{port}"))
+        for proc, url in servers:
             wait_healthy(url, proc)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         payload = json.dumps(
@@ -138,11 +138,5 @@ def test_two_servers_share_one_archive(pg_url: str, tmp_path: Path) -> None:
         )
         assert verify.returncode == 0, verify.stdout + verify.stderr
     finally:
-        for proc, _, log in servers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-            log.close()
+        for proc, _ in servers:
+            stop_server(proc)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import ROOT, free_port_block, sample
+from tests.conftest import ROOT, free_port_block, sample, start_server, stop_server
 
 WENSHU = str(Path(sys.executable).with_name("wenshu"))
 
@@ -62,27 +62,13 @@ def server(tmp_path: Path) -> Any:
         .stdout.strip()
         .splitlines()[-1]
     )
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen(
-        [WENSHU, "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = start_server(env, port, tmp_path / "server.log")
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
         yield {"url": url, "token": token, "proc": proc, "env": env, "data": tmp_path / "data"}
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+        stop_server(proc)
 
 
 def soffice_pids_under(run_dir: Path) -> list[int]:

@@ -174,6 +174,7 @@ ACTIONS: dict[str, str] = {
     "document.verify": "验证",
     "document.withdraw": "作废",
     "document.legal_hold": "诉讼保留",
+    "document.legal_hold_release": "解除诉讼保留",
     "search": "检索",
     "case.create": "立案",
     "auth.login": "登录",
