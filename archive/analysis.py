@@ -13,10 +13,12 @@ holds:
   a run (next to a separator), which is where a phrase can need it. Every CJK character
   alone would double the postings -- and indexing time -- for the rare one-character
   query, which ``号*`` answers instead;
-* jieba search-mode words of three or more units starting there (``张三丰``, ``医疗保障局``),
-  which add score when the query contains the same word.
-
 ``4号`` therefore never matches ``44号``: the bigram ``4号`` is simply not in that text.
+
+jieba works on the query side (:func:`query_words`: which words must all occur). Version 1
+also indexed jieba's search-mode words; segmenting every document cost more than the whole
+indexing budget (jieba alone: ~50 documents of 1,500 characters a second on the 2-core
+machine) for a ranking nudge that the bigrams joining the typed words now give.
 
 Text is folded before cutting -- full-width ASCII to half-width, Latin to lower case,
 Traditional to Simplified (OpenCC ``t2s``) -- and the fold keeps the length of the text, so
@@ -44,7 +46,7 @@ from whoosh.analysis import Token, Tokenizer
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 """Bump whenever the tokens for a given text change: indexes built before then fail
 ``SearchIndex.check()`` and get rebuilt, instead of silently missing matches."""
 
@@ -147,6 +149,8 @@ def fold(text: str, *, simplified: bool = True) -> str:
 def _simplify(folded: str) -> str:
     # Cached: indexing folds each text twice (for the stored snippet copy, then in the analyzer).
     warm_up()
+    if _traditional.isdisjoint(folded):  # nearly every document: nothing to convert
+        return folded
     return _CONVERTIBLE_RUN.sub(_to_simplified, folded)
 
 
@@ -187,26 +191,13 @@ class _Units:
         return self.texts[i] + self.texts[i + 1]
 
 
-def _jieba_words(folded: str, units: _Units) -> dict[int, list[tuple[str, int]]]:
-    """jieba search-mode words of 3+ touching units, keyed by first unit: (text, last unit).
-
-    Shorter words are already unigrams or bigrams; words jieba cut across a unit boundary
-    or a separator are dropped.
-    """
-    unit_at_start = {s: i for i, s in enumerate(units.starts)}
-    unit_at_end = {e: i for i, e in enumerate(units.ends)}
-    words: dict[int, list[tuple[str, int]]] = {}
-    for word, start, end in jieba.tokenize(folded, mode="search"):
-        first, last = unit_at_start.get(start), unit_at_end.get(end)
-        if first is None or last is None or last - first < 2:
-            continue
-        if all(units.joined[first:last]):
-            words.setdefault(first, []).append((word, last))
-    return words
-
-
 class ChineseDocumentTokenizer(Tokenizer):  # type: ignore[misc]
-    """Whoosh tokenizer emitting units, bigrams and jieba words at sequential positions."""
+    """Whoosh tokenizer emitting units and bigrams at sequential positions.
+
+    Indexing does not go through ``__call__`` (see :class:`archive.search_writer.UnitPositions`,
+    which asks :func:`term_positions` for the whole term table at once); it is kept so that
+    anything Whoosh does with an analyzer (highlighting, a query parser) sees the same terms.
+    """
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self)
@@ -250,26 +241,78 @@ class ChineseDocumentTokenizer(Tokenizer):  # type: ignore[misc]
                 token.startchar, token.endchar = start_char + start, start_char + end
             yield token
 
+    @staticmethod
+    def term_positions(value: str) -> dict[str, list[int]]:
+        return term_positions(value)
+
+    @staticmethod
+    def term_runs(value: str) -> Iterator[tuple[int, list[str]]]:
+        return term_runs(value)
+
 
 def iter_tokens(value: str) -> Iterator[tuple[str, int, int, int]]:
-    """Yield ``(text, position, startchar, endchar)`` for every term of ``value``, in order."""
-    folded = fold(value)
-    units = _Units(folded)
-    words = _jieba_words(folded, units) if any(units.cjk) else {}
+    """Yield ``(text, position, startchar, endchar)`` for every term of ``value``, in order.
+
+    The reference definition of the terms: :func:`term_runs` computes the same terms
+    several times faster and is what indexing uses.
+    """
+    units = _Units(fold(value))
     for i in range(len(units)):
         start = units.starts[i]
-        seen = {units.texts[i]}
         run_start = i == 0 or not units.joined[i - 1]
         if not units.cjk[i] or not units.joined[i] or run_start:  # else the bigram stands in
             yield units.texts[i], i, start, units.ends[i]
         if units.joined[i]:
-            bigram = units.bigram(i)
-            seen.add(bigram)
-            yield bigram, i, start, units.ends[i + 1]
-        for word, last in words.get(i, ()):
-            if word not in seen:
-                seen.add(word)
-                yield word, i, start, units.ends[last]
+            yield units.bigram(i), i, start, units.ends[i + 1]
+
+
+# Whitespace next to a CJK character joins the units on either side (see _Units).
+_JOINING_SPACE_RE = re.compile(rf"(?<=[{_CJK}])\s+(?=[^\W_])|(?<=[^\W_])\s+(?=[{_CJK}])")
+_CHAIN_RE = re.compile(r"[^\W_]+")  # touching units, i.e. one run of bigrams
+_CHAIN_UNIT_RE = re.compile(rf"[{_CJK}]|{_ALNUM}+")
+_ALL_CJK_RE = re.compile(rf"[{_CJK}]+")
+
+
+def term_runs(value: str) -> Iterator[tuple[int, list[str]]]:
+    """The terms of ``value`` as runs ``(first position, terms at consecutive positions)``.
+
+    The same terms as :func:`iter_tokens`, computed chain by chain (a chain = units that
+    touch, hence linked by bigrams) with C-level string operations: the common chain, all
+    CJK, costs one slice per character. Within a chain the units standing alone never have
+    the text of a bigram, and runs come in position order per text, so each term's
+    positions come in order.
+    """
+    text = _JOINING_SPACE_RE.sub("", fold(value))
+    pos = 0
+    for chain in _CHAIN_RE.findall(text):
+        if _ALL_CJK_RE.fullmatch(chain):
+            n = len(chain)
+            yield pos, [chain[0]]
+            if n > 1:
+                yield pos, [chain[i : i + 2] for i in range(n - 1)]
+                yield pos + n - 1, [chain[-1]]
+        else:
+            units = _CHAIN_UNIT_RE.findall(chain)
+            n = len(units)
+            if n > 1:
+                yield pos, [a + b for a, b in zip(units, units[1:], strict=False)]
+            for i, unit in enumerate(units):
+                if i == 0 or i == n - 1 or not is_cjk(unit[0]):
+                    yield pos + i, [unit]
+        pos += n
+
+
+def term_positions(value: str) -> dict[str, list[int]]:
+    """Every term of ``value`` with its positions, in order (see :func:`term_runs`)."""
+    table: dict[str, list[int]] = {}
+    for start, run in term_runs(value):
+        for pos, term in enumerate(run, start):
+            found = table.get(term)
+            if found is None:
+                table[term] = [pos]
+            else:
+                found.append(pos)
+    return table
 
 
 def is_cjk(char: str) -> bool:

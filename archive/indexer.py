@@ -12,13 +12,15 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -26,11 +28,18 @@ from sqlalchemy.orm import Session
 from archive.blobs import BlobStore
 from archive.db import Database
 from archive.models import Document, IndexQueueEntry, Org, Withdrawal
+from archive.search_extract import identifiers_in, input_facts
 from archive.search_index import IndexedDoc, SearchIndex
-from schemas.fields import is_valid_credit_code, is_valid_id_card
+
+__all__ = ["Indexer", "enqueue", "identifiers_in", "indexed_doc", "pending_count", "pdf_text"]
 
 log = logging.getLogger(__name__)
 BATCH = 200
+EXTRACTORS = max(1, min(4, os.cpu_count() or 1))
+"""pdftotext processes run at once while loading a batch (they are separate processes)."""
+PARALLEL_FROM = 2_000
+"""A rebuild forks indexing processes only for archives this large: below, forking costs more
+than it saves."""
 
 
 def enqueue(session: Session, document_id: str, at: datetime) -> None:
@@ -71,28 +80,21 @@ def exclusive(lock_path: Path, timeout: float) -> Iterator[bool]:
 
 def pdf_text(pdf: bytes) -> str:
     """The PDF's text in reading order (poppler's pdftotext: ~10× faster than pypdf on CJK)."""
-    out = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, timeout=60, check=True)
+    out = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-", "-"],
+        input=pdf,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     return out.stdout.decode("utf-8", errors="replace").replace("\f", "\n")
 
 
-def identifiers_in(value: Any) -> set[str]:
-    """Every valid 身份证号 / 统一社会信用代码 anywhere in the input, for exact-match search."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for v in value.values():
-            found |= identifiers_in(v)
-    elif isinstance(value, list):
-        for v in value:
-            found |= identifiers_in(v)
-    elif isinstance(value, str) and len(value.strip()) == 18:
-        s = value.strip().upper()
-        if is_valid_id_card(s) or is_valid_credit_code(s):
-            found.add(s)
-    return found
-
-
 def indexed_doc(doc: Document, org_code: str, withdrawn: bool, blobs: BlobStore) -> IndexedDoc:
+    """The document as the index sees it: the words on paper (the PDF's text) plus the facts of
+    its archived input (names, inspectors, identifiers, amount)."""
     raw = json.loads(blobs.get(doc.input_sha256))
+    facts = input_facts(doc.type, raw.get("data"))
     issued_at = doc.issued_at if doc.issued_at.tzinfo else doc.issued_at.replace(tzinfo=UTC)
     return IndexedDoc(
         id=doc.id,
@@ -105,8 +107,20 @@ def indexed_doc(doc: Document, org_code: str, withdrawn: bool, blobs: BlobStore)
         body=pdf_text(blobs.get(doc.pdf_sha256)),
         issued_at=issued_at,
         status="withdrawn" if withdrawn else "issued",
-        identifiers=tuple(sorted(identifiers_in(raw.get("data")))),
+        identifiers=facts.identifiers,
+        institutions=facts.institutions,
+        persons=facts.persons,
+        inspectors=facts.inspectors,
+        amount=_stored_amount(doc) if doc.type == "inspection_report" else facts.amount,
     )
+
+
+def _stored_amount(doc: Document) -> Decimal | None:
+    """The total computed and stored at issue (``facts``), as printed in the report."""
+    try:
+        return Decimal(str((doc.facts or {})["total_amount"]))
+    except (KeyError, InvalidOperation):
+        return None
 
 
 def _load(session: Session, doc_ids: list[str], blobs: BlobStore) -> list[IndexedDoc]:
@@ -116,15 +130,30 @@ def _load(session: Session, doc_ids: list[str], blobs: BlobStore) -> list[Indexe
         .outerjoin(Withdrawal, Withdrawal.document_id == Document.id)
         .where(Document.id.in_(doc_ids))
     ).all()
-    return [indexed_doc(doc, code, wd is not None, blobs) for doc, code, wd in rows]
+    if len(rows) <= 1:
+        return [indexed_doc(doc, code, wd is not None, blobs) for doc, code, wd in rows]
+    # pdftotext runs in its own process: extracting a batch side by side uses every core.
+    with ThreadPoolExecutor(max_workers=EXTRACTORS) as pool:
+        return list(
+            pool.map(lambda row: indexed_doc(row[0], row[1], row[2] is not None, blobs), rows)
+        )
 
 
 class Indexer:
     def __init__(self, db: Database, blobs: BlobStore, index: SearchIndex, lock_path: Path) -> None:
         self.db, self.blobs, self.index, self.lock_path = db, blobs, index, lock_path
 
-    def drain(self, timeout: float = 10.0) -> int:
-        """Index every queued document. Returns how many; 0 if another process holds the lock."""
+    def drain(self, timeout: float = 10.0, *, if_pending: bool = False) -> int:
+        """Index every queued document. Returns how many; 0 if another process holds the lock.
+
+        With ``if_pending`` (a search making sure what was just issued is found) it returns at
+        once when the queue is empty, instead of waiting for the lock (a writer may be merging
+        segments) and checking the index (the background drain does that).
+        """
+        if if_pending:
+            with self.db.read() as s:
+                if not pending_count(s):
+                    return 0
         done = 0
         with exclusive(self.lock_path, timeout) as got:
             if not got:
@@ -172,11 +201,11 @@ class Indexer:
             yield from docs
             last = ids[-1]
 
-    def _rebuild_locked(self, progress: Callable[[int], None] | None) -> int:
+    def _rebuild_locked(self, progress: Callable[[int], None] | None, procs: int = 1) -> int:
         # Queue rows up to here belong to documents the rebuild will read; later ones stay queued.
         with self.db.read() as s:
             upto = s.scalar(select(func.max(IndexQueueEntry.id))) or 0
-        n = self.index.rebuild(self._all_docs(), progress=progress)
+        n = self.index.rebuild(self._all_docs(), progress=progress, procs=procs)
         with self.db.write() as s:
             s.execute(
                 update(IndexQueueEntry)
@@ -186,9 +215,23 @@ class Indexer:
             )
         return n
 
-    def rebuild(self, progress: Callable[[int], None] | None = None, timeout: float = 600.0) -> int:
-        """Make the index anew from the archive (``wenshu reindex``)."""
+    def rebuild(
+        self,
+        progress: Callable[[int], None] | None = None,
+        timeout: float = 600.0,
+        procs: int | None = None,
+    ) -> int:
+        """Make the index anew from the archive (``wenshu reindex``).
+
+        ``procs`` indexing processes (default: one per core, at most 2, for archives of
+        ``PARALLEL_FROM`` documents or more); a rebuild started inside the threaded server
+        (a damaged index found by ``drain``) uses one.
+        """
+        if procs is None:
+            with self.db.read() as s:
+                count = int(s.scalar(select(func.count()).select_from(Document)) or 0)
+            procs = max(1, min(2, os.cpu_count() or 1)) if count >= PARALLEL_FROM else 1
         with exclusive(self.lock_path, timeout) as got:
             if not got:
                 raise TimeoutError("另一个进程正在写入检索索引，请稍后再试")
-            return self._rebuild_locked(progress)
+            return self._rebuild_locked(progress, procs)

@@ -10,70 +10,76 @@ damaged the answer is :meth:`SearchIndex.rebuild`, never a repair. On disk::
 Keeping the previous generation lets a process that still has it open finish its search
 after another process swapped in a rebuilt one.
 
-Query language, for people not trained in any: words separated by spaces must all occur
-(in the title or the body); "quoted text" must occur as written; a whole word or quoted
-piece that *is* a 文号, 档号, case number, ID-card number or credit code also matches
-that field exactly. Nothing a user types is syntax, so no query can fail to parse.
+What a query means and how it runs: :mod:`archive.search_query` (what users type),
+:mod:`archive.search_engine` (bitsets per segment); how segments are written quickly:
+:mod:`archive.search_writer`; snippets and masking: :mod:`archive.search_snippet`.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import re
 import shutil
+import threading
 import time
-import unicodedata
 import uuid
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from datetime import time as clock
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh import query as wq
-from whoosh import sorting
-from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
 from whoosh.util.filelock import FileLock, try_for
 
-from archive.analysis import (
-    ANALYSIS_VERSION,
-    document_analyzer,
-    fold,
-    is_cjk,
-    phrase_pattern,
-    phrase_terms,
-    query_words,
-)
+from archive.analysis import ANALYSIS_VERSION, document_analyzer, fold
 from archive.errors import ConflictError, IntegrityError, ValidationError
+from archive.search_engine import Candidate, Engine
+from archive.search_query import SearchFilters, exact_key, parse_query, validate
+from archive.search_snippet import mask_identifiers, snippet
+from archive.search_writer import BulkSegmentWriter, UnitPositions, bulk_load, merge_tier
 
 log = logging.getLogger(__name__)
 
 BEIJING = timezone(timedelta(hours=8), "CST")
-SORTS = ("relevance", "newest", "oldest")
 FACETS = ("type", "org", "year")
-MAX_PER_PAGE = 100
-MAX_QUERY_CHARS = 256  # longer input is cut: a query is typed, not pasted documents
-SNIPPET_CHARS = 160
-_TITLE_BOOST = 2.0
 # Title and body are indexed together in ``body`` (one term per word to match, not two), the
 # title alone in ``title`` for ranking; the separator keeps bigrams from bridging the two.
 _TITLE_BODY_SEPARATOR = "\n。\n"
-_EXACT_BOOST = 1000.0  # an exact 文号/档号/ID match outranks any text match
-
 _VERSION_FILE = "ANALYSIS_VERSION"
+_IDLE_SEARCHERS = 2
 _GEN_RE = re.compile(r"^gen-[0-9a-f]{12,40}$")
-_QUOTED_RE = re.compile(r'"([^"]*)"|“([^”]*)”')
-_IDENTIFIER_RE = re.compile(
-    r"(?<![0-9a-z])(?:[0-9]{17}[0-9x]|[0-9a-hj-npqrtuwxy]{2}[0-9]{6}[0-9a-hj-npqrtuwxy]{10})(?![0-9a-z])"
-)
-_BRACKETS = str.maketrans({"【": "〔", "】": "〕", "[": "〔", "]": "〕", "〖": "〔", "〗": "〕"})
-_YEAR_NUMBER_RE = re.compile(r"[〔(]([0-9]{4})[〕)]第?0*([0-9]+)号$")
+
+SEGMENT_POSTINGS = 6_000_000
+"""A rebuild starts a new segment after this many postings per indexing process (~6,500
+documents of ~1,300 characters; ~280 MB for the process): memory stays bounded and no
+segment is ever merged again."""
+MERGE_TIERS = (100, 1_000)
+MERGE_FANIN = 10
+"""After an incremental write, once ten segments of fewer than 100 documents exist, they are
+merged (about a second), and likewise ten of 100–1,000 documents (10–20 s, once every ~1,000
+documents issued). This happens in a second commit, so the new documents are searchable
+before the merge starts, and searches do not wait for it (``Indexer.drain(if_pending=True)``).
+Larger segments are left alone: merging costs ~0.25 ms per distinct term, minutes for big
+segments; ``wenshu reindex`` lays the whole archive out in large segments again."""
+
+
+BULK_CODEC = W3Codec(compression=1)
+"""zlib level 1 for posting blocks: a third of the level-3 time, a few percent larger."""
+
+
+def _text(**kwargs: Any) -> TEXT:
+    field = TEXT(analyzer=document_analyzer(), **kwargs)
+    field.format = UnitPositions()
+    return field
+
 
 SCHEMA = Schema(
     id=ID(stored=True, unique=True),
@@ -83,10 +89,14 @@ SCHEMA = Schema(
     wenhao=ID,
     archive_no=ID,
     identifiers=KEYWORD(stored=False, lowercase=False, commas=False, scorable=False),
-    title=TEXT(analyzer=document_analyzer(), stored=True),
-    body=TEXT(analyzer=document_analyzer(), stored=True),  # indexes title + body, stores body
+    title=_text(stored=True),
+    body=_text(stored=True),  # indexes title + body, stores body
+    institutions=_text(),
+    persons=_text(),
+    inspectors=_text(),
     issued_at=DATETIME(sortable=True),
     year=ID(sortable=True),
+    amount=NUMERIC(int, bits=64, sortable=True),  # 分 (1/100 元): exact, and sortable
     status=ID(stored=True),
     # As given by the archive, for display; the ID fields above hold normalised keys.
     shown=STORED,
@@ -119,6 +129,14 @@ class IndexedDoc:
     status: str = "issued"
     identifiers: tuple[str, ...] = ()
     """ID-card numbers / credit codes in the document: matched exactly, never stored."""
+    institutions: tuple[str, ...] = ()
+    """Inspected institutions (see :mod:`archive.search_extract`)."""
+    persons: tuple[str, ...] = ()
+    """People concerned: subjects, interviewees, legal representatives, witnesses."""
+    inspectors: tuple[str, ...] = ()
+    """Inspectors, interviewers and recorders."""
+    amount: Decimal | None = None
+    """A report's total amount (元)."""
 
 
 @dataclass(frozen=True)
@@ -149,26 +167,6 @@ class SearchResult:
     """Counts over all matches (not just this page), e.g. ``{"type": {"notice": 3}}``."""
 
 
-def exact_key(text: str) -> str:
-    """The normalised form under which 文号, 档号, case numbers and IDs are indexed.
-
-    Width folded, whitespace dropped, 【】/[] brackets (and a bracketed year in ASCII
-    parentheses) turned into 〔〕, no leading zeros in the 序号, upper case: so
-    ``吕医保发【2021】044号`` and ``吕医保发〔2021〕44号`` are one key.
-    """
-    key = "".join(unicodedata.normalize("NFKC", text).split()).translate(_BRACKETS)
-    return _YEAR_NUMBER_RE.sub(r"〔\1〕\2号", key).upper()
-
-
-def mask_identifiers(text: str, folded: str | None = None) -> str:
-    """Mask every ID-card number / credit code as first 6 + asterisks + last 4."""
-    folded = fold(text, simplified=False) if folded is None else folded
-    chars = list(text)
-    for m in _IDENTIFIER_RE.finditer(folded):
-        chars[m.start() + 6 : m.end() - 4] = "*" * (m.end() - m.start() - 10)
-    return "".join(chars)
-
-
 class SearchIndex:
     """One Whoosh index of the archive; see the module docstring for the layout on disk."""
 
@@ -182,6 +180,10 @@ class SearchIndex:
         self.lock_timeout = lock_timeout
         self._ix: Any = None
         self._gen: str | None = None
+        self._engine = Engine()
+        self._verified: Any = None  # what check() last found good
+        self._searchers: list[tuple[str | None, Any]] = []
+        self._searchers_lock = threading.Lock()
         self.path.mkdir(parents=True, exist_ok=True)
         if self._fresh():
             with self._write_lock():
@@ -203,7 +205,8 @@ class SearchIndex:
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit()
+            writer.commit(merge=False)
+            self._compact()
         return len(batch)
 
     def delete(self, ids: Iterable[str]) -> None:
@@ -219,23 +222,28 @@ class SearchIndex:
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit()
+            writer.commit(merge=False)
 
     def rebuild(
-        self, docs: Iterable[IndexedDoc], progress: Callable[[int], None] | None = None
+        self,
+        docs: Iterable[IndexedDoc],
+        progress: Callable[[int], None] | None = None,
+        *,
+        procs: int = 1,
     ) -> int:
         """Index ``docs`` into a new generation, then make it live in one atomic rename.
 
         Searches keep using the old generation until the swap; on failure the old one stays
         live and the half-built one is removed. ``progress`` gets the running count every
-        100 documents and at the end. Ids must be unique.
+        few hundred documents and at the end. Ids must be unique. ``procs`` > 1 indexes in
+        that many forked processes (for the command line: not from a threaded server).
         """
         with self._write_lock():
             previous = self._current()
             gen = self._create_generation()
             try:
-                ix = whoosh_index.open_dir(str(self.path / gen))
-                count = _fill(ix, docs, progress)
+                ix = _open_dir(str(self.path / gen))
+                count = _fill(ix, docs, progress, procs)
                 self._publish(gen)
             except BaseException:
                 shutil.rmtree(self.path / gen, ignore_errors=True)
@@ -254,17 +262,21 @@ class SearchIndex:
 
         Cheap enough to call before each batch of writes: it touches the start and end of
         each segment, not every posting, so damage in the middle of a file can go unseen
-        until a search trips on it (and raises ``IntegrityError``).
+        until a search trips on it (and raises ``IntegrityError``). Cheaper still when no
+        file of the live generation changed (name, size, time) since the last good check.
         """
         try:
             gen_dir = self.path / self._require_current()
+            state = _files_state(gen_dir)
+            if state == self._verified:
+                return True
             version = (gen_dir / _VERSION_FILE).read_text(encoding="ascii").strip()
             if version != str(ANALYSIS_VERSION):
                 log.warning(
                     "search index built by analysis v%s, now v%s", version, ANALYSIS_VERSION
                 )
                 return False
-            ix = whoosh_index.open_dir(str(gen_dir))
+            ix = _open_dir(str(gen_dir))
             with ix.searcher() as searcher:
                 for leaf, _ in searcher.reader().leaf_readers():
                     count = leaf.doc_count_all()
@@ -275,8 +287,21 @@ class SearchIndex:
                 searcher.search(wq.Every(), limit=1)
         except Exception:
             log.warning("search index at %s is missing or damaged", self.path, exc_info=True)
+            self._verified = None
             return False
+        self._verified = state
         return True
+
+    def warm(self) -> None:
+        """Load what the first query would: per-segment columns (dates, types, orgs, amounts).
+
+        Takes about a second per 100,000 documents; call it when a worker starts so that no
+        user's search pays for it.
+        """
+        with self._searcher() as searcher:
+            for leaf, _ in searcher.reader().leaf_readers():
+                if leaf.doc_count_all():
+                    self._engine.columns(leaf)
 
     def doc_count(self) -> int:
         """Number of live (not deleted) documents."""
@@ -288,50 +313,51 @@ class SearchIndex:
         q: str,
         *,
         orgs: list[str] | None,
-        type: str | None = None,
-        case_no: str | None = None,
-        date_from: date | None = None,
-        date_to: date | None = None,
         page: int = 1,
         per_page: int = 20,
         sort: str = "relevance",
+        facets: bool = True,
+        **filters: Any,
     ) -> SearchResult:
         """Search within ``orgs`` (None = every org, for administrators; [] = nothing).
 
-        The org restriction is part of the query itself, so counts and facets never include
-        documents of other orgs. An empty ``q`` lists everything that passes the filters,
-        newest first unless another order is asked for.
+        ``filters`` are the fields of :class:`SearchFilters` (type, case_no, wenhao,
+        archive_no, institution, person, inspector, identifier, date_from, date_to,
+        amount_min, amount_max, status). The org restriction is part of the query itself, so
+        counts and facets never include documents of other orgs. An empty ``q`` lists
+        everything that passes the filters, newest first unless another order is asked for.
         """
-        _validate(page, per_page, sort, date_from, date_to)
+        conditions = SearchFilters(orgs=None if orgs is None else tuple(orgs), **filters)
+        validate(page, per_page, sort, conditions)
         if orgs is not None and not orgs:
             return SearchResult(0, page, per_page, [], {name: {} for name in FACETS})
-        filters = _filters(orgs, type, case_no, date_from, date_to)
-        groupedby = {name: sorting.FieldFacet(name, maptype=sorting.Count) for name in FACETS}
         with self._searcher() as searcher:
-            reader = searcher.reader()
-            text_query, highlight = parse_query(q, known=lambda f, key: (f, key) in reader)
-            if text_query is None:
-                query = wq.And(filters) if filters else wq.Every()
-                sort = "newest" if sort == "relevance" else sort
-            else:
-                query = wq.And([text_query, *filters]) if filters else text_query
-            sortedby = None
-            if sort != "relevance":
-                sortedby = sorting.FieldFacet("issued_at", reverse=sort == "newest")
             try:
-                results = searcher.search(
-                    query, limit=page * per_page, sortedby=sortedby, groupedby=groupedby
+                reader = searcher.reader()
+                parsed = parse_query(q, known=lambda f, key: (f, key) in reader)
+                if parsed is None and sort == "relevance":
+                    sort = "newest"
+                outcome = self._engine.run(
+                    searcher,
+                    parsed,
+                    conditions,
+                    sort=sort,
+                    page=page,
+                    per_page=per_page,
+                    facets=FACETS if facets else (),
                 )
-                total = len(results)
-                start = (page - 1) * per_page
+                leaves = [leaf for leaf, _ in reader.leaf_readers() if leaf.doc_count_all()]
+                highlight = parsed.highlight if parsed else None
                 hits = [
-                    _hit(hit.fields(), hit.score if sortedby is None else 0.0, highlight)
-                    for hit in results[start : start + per_page]
+                    _hit(leaves[c.segment].stored_fields(c.docnum), c, highlight, sort)
+                    for c in outcome.hits
                 ]
-                facets = {name: _ranked(results.groups(name)) for name in FACETS}
+            except (ValidationError, IndexBusy):
+                raise
             except Exception as exc:
+                self._verified = None  # the next check() looks again
                 raise IntegrityError("搜索索引无法读取，请重建索引。") from exc
-        return SearchResult(total, page, per_page, hits, facets)
+        return SearchResult(outcome.total, page, per_page, hits, outcome.facets)
 
     # ------------------------------------------------------------------ internals
 
@@ -344,6 +370,15 @@ class SearchIndex:
             yield
         finally:
             lock.release()
+
+    def _compact(self) -> None:
+        """Merge small segments left by incremental writes (bounded; see MERGE_TIERS)."""
+        low = 0
+        for high in MERGE_TIERS:
+            segments = self._open()._segments()
+            if sum(low <= s.doc_count() < high for s in segments) >= MERGE_FANIN:
+                self._writer().commit(mergetype=merge_tier(low, high, MERGE_FANIN))
+            low = high
 
     def _fresh(self) -> bool:
         """No pointer and no generation at all: a new index, not a damaged one."""
@@ -395,7 +430,7 @@ class SearchIndex:
         gen = self._require_current()
         if gen != self._gen or self._ix is None:
             try:
-                self._ix = whoosh_index.open_dir(str(self.path / gen))
+                self._ix = _open_dir(str(self.path / gen))
             except Exception as exc:
                 raise IntegrityError("搜索索引缺失或已损坏，请重建索引。") from exc
             self._gen = gen
@@ -404,39 +439,81 @@ class SearchIndex:
     def _writer(self) -> Any:
         ix = self._open()
         try:
-            return ix.writer(timeout=self.lock_timeout, delay=0.05)
+            return BulkSegmentWriter(ix, timeout=self.lock_timeout, delay=0.05, codec=BULK_CODEC)
         except whoosh_index.LockError as exc:
             raise IndexBusy("搜索索引正在被其他任务更新，请稍后重试。") from exc
 
     @contextmanager
     def _searcher(self) -> Iterator[Any]:
+        """A searcher of the live generation, reused across queries while the index is
+        unchanged: opening one costs tens of ms (every segment's term index). Not
+        ``refresh()``: it reuses a segment's reader even when deletions changed. One per
+        concurrent query; a few are kept idle."""
         ix = self._open()
+        gen = self._gen
+        with self._searchers_lock:
+            idle = self._searchers.pop() if self._searchers else None
         try:
-            searcher = ix.searcher()
+            if idle is not None and idle[0] == gen and idle[1].up_to_date():
+                searcher = idle[1]
+            else:
+                if idle is not None:
+                    idle[1].close()
+                searcher = ix.searcher()
         except Exception as exc:
             raise IntegrityError("搜索索引无法读取，请重建索引。") from exc
-        with searcher:
+        try:
             yield searcher
+        except BaseException:
+            searcher.close()
+            raise
+        with self._searchers_lock:
+            if len(self._searchers) < _IDLE_SEARCHERS:
+                self._searchers.append((gen, searcher))
+                return
+        searcher.close()
 
 
-def _fill(ix: Any, docs: Iterable[IndexedDoc], progress: Callable[[int], None] | None) -> int:
-    writer = ix.writer(limitmb=256)
+def _open_dir(path: str) -> Any:
+    """Open a Whoosh index without memory-mapping its files: whoosh-reloaded reads each part
+    of an mmap'ed compound segment through a BytesIO, i.e. copies the whole segment into
+    memory for every searcher (a 100,000-document index cost 1.6 GB and a second to open)."""
+    return FileStorage(path, supports_mmap=False).open_index()
+
+
+def _files_state(folder: Path) -> frozenset[tuple[str, int, int]]:
+    return frozenset(
+        (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+        for entry in os.scandir(folder)
+        if entry.is_file()
+    )
+
+
+def _fill(
+    ix: Any, docs: Iterable[IndexedDoc], progress: Callable[[int], None] | None, procs: int
+) -> int:
+    """Write ``docs`` into the empty index ``ix`` as segments of ~SEGMENT_POSTINGS postings."""
+    return bulk_load(
+        ix,
+        _unique_ids(docs),
+        _fields,
+        segment_postings=SEGMENT_POSTINGS,
+        procs=procs,
+        progress=progress,
+        codec=BULK_CODEC,
+    )
+
+
+def _unique_ids(docs: Iterable[IndexedDoc]) -> Iterator[IndexedDoc]:
     seen: set[str] = set()
-    try:
-        for doc in docs:
-            if doc.id in seen:
-                raise ValidationError(f"重建索引时文档编号重复：{doc.id}")
-            seen.add(doc.id)
-            writer.add_document(**_fields(doc))
-            if progress is not None and len(seen) % 100 == 0:
-                progress(len(seen))
-    except BaseException:
-        writer.cancel()
-        raise
-    writer.commit()
-    if progress is not None:
-        progress(len(seen))
-    return len(seen)
+    for doc in docs:
+        if doc.id in seen:
+            raise ValidationError(f"重建索引时文档编号重复：{doc.id}")
+        seen.add(doc.id)
+        yield doc
+
+
+_NAME_SEPARATOR = "\n。\n"  # no bigram spans two names
 
 
 def _fields(doc: IndexedDoc) -> dict[str, Any]:
@@ -467,6 +544,12 @@ def _fields(doc: IndexedDoc) -> dict[str, Any]:
             fields[name] = exact_key(value)
     if doc.identifiers:
         fields["identifiers"] = " ".join(exact_key(value) for value in doc.identifiers)
+    for name in ("institutions", "persons", "inspectors"):
+        values = getattr(doc, name)
+        if values:
+            fields[name] = _NAME_SEPARATOR.join(values)
+    if doc.amount is not None:
+        fields["amount"] = int((doc.amount * 100).to_integral_value())
     # fold() caches this text, so the analyzer's own fold of it costs nothing more.
     folded = fold(indexed)[len(indexed) - len(doc.body) :]
     if folded != fold(doc.body, simplified=False):
@@ -474,142 +557,9 @@ def _fields(doc: IndexedDoc) -> dict[str, Any]:
     return fields
 
 
-def _validate(
-    page: int, per_page: int, sort: str, date_from: date | None, date_to: date | None
-) -> None:
-    errors = {}
-    if page < 1:
-        errors["page"] = "页码必须从 1 开始。"
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        errors["per_page"] = f"每页条数必须在 1 到 {MAX_PER_PAGE} 之间。"
-    if sort not in SORTS:
-        errors["sort"] = "排序方式只能是 relevance、newest 或 oldest。"
-    if date_from and date_to and date_from > date_to:
-        errors["date_from"] = "开始日期不能晚于结束日期。"
-    if errors:
-        raise ValidationError("搜索参数有误。", errors=errors)
-
-
-def _filters(
-    orgs: list[str] | None,
-    doc_type: str | None,
-    case_no: str | None,
-    date_from: date | None,
-    date_to: date | None,
-) -> list[Any]:
-    filters: list[Any] = []
-    if orgs is not None:
-        filters.append(wq.Or([wq.Term("org", org) for org in orgs]))
-    if doc_type:
-        filters.append(wq.Term("type", doc_type))
-    if case_no:
-        filters.append(wq.Term("case_no", exact_key(case_no)))
-    if date_from or date_to:
-        start = datetime.combine(date_from, clock.min) if date_from else None
-        end = datetime.combine(date_to, clock.max) if date_to else None
-        filters.append(wq.DateRange("issued_at", start, end))
-    return filters
-
-
-def parse_query(
-    q: str, known: Callable[[str, str], bool] | None = None
-) -> tuple[Any | None, re.Pattern[str] | None]:
-    """Turn what a user typed into a Whoosh query and a pattern to highlight its matches.
-
-    Returns ``(None, None)`` when nothing in ``q`` is searchable (empty, only punctuation,
-    ``*``): the caller then lists by the filters alone. ``known(field, key)`` says whether an
-    exact key is in the index, so exact alternatives that cannot match stay out of the query.
-    """
-    q = fold(q[:MAX_QUERY_CHARS], simplified=False)
-    requirements: list[Any] = []
-    patterns: list[str] = []
-    pieces: list[tuple[str, bool]] = []  # (text, quoted)
-    last = 0
-    for m in _QUOTED_RE.finditer(q):
-        pieces.append((q[last : m.start()], False))
-        pieces.append((m.group(1) if m.group(1) is not None else m.group(2), True))
-        last = m.end()
-    pieces.append((q[last:].replace('"', " "), False))
-    chunks = [(t, True) for t, quoted in pieces if quoted] + [
-        (chunk, False) for t, quoted in pieces if not quoted for chunk in t.split()
-    ]
-    for chunk, quoted in chunks:
-        words = [fold(chunk)] if quoted else query_words(chunk)
-        loose = [] if quoted else [w for w in words if w.isalnum()]
-        parts = [_phrase_query(w) for w in words if w not in loose]
-        if loose:
-            parts.append(_words_query(chunk, loose))
-        alternatives = _exact_queries(chunk, known)
-        if parts and None not in parts:
-            alternatives.insert(0, parts[0] if len(parts) == 1 else wq.And(parts))
-            patterns.extend(p for p in map(phrase_pattern, {chunk, *words}) if p)
-        if alternatives:
-            requirements.append(alternatives[0] if len(alternatives) == 1 else wq.Or(alternatives))
-    if not requirements:
-        return None, None
-    query = requirements[0] if len(requirements) == 1 else wq.And(requirements)
-    if len(chunks) > 1 and (whole := _exact_queries(q, known)):
-        query = wq.Or([query, *whole])
-    patterns.sort(key=len, reverse=True)
-    return query, re.compile("|".join(patterns)) if patterns else None
-
-
-def _phrase_query(text: str) -> Any | None:
-    """``text`` exactly as written; in the title too ranks higher.
-
-    Whoosh checks phrases position by position in Python (~0.3 ms per candidate document),
-    so this is reserved for quoted text and pieces with separators inside (文号, e-mail).
-    """
-    terms = phrase_terms(text)
-    if len(terms) <= 1:
-        return _words_query(text, [text]) if terms else None
-    return wq.AndMaybe(wq.Phrase("body", terms), wq.Phrase("title", terms, boost=_TITLE_BOOST))
-
-
-def _words_query(chunk: str, words: list[str]) -> Any:
-    """Every word of ``chunk`` must occur; in the title, or side by side as typed, ranks higher.
-
-    A word is required as the set of its terms (``医疗保障`` -> 医疗, 疗保, 保障), which is
-    nearly always the word itself and costs no position checks. The optional part scores
-    title matches, the bigrams bridging two words (``保基`` of ``医保基金``) and whole jieba
-    words of 3+ units.
-    """
-    required = list(dict.fromkeys(t for w in words for t in phrase_terms(w)))
-    bridges = [t for t in phrase_terms(chunk) if t not in required]
-    bridges += [w for w in words if len(phrase_terms(w)) >= 2]
-    query: Any = wq.And([_term("body", t) for t in required])
-    optional = [_term("title", t, _TITLE_BOOST) for t in required]
-    optional += [_term("body", t) for t in bridges]
-    return wq.AndMaybe(query, wq.Or(optional))
-
-
-def _term(fieldname: str, term: str, boost: float = 1.0) -> Any:
-    """One term; a lone CJK character also as the start of a bigram.
-
-    The index keeps a CJK character alone only where no bigram starts with it (before a
-    separator), so ``号`` elsewhere is found through ``号*``.
-    """
-    query = wq.Term(fieldname, term, boost=boost)
-    if len(term) == 1 and is_cjk(term):
-        return wq.Or([query, wq.Prefix(fieldname, term, boost=boost)])
-    return query
-
-
-def _exact_queries(text: str, known: Callable[[str, str], bool] | None) -> list[Any]:
-    key = exact_key(text)
-    if not any(ch.isalnum() for ch in key):
-        return []
-    names = ["wenhao", "archive_no", "case_no"]
-    if _IDENTIFIER_RE.fullmatch(key.lower()):
-        names.append("identifiers")
-    return [
-        wq.Term(name, key, boost=_EXACT_BOOST)
-        for name in names
-        if known is None or known(name, key)
-    ]
-
-
-def _hit(stored: dict[str, Any], score: Any, highlight: re.Pattern[str] | None) -> SearchHit:
+def _hit(
+    stored: dict[str, Any], c: Candidate, highlight: re.Pattern[str] | None, sort: str
+) -> SearchHit:
     shown = stored.get("shown") or {}
     return SearchHit(
         id=stored["id"],
@@ -621,64 +571,6 @@ def _hit(stored: dict[str, Any], score: Any, highlight: re.Pattern[str] | None) 
         case_no=shown.get("case_no"),
         issued_at=datetime.fromisoformat(shown["issued_at"]),
         snippet=snippet(stored.get("body", ""), highlight, folded=stored.get("body_folded")),
-        score=float(score) if isinstance(score, int | float) else 0.0,
+        score=round(c.tier * 100 + c.score, 4) if sort == "relevance" else 0.0,
         status=stored.get("status", "issued"),
     )
-
-
-def snippet(
-    body: str,
-    highlight: re.Pattern[str] | None,
-    *,
-    folded: str | None = None,
-    width: int = SNIPPET_CHARS,
-) -> str:
-    """The stretch of ``body`` with the most matches, as HTML with ``<mark>`` around them.
-
-    ``highlight`` runs on the folded body (same length as the body), so matches found in
-    folded text are cut out of the original. Identifiers are masked before escaping.
-    """
-    folded = fold(body, simplified=False) if folded is None else folded
-    spans = [m.span() for m in highlight.finditer(folded)] if highlight else []
-    spans = [(a, b) for a, b in spans if b > a]
-    start = 0
-    if spans:
-        starts = [a for a, _ in spans]
-        best = max(
-            range(len(spans)), key=lambda i: (bisect_left(starts, starts[i] + width) - i, -i)
-        )
-        start = max(0, starts[best] - width // 5)
-    end = min(len(body), start + width)
-    for a, b in spans:  # never cut a match in two
-        if a < start < b:
-            start = a
-        if a < end < b:
-            end = b
-    text = mask_identifiers(body, folded)
-    marks: list[list[int]] = []
-    for a, b in spans:
-        if b > start and a < end:
-            if marks and a <= marks[-1][1]:  # adjacent words make one mark
-                marks[-1][1] = max(b, marks[-1][1])
-            else:
-                marks.append([a, b])
-    out, cursor = [], start
-    for a, b in marks:
-        out.append(_plain(text[cursor:a]))
-        out.append(f"<mark>{_plain(text[a:b])}</mark>")
-        cursor = b
-    out.append(_plain(text[cursor:end]))
-    result = "".join(out).strip()
-    return ("…" if start > 0 else "") + result + ("…" if end < len(body) else "")
-
-
-def _plain(text: str) -> str:
-    return html.escape(re.sub(r"\s+", " ", text), quote=False)
-
-
-def _ranked(groups: dict[Any, int]) -> dict[str, int]:
-    """Facet counts, largest first, with string keys (they end up as JSON object keys)."""
-    items = sorted(
-        ((str(k), v) for k, v in groups.items() if k is not None), key=lambda kv: (-kv[1], kv[0])
-    )
-    return dict(items)

@@ -18,11 +18,14 @@ from archive.analysis import (
     phrase_pattern,
     phrase_terms,
     query_words,
+    term_positions,
 )
 
 # Real documents (one of them Traditional); tests that need them skip where they are absent.
 SEEDS = sorted(
-    Path(os.environ.get("WENSHU_SEEDS", Path(__file__).resolve().parents[2] / "shared" / "seeds")).glob("*.txt")
+    Path(
+        os.environ.get("WENSHU_SEEDS", Path(__file__).resolve().parents[2] / "shared" / "seeds")
+    ).glob("*.txt")
 )
 
 
@@ -149,3 +152,41 @@ def test_query_words_cover_what_was_typed_on_real_text() -> None:
             words = query_words(piece)
             assert "".join(words) == piece
             assert len(words) == 1 or all(len(phrase_terms(w)) >= 1 and len(w) >= 2 for w in words)
+
+
+def _reference_table(text: str) -> dict[str, list[int]]:
+    table: dict[str, list[int]] = {}
+    for term, pos, _, _ in iter_tokens(text):
+        table.setdefault(term, []).append(pos)
+    return table
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "  ",
+        "号",
+        "a",
+        "稽核工\n作",
+        "2021 年",
+        "abc 123",
+        "ＡＢＣ １２３ 医保",
+        "医 保\n基 金 ab cd 12号",
+        "吕医保发〔2021〕44号，经查，张三丰于2021年3月",
+        "為貫徹落實黨中央、國務院決策部署",
+    ],
+)
+def test_the_fast_term_table_is_the_reference_one(text: str) -> None:
+    """Indexing uses term_positions(); queries assume iter_tokens(): they must agree."""
+    assert term_positions(text) == _reference_table(text)
+
+
+def test_the_fast_term_table_agrees_on_real_documents() -> None:
+    if not SEEDS:
+        pytest.skip("seed documents not available")
+    for seed in SEEDS:
+        text = seed.read_text(encoding="utf-8")
+        for start in range(0, len(text), 1700):
+            piece = text[start : start + 1700]
+            assert term_positions(piece) == _reference_table(piece), seed.name

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from whoosh.util.filelock import FileLock
@@ -302,11 +303,10 @@ def corrupt(path: Path, which: str) -> None:
     for root, _, files in os.walk(path):
         for name in files:
             in_generation = Path(root) != path
-            if which == "everything" or (
-                which == "segments" and in_generation and name.endswith(".seg")
-            ):
+            segment_file = in_generation and name.endswith((".seg", ".trm", "_stored.col"))
+            if which == "everything" or (which == "segments" and segment_file):
                 os.truncate(Path(root) / name, 0)
-            if which == "half-segments" and in_generation and name.endswith(".seg"):
+            if which == "half-segments" and segment_file:
                 file = Path(root) / name
                 os.truncate(file, file.stat().st_size // 2)
             if which == "toc" and in_generation and name.endswith(".toc"):
@@ -398,3 +398,70 @@ def test_writers_racing_from_two_threads_lose_nothing(tmp_path: Path) -> None:
         thread.join()
     assert ix.check()
     assert ix.doc_count() == other.doc_count() == 40
+
+
+def _postings(reader: Any) -> list[tuple[Any, ...]]:
+    out = []
+    for fieldname, term in reader.all_terms():
+        m = reader.postings(fieldname, term)
+        while m.is_active():
+            out.append((fieldname, term, m.id(), m.weight(), m.value(), m.block_max_weight()))
+            m.next()
+    return out
+
+
+def test_the_fast_writer_writes_what_whoosh_would(tmp_path: Path) -> None:
+    """BulkSegmentWriter relies on Whoosh internals: its segments must read back the same."""
+    from whoosh import index as whoosh_index
+
+    from archive.search_index import SCHEMA, _fields
+    from archive.search_writer import BulkSegmentWriter
+
+    many = [
+        doc(f"n{i}", LVLIANG_2021_44[i * 7 :] + f"第{i}号", org=f"o{i % 3}") for i in range(150)
+    ]
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "fast").mkdir()
+    plain = whoosh_index.create_in(str(tmp_path / "plain"), SCHEMA)
+    fast = whoosh_index.create_in(str(tmp_path / "fast"), SCHEMA)
+    for writer in (plain.writer(), BulkSegmentWriter(fast)):
+        for d in [*DOCS, *many]:
+            writer.add_document(**_fields(d))
+        writer.commit()
+    with plain.reader() as a, fast.reader() as b:
+        assert _postings(a) == _postings(b)
+        assert [a.stored_fields(n) for n in range(a.doc_count_all())] == [
+            b.stored_fields(n) for n in range(b.doc_count_all())
+        ]
+        assert a.doc_field_length(3, "body") == b.doc_field_length(3, "body")
+
+
+def test_small_segments_from_incremental_writes_are_merged(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "index")
+    for n in range(14):  # one drain per document, as issuing does
+        ix.add(
+            [doc(f"inc{n}", f"第{n}次专项检查，张三丰参加。", issued_at=datetime(2021, 1, 1 + n))]
+        )
+    ix.delete(["inc3"])
+    ix.add([doc("inc4", "改正后的第4次专项检查。")])
+    with ix._searcher() as searcher:
+        assert len(searcher.reader().leaf_readers()) <= 6  # 15 writes, merged by tens
+    assert ix.doc_count() == 13
+    assert found(ix, "张三丰") == {f"inc{n}" for n in range(14)} - {"inc3", "inc4"}
+    assert found(ix, "改正") == {"inc4"}
+    assert ix.search("专项检查", orgs=None).total == 13
+    assert ix.check()
+
+
+def test_a_parallel_rebuild_finds_the_same(tmp_path: Path) -> None:
+    many = [
+        doc(f"p{i}", f"第{i}号案件：挂床住院，涉及张{i % 7}丰。", org="llyb") for i in range(600)
+    ]
+    one, two = SearchIndex(tmp_path / "one"), SearchIndex(tmp_path / "two")
+    assert one.rebuild(many) == two.rebuild(many, procs=2) == 600
+    for q in ("挂床住院", "张3丰", "第17号", '"住院，涉及"'):
+        a, b = one.search(q, orgs=None, per_page=100), two.search(q, orgs=None, per_page=100)
+        assert a.total == b.total
+        if a.total <= 100:
+            assert {h.id for h in a.hits} == {h.id for h in b.hits}
+    assert two.check() and two.doc_count() == 600

@@ -114,15 +114,6 @@ class WithdrawInputSchema(Schema):
 
 
 
-class SearchQuerySchema(PageQuerySchema):
-    q = fields.String(load_default="", validate=validate.Length(max=500))
-    type = fields.String(load_default=None)
-    org = fields.String(load_default=None)
-    case_no = fields.String(load_default=None)
-    date_from = fields.Date(load_default=None)
-    date_to = fields.Date(load_default=None)
-    sort = fields.String(load_default="relevance", validate=validate.OneOf(["relevance", "newest", "oldest"]))
-
 
 class SearchHitSchema(Schema):
     id = fields.String()
