@@ -169,7 +169,7 @@ def test_tampering_is_reported_everywhere(users: dict[str, Any], ws: Any) -> Non
     assert any(doc["id"] in f and "sha256" in f for f in failures)
 
     db_path = ws.config["DATA_DIR"] / "wenshu.db"
-    con = sqlite3.connect(db_path)
+    con = sqlite3.connect(db_path, timeout=60)
     con.execute("DROP TRIGGER audit_events_no_update")
     con.execute("UPDATE audit_events SET actor='someone-else' WHERE seq=3")
     con.commit()

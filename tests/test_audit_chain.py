@@ -51,7 +51,7 @@ def append(db: Database, i: int) -> None:
 
 def raw(path: Path, *sql: str) -> None:
     """Tamper as an attacker with file access would: drop the guards, then change rows."""
-    con = sqlite3.connect(path)
+    con = sqlite3.connect(path, timeout=60)
     for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
         con.execute(f"DROP TRIGGER {name}")
     for stmt in sql:

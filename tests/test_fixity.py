@@ -40,7 +40,7 @@ def flip_byte(path: Path) -> None:
 
 
 def raw_sql(ws: Any, *sql: str) -> None:
-    con = sqlite3.connect(ws.config["DATA_DIR"] / "wenshu.db")
+    con = sqlite3.connect(ws.config["DATA_DIR"] / "wenshu.db", timeout=60)
     for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
         con.execute(f"DROP TRIGGER {name}")
     for stmt in sql:
