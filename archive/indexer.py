@@ -111,15 +111,15 @@ def indexed_doc(doc: Document, org_code: str, withdrawn: bool, blobs: BlobStore)
         institutions=facts.institutions,
         persons=facts.persons,
         inspectors=facts.inspectors,
-        amount=_stored_amount(doc) if doc.type == "inspection_report" else facts.amount,
+        amount=_stored_amount(doc) or facts.amount,
     )
 
 
 def _stored_amount(doc: Document) -> Decimal | None:
-    """The total computed and stored at issue (``facts``), as printed in the report."""
+    """A report's total computed and stored at issue (``facts``), as printed on it."""
     try:
         return Decimal(str((doc.facts or {})["total_amount"]))
-    except (KeyError, InvalidOperation):
+    except (KeyError, TypeError, InvalidOperation):
         return None
 
 

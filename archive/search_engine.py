@@ -25,11 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as clock
-from itertools import accumulate
 from typing import Any
 
-from whoosh.matching.wrappers import FilterMatcher
-
+from archive.search_postings import BlockCache, Cursor, phrase_docs, posting_ids
 from archive.search_query import (
     Alternative,
     ParsedQuery,
@@ -167,7 +165,7 @@ class Engine:
 
     def __init__(self) -> None:
         self.bits = _BitCache()
-        self.blocks = _BlockCache()
+        self.blocks = BlockCache()
         self._columns: dict[str, _Columns] = {}
         self._lock = threading.Lock()
 
@@ -197,9 +195,9 @@ class Engine:
             for n, expanded in enumerate(leaf.expand_prefix(fieldname, term[:-1])):
                 if n >= PREFIX_TERMS:
                     break
-                bits |= _bits(_posting_ids(leaf, fieldname, _text(expanded)))
+                bits |= _bits(posting_ids(leaf, fieldname, _text(expanded)))
         elif (fieldname, term) in leaf:
-            bits = _bits(_posting_ids(leaf, fieldname, term))
+            bits = _bits(posting_ids(leaf, fieldname, term))
         else:
             bits = 0
         self.bits.put(key, bits, max(bits.bit_length(), 1))
@@ -385,7 +383,7 @@ class Engine:
                 leaf = leaves[n]
                 if ("body", term) not in leaf:
                     continue
-                cursor = _Cursor(leaf, "body", term, self.blocks)
+                cursor = Cursor(leaf, "body", term, self.blocks)
                 for c in sorted(cands, key=lambda c: c.docnum):
                     found = cursor.find(c.docnum)
                     if found is not None:
@@ -451,142 +449,6 @@ def _by_date(cols: _Columns, bits: int, limit: int, newest: bool) -> list[int]:
             if len(out) == limit:
                 break
     return out
-
-
-class _BlockCache:
-    """Decoded posting blocks (ids, weights, values) by (segment id, offset), LRU.
-
-    A block is one pickle of 128 postings with their positions; decoding it is most of the
-    cost of ranking and phrase checks, and the same blocks of common terms come up again
-    and again (about 10 KB each: 4,096 blocks ≈ 40 MB).
-    """
-
-    def __init__(self, limit: int = 4096) -> None:
-        self._items: OrderedDict[tuple[str, int], tuple[Any, Any, Any]] = OrderedDict()
-        self._limit = limit
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, int]) -> tuple[Any, Any, Any] | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[str, int], value: tuple[Any, Any, Any]) -> None:
-        with self._lock:
-            self._items[key] = value
-            if len(self._items) > self._limit:
-                self._items.popitem(last=False)
-
-
-class _Cursor:
-    """Random access by ascending docnum into one term's postings in a segment.
-
-    Whoosh's ``skip_to`` walks a block posting by posting in Python; this skips whole blocks
-    by their last id and finds the posting in the block with ``bisect`` over ids decoded in
-    C (W3LeafMatcher internals, as in ``archive.search_writer.posting_blocks``).
-    """
-
-    def __init__(self, leaf: Any, fieldname: str, term: str, cache: _BlockCache) -> None:
-        self.matcher = _raw_postings(leaf, fieldname, term)
-        self.blocky = hasattr(self.matcher, "_read_data")
-        self.segid = leaf.segment().segment_id()
-        self.cache = cache
-        self.block: tuple[Any, Any, Any] | None = None
-
-    def _load(self) -> tuple[Any, Any, Any]:
-        m = self.matcher
-        key = (self.segid, m._dataoffset)
-        block = self.cache.get(key)
-        if block is None:
-            if m._data is None:
-                m._read_data()
-            ids, weights, values = m._data
-            block = (list(accumulate(ids)), weights, values)
-            self.cache.put(key, block)
-        return block
-
-    def find(self, docnum: int) -> tuple[float, Any] | None:
-        """(weight, value) of the posting for ``docnum``, or None."""
-        m = self.matcher
-        if not m.is_active():
-            return None
-        if not self.blocky:
-            m.skip_to(docnum)
-            if m.is_active() and m.id() == docnum:
-                return m.weight(), m.value()
-            return None
-        if docnum > m.block_max_id():
-            m._skip_to_block(lambda: docnum > m.block_max_id())
-            self.block = None
-            if not m.is_active():
-                return None
-        if self.block is None:
-            self.block = self._load()
-        ids, weights, values = self.block
-        i = bisect_left(ids, docnum)
-        if i == len(ids) or ids[i] != docnum:
-            return None
-        if weights is None:
-            weight = 1.0
-        elif isinstance(weights, int | float):
-            weight = float(weights)
-        else:
-            weight = weights[i]
-        return weight, (values[i] if isinstance(values, tuple) else None)
-
-
-def phrase_docs(
-    leaf: Any, terms: tuple[str, ...], docs: list[int], cache: _BlockCache
-) -> list[int]:
-    """Those of ``docs`` (ascending) holding ``terms`` at consecutive positions in ``body``.
-
-    One skip through each term's postings for all the documents together, positions
-    decoded only for candidates (a few µs each, against ~0.2 ms to load a stored text).
-    """
-    if not docs:
-        return []
-    decode = leaf.schema["body"].format.decode_positions
-    cursors = []
-    for term in terms:
-        if ("body", term) not in leaf:
-            return []
-        cursors.append(_Cursor(leaf, "body", term, cache))
-    out = []
-    for d in docs:
-        starts: set[int] | None = None
-        for offset, cursor in enumerate(cursors):
-            found = cursor.find(d)
-            if found is None:
-                starts = None
-                break
-            shifted = {p - offset for p in decode(found[1])}
-            starts = shifted if starts is None else starts & shifted
-            if not starts:
-                break
-        if starts:
-            out.append(d)
-    return out
-
-
-def _raw_postings(leaf: Any, fieldname: str, term: str) -> Any:
-    matcher = leaf.postings(fieldname, term)
-    return matcher.child if isinstance(matcher, FilterMatcher) else matcher
-
-
-def _posting_ids(leaf: Any, fieldname: str, term: str) -> Iterable[int]:
-    """Every docnum of a term's postings (deleted ones too), a block at a time."""
-    matcher = _raw_postings(leaf, fieldname, term)
-    if not hasattr(matcher, "_read_data"):  # inlined or foreign: the generic way
-        return list(matcher.all_ids())
-    ids: list[int] = []
-    while matcher.is_active():  # W3LeafMatcher: decode each block's delta-coded ids in C
-        if matcher._data is None:
-            matcher._read_data()
-        ids.extend(accumulate(matcher._data[0]))
-        matcher._next_block()
-    return ids
 
 
 def _text(term: Any) -> str:

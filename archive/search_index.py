@@ -12,7 +12,8 @@ after another process swapped in a rebuilt one.
 
 What a query means and how it runs: :mod:`archive.search_query` (what users type),
 :mod:`archive.search_engine` (bitsets per segment); how segments are written quickly:
-:mod:`archive.search_writer`; snippets and masking: :mod:`archive.search_snippet`.
+:mod:`archive.search_writer` and :mod:`archive.search_bulk` (in parallel), reading posting
+blocks: :mod:`archive.search_postings`; snippets and masking: :mod:`archive.search_snippet`.
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ from whoosh.util.filelock import FileLock, try_for
 
 from archive.analysis import ANALYSIS_VERSION, document_analyzer, fold
 from archive.errors import ConflictError, IntegrityError, ValidationError
+from archive.search_bulk import bulk_load, merge_tier
 from archive.search_engine import Candidate, Engine
 from archive.search_query import SearchFilters, exact_key, parse_query, validate
 from archive.search_snippet import mask_identifiers, snippet
-from archive.search_writer import BulkSegmentWriter, UnitPositions, bulk_load, merge_tier
+from archive.search_writer import BulkSegmentWriter, UnitPositions
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,19 @@
 """Search benchmark: a generated archive of the four document types, indexed and queried.
 
-Usage: scripts/bench_search [--sizes 2000,10000] [--seed 1] [--keep DIR] [--repeat 3]
+Usage: scripts/bench_search [--sizes 2000] [--seed 1] [--repeat 3] [--procs 2]
+                            [--keep DIR [--query-only]] [--all-orgs]
+e.g.   scripts/bench_search --sizes 10000,100000      (~10 min for 100,000 on 2 idle cores)
 
-For each size it generates that many documents (seed text from ``../shared/seeds`` and the
-structure of ``doc_templates/*.sample.json``, with random names, institutions, ID numbers and
-credit codes with valid check characters, amounts and dates), rebuilds an index in a temporary
-directory and prints: indexing throughput, index size on disk, peak RSS, and query latency
-p50/p95 per query class and overall over a fixed query set (drawn from the generated
-documents with a fixed seed, so every run asks the same kind of questions). Each query is
-asked ``--repeat`` times; the first round is reported separately as "cold".
+For each size it generates that many documents into a file (the "archive": seed text from
+``../shared/seeds``, the structure of ``doc_templates/*.sample.json``, random names,
+institutions, ID numbers and credit codes with valid check characters, amounts and dates),
+rebuilds an index from it in a temporary directory (or ``--keep DIR``) and prints: indexing
+throughput (wall, and CPU of the indexing processes), index size on disk, peak RSS of the
+parent and of the largest indexing process, query latency p50/p95 per query class and overall
+over a fixed query set (drawn from the documents with a fixed seed), asked ``--repeat`` times
+(the first round reported apart), then another set drawn with another seed, and the time
+from adding one document to finding it. ``--query-only`` queries an index kept earlier.
+Figures and how to read them: docs/search.md.
 """
 
 from __future__ import annotations

@@ -535,3 +535,29 @@ def test_names_of_the_input_are_indexed_from_the_json(tmp_path: Path) -> None:
     assert ids(ix.search("", orgs=None, identifier=KANGNING_CODE)) == ["bare"]
     assert ix.search("", orgs=None, inspector="欧阳").total == 1  # part of a name
     assert ix.search("", orgs=None, inspector="建业欧阳").total == 0
+
+
+def test_the_api_takes_every_filter_from_the_query_string() -> None:
+    from marshmallow import ValidationError as Invalid
+
+    from service.api.search import SearchQuerySchema
+
+    args = SearchQuerySchema().load(
+        {
+            "q": "挂床住院",
+            "institution": "康宁医院",
+            "person": "赵志明",
+            "inspector": "张建国",
+            "id_number": ZHAO_ID,
+            "amount_min": "1000.5",
+            "date_from": "2021-05-01",
+            "facets": "false",
+            "sort": "newest",
+            "unknown": "ignored",
+        }
+    )
+    assert args["amount_min"] == Decimal("1000.50") and args["facets"] is False
+    assert args["date_from"] == date(2021, 5, 1) and "unknown" not in args
+    for bad in ({"type": "memo"}, {"id_number": "123"}, {"sort": "random"}, {"amount_max": "-1"}):
+        with pytest.raises(Invalid):
+            SearchQuerySchema().load(bad)
