@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 from flask_smorest import Api
+from sqlalchemy import text
 
 from service.config import load_config
 from service.core import Wenshu
@@ -43,7 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         checks: dict[str, Any] = {}
         try:
             with ws.db.read() as s:
-                s.execute(__import__("sqlalchemy").text("SELECT 1"))
+                s.execute(text("SELECT 1"))
             checks["database"] = "ok"
         except Exception as exc:  # reported, not raised: this endpoint is the report
             checks["database"] = f"error: {type(exc).__name__}"

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from archive.audit import AuditChain
+from archive.blobs import sha256_hex
 from archive.errors import NotFoundError
 from archive.models import Document, Org, User, Withdrawal
 from service.accounts import Principal
@@ -143,8 +144,6 @@ def verification(ws: Wenshu, v: DocumentView) -> dict[str, Any]:
             "problems": ["签章文件缺失"],
         }
     pdf = ws.blobs.get(d.pdf_sha256)
-    from archive.blobs import sha256_hex
-
     sha_ok = sha256_hex(pdf) == d.pdf_sha256
     report = verify_pdf(pdf, trusted_certs=[v.org.cert_pem.encode("ascii")])
     problems = []
