@@ -1,7 +1,10 @@
 """Content-addressed blob store: a file's name is its sha256, written once, read-only after.
 
-Writes go to a temp file in the same folder, are fsynced and renamed into place, and the folder
-is fsynced: after a crash a blob is either whole under its name or absent.
+:class:`Blobs` is what the archive needs of any store; :class:`BlobStore`, a local folder, is
+the one there is. Writes go to a temp file in the same folder, are fsynced and renamed into
+place, and the folder is fsynced: after a crash a blob is either whole under its name or
+absent. On a shared filesystem (several app servers) the same holds as long as the temp file
+and its target are on that one filesystem (docs/scale-out.md).
 """
 
 from __future__ import annotations
@@ -10,14 +13,33 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@runtime_checkable
+class Blobs(Protocol):
+    """A write-once store of byte strings named by their sha256 (hex).
+
+    ``put`` is idempotent and returns the name only once the bytes are durable; nothing is
+    ever replaced or deleted. ``verify`` re-reads the bytes and compares their hash.
+    """
+
+    def put(self, data: bytes) -> str: ...
+
+    def get(self, digest: str) -> bytes: ...
+
+    def exists(self, digest: str) -> bool: ...
+
+    def verify(self, digest: str) -> bool: ...
+
+
 class BlobStore:
-    """Local-folder store; the interface (put/get/exists/verify/path) is what others implement."""
+    """The local folder (``WENSHU_DATA/archive``): :class:`Blobs`, plus ``root`` and ``path()``
+    for what reads files directly (downloads streamed from disk, backups, the health check)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)

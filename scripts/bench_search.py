@@ -2,7 +2,13 @@
 
 Usage: scripts/bench_search [--sizes 2000] [--seed 1] [--repeat 3] [--procs 2]
                             [--keep DIR [--query-only]] [--all-orgs]
+                            [--backends whoosh,postgresql]
 e.g.   scripts/bench_search --sizes 10000,100000      (~10 min for 100,000 on 2 idle cores)
+       scripts/bench_search --sizes 100000 --backends whoosh,postgresql
+
+With several ``--backends`` the same corpus is indexed and queried by each in turn, and the
+ratios of their query latencies are printed (PostgreSQL in a scratch database of the local
+cluster, see ``scripts/bench_pg.py``; its indexing CPU includes the server's).
 
 For each size it generates that many documents into a file (the "archive": seed text from
 ``../shared/seeds``, the structure of ``doc_templates/*.sample.json``, random names,
@@ -30,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -42,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from archive.analysis import warm_up  # noqa: E402
 from archive.search_extract import input_facts  # noqa: E402
 from archive.search_index import IndexedDoc, SearchIndex  # noqa: E402
+from scripts.bench_pg import relation_mib, scratch_database, server_cpu_seconds  # noqa: E402
 
 SEEDS = ROOT.parent / "shared" / "seeds"
 SAMPLES = ROOT / "doc_templates"
@@ -546,6 +554,7 @@ def bench(
     orgs: list[str] | None,
     procs: int,
     query_only: bool = False,
+    backends: tuple[str, ...] = ("whoosh",),
 ) -> None:
     path = keep or Path(tempfile.mkdtemp(prefix="bench-search-"))
     path.mkdir(parents=True, exist_ok=True)
@@ -557,37 +566,83 @@ def bench(
         print(
             f"\n== {size:,} documents (mean {chars:,.0f} characters; generated in {generated:.0f} s)"
         )
-        index = SearchIndex(path / "index")
-        if query_only:
-            run_queries(index, sample, seed, repeat, orgs)
-            return
-        rss_before = peak_rss_mb()
-        started, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
-        index.rebuild(read_corpus(path / "corpus.pickle"), procs=procs)
-        took = time.perf_counter() - started
-        cpu_parent, cpu_children = time.process_time() - cpu, _children_cpu() - children
-        busiest = max(cpu_parent, cpu_children / procs) if procs > 1 else cpu_parent
-        print(
-            f"indexing: {size / took:,.0f} docs/s wall ({took:.0f} s; {procs} process(es)); "
-            f"CPU {cpu_parent:.0f} s parent + {cpu_children:.0f} s workers "
-            f"= {size / busiest:,.0f} docs/s if each process had a core to itself"
-        )
-        size_mb = dir_size(path / "index") / 2**20
-        child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(
-            f"index size: {size_mb:,.0f} MiB; peak RSS {peak_rss_mb():,.0f} MiB "
-            f"(before indexing {rss_before:,.0f}), largest worker {child_rss:,.0f} MiB, "
-            f"all processes at most {peak_rss_mb() + (procs if procs > 1 else 0) * child_rss:,.0f} MiB"
-        )
-        (path / "corpus.pickle").unlink()
-        run_queries(index, sample, seed, repeat, orgs)
-        incremental(index, sample)
+        figures = {}
+        for backend in backends:
+            print(f"\n-- {backend}  (load average {_load()})")
+            with open_backend(backend, path, keep is not None) as (index, measure):
+                if not query_only:
+                    build(index, measure, path / "corpus.pickle", size, procs)
+                figures[backend] = run_queries(index, sample, seed, repeat, orgs)
+                incremental(index, sample)
+        if corpus is not None:
+            corpus.unlink()
+        if len(figures) > 1:
+            base, *others = backends
+            for other in others:
+                ratios = ", ".join(
+                    f"{name} {figures[other][name] / figures[base][name]:.2f}"
+                    for name in figures[base]
+                )
+                print(f"{other} / {base} latency: {ratios}  (load average {_load()})")
     finally:
         if keep is None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def incremental(index: SearchIndex, sample: list[IndexedDoc], rounds: int = 12) -> None:
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+@contextmanager
+def open_backend(backend: str, path: Path, keep: bool) -> Iterator[tuple[Any, Any]]:
+    """The index of ``backend`` with a function giving its size on disk (MiB)."""
+    if backend == "whoosh":
+        yield SearchIndex(path / "index"), lambda: dir_size(path / "index") / 2**20
+        return
+    from archive.db import make_engine
+    from archive.search_pg import TABLE, PgSearchIndex
+
+    url_file = path / "postgresql-url"
+    if keep and url_file.exists():
+        url = url_file.read_text().strip()
+        engine = make_engine(url)
+        yield PgSearchIndex(engine), lambda: relation_mib(url, TABLE)
+        engine.dispose()
+        return
+    with scratch_database("wenshu_bench", keep=keep) as url:
+        if keep:
+            url_file.write_text(url + "\n")
+        engine = make_engine(url)
+        try:
+            yield PgSearchIndex(engine), lambda: relation_mib(url, TABLE)
+        finally:
+            engine.dispose()
+
+
+def build(index: Any, measure: Any, corpus: Path, size: int, procs: int) -> None:
+    rss_before = peak_rss_mb()
+    server = server_cpu_seconds()
+    started, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
+    index.rebuild(read_corpus(corpus), procs=procs)
+    took = time.perf_counter() - started
+    cpu_parent, cpu_children = time.process_time() - cpu, _children_cpu() - children
+    cpu_server = server_cpu_seconds() - server
+    busiest = max(cpu_parent, cpu_children / procs) if procs > 1 else cpu_parent
+    print(
+        f"indexing: {size / took:,.0f} docs/s wall ({took:.0f} s; {procs} process(es)); "
+        f"CPU {cpu_parent:.0f} s parent + {cpu_children:.0f} s workers "
+        f"= {size / busiest:,.0f} docs/s if each process had a core to itself"
+        + (f"; PostgreSQL server CPU {cpu_server:.0f} s" if cpu_server >= 0.5 else "")
+    )
+    child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(
+        f"index size: {measure():,.0f} MiB; peak RSS {peak_rss_mb():,.0f} MiB "
+        f"(before indexing {rss_before:,.0f}), largest worker {child_rss:,.0f} MiB, "
+        f"all processes at most {peak_rss_mb() + (procs if procs > 1 else 0) * child_rss:,.0f} MiB"
+    )
+
+
+def incremental(index: Any, sample: list[IndexedDoc], rounds: int = 12) -> None:
     """What a drain does after an issue: add one document, commit, find it (new searcher)."""
     took = []
     for n in range(rounds):
@@ -604,8 +659,9 @@ def incremental(index: SearchIndex, sample: list[IndexedDoc], rounds: int = 12) 
 
 
 def run_queries(
-    index: SearchIndex, sample: list[IndexedDoc], seed: int, repeat: int, orgs: list[str] | None
-) -> None:
+    index: Any, sample: list[IndexedDoc], seed: int, repeat: int, orgs: list[str] | None
+) -> dict[str, float]:
+    """Print latencies per class; return the overall p50/p95 (rounds 2+, other queries)."""
     queries = query_set(sample, random.Random(seed + 7))
     latencies: dict[str, list[float]] = {}
     cold: list[float] = []
@@ -646,6 +702,12 @@ def run_queries(
         f"{max(unseen):>9.1f}   (drawn with another seed, process warm)"
     )
     print(f"peak RSS after queries: {peak_rss_mb():,.0f} MiB")
+    return {
+        "p50": pct(everything, 50),
+        "p95": pct(everything, 95),
+        "other p50": pct(unseen, 50),
+        "other p95": pct(unseen, 95),
+    }
 
 
 def main() -> None:
@@ -659,12 +721,20 @@ def main() -> None:
     parser.add_argument(
         "--query-only", action="store_true", help="query the index kept in --keep again"
     )
+    parser.add_argument(
+        "--backends",
+        default="whoosh",
+        help="comma-separated: whoosh, postgresql (the same corpus, one after the other)",
+    )
     args = parser.parse_args()
+    backends = tuple(args.backends.split(","))
+    if not set(backends) <= {"whoosh", "postgresql"}:
+        parser.error("--backends: whoosh and/or postgresql")
     warm_up()
     for size in (int(s) for s in args.sizes.split(",")):
         keep = args.keep / str(size) if args.keep else None
         orgs = None if args.all_orgs else ["llyb"]
-        bench(size, args.seed, args.repeat, keep, orgs, args.procs, args.query_only)
+        bench(size, args.seed, args.repeat, keep, orgs, args.procs, args.query_only, backends)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,11 @@ class Wenshu:
 
     @cached_property
     def index(self) -> Any:
+        """The search index of the configured backend (``SEARCH_BACKEND``): the same methods."""
+        if self.config.get("SEARCH_BACKEND") == "postgresql":
+            from archive.search_pg import PgSearchIndex
+
+            return PgSearchIndex(self.db.engine)
         from archive.search_index import SearchIndex
 
         return SearchIndex(self.config["INDEX_DIR"])

@@ -14,6 +14,7 @@ from whoosh.util.filelock import FileLock
 
 from archive.errors import IntegrityError, ValidationError
 from archive.search_index import IndexBusy, IndexedDoc, SearchIndex, SearchResult
+from tests.search_backends import SEARCH_BACKENDS, open_index
 
 # Excerpts of /work/shared/seeds 002 and 003 (real documents), kept here so the tests run anywhere.
 LVLIANG_2021_44 = """吕梁市医疗保障局文件
@@ -84,12 +85,12 @@ DOCS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
-    """Shared by the read-only tests; a test that writes uses ``fresh_index``."""
-    ix = SearchIndex(tmp_path_factory.mktemp("shared") / "index")
-    assert ix.add(DOCS) == len(DOCS)
-    return ix
+@pytest.fixture(scope="module", params=SEARCH_BACKENDS)
+def index(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Shared by the read-only tests, on both backends; a test that writes uses ``fresh_index``."""
+    with open_index(request.param, tmp_path_factory.mktemp("shared")) as ix:
+        assert ix.add(DOCS) == len(DOCS)
+        yield ix
 
 
 @pytest.fixture

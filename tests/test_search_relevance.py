@@ -18,6 +18,7 @@ import pytest
 
 from archive.search_extract import input_facts
 from archive.search_index import IndexedDoc, SearchIndex, SearchResult
+from tests.search_backends import SEARCH_BACKENDS, open_index
 
 ZHAO_ID = "141102197803150320"
 YU_ID = "14110219820302814X"
@@ -289,11 +290,18 @@ DOCS = [
 LLYB = {d.id for d in DOCS if d.org == "llyb"}
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
-    ix = SearchIndex(tmp_path_factory.mktemp("relevance") / "index")
-    ix.add(DOCS)
-    return ix
+@pytest.fixture(scope="module", params=SEARCH_BACKENDS)
+def index(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The relevance set holds on both backends (Whoosh, PostgreSQL full text)."""
+    with open_index(request.param, tmp_path_factory.mktemp("relevance")) as ix:
+        ix.add(DOCS)
+        yield ix
+
+
+@pytest.fixture(params=SEARCH_BACKENDS)
+def empty_index(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    with open_index(request.param, tmp_path) as ix:
+        yield ix
 
 
 def search(ix: SearchIndex, q: str = "", orgs: list[str] | None = None, **kw: Any) -> SearchResult:
@@ -515,8 +523,8 @@ def test_paging_walks_through_every_hit_once(index: SearchIndex) -> None:
     assert total is not None and len(seen) == len(set(seen)) == total
 
 
-def test_names_of_the_input_are_indexed_from_the_json(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_names_of_the_input_are_indexed_from_the_json(empty_index: SearchIndex) -> None:
+    ix = empty_index
     # The text on paper does not carry the names here: only the input's facts do.
     ix.add(
         [
