@@ -46,9 +46,10 @@ from whoosh.analysis import Token, Tokenizer
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 2
-"""Bump whenever the tokens for a given text change: indexes built before then fail
-``SearchIndex.check()`` and get rebuilt, instead of silently missing matches."""
+ANALYSIS_VERSION = 3
+"""Bump whenever the tokens for a given text change, or the index schema does (3: the
+signed original's OCR text): indexes built before then fail ``SearchIndex.check()`` and get
+rebuilt, instead of silently missing matches."""
 
 _CJK = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 # A letter or digit that is not a CJK ideograph (str.isalnum() is true for both).

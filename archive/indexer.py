@@ -1,8 +1,9 @@
 """Feeding the search index from the archive, one writer at a time.
 
 The document's transaction also writes a row to ``index_queue``: the to-do is as durable as the
-document. ``drain`` takes an exclusive file lock (so no two processes ever write the index at
-once), indexes every pending row and marks it done. Each issuing request drains after its commit
+document. ``drain`` takes an exclusive lock (so no two processes ever write the index at
+once: a file lock for Whoosh, an advisory lock shared by every app server for the PostgreSQL
+table), indexes every pending row and marks it done. Each issuing request drains after its commit
 and searches drain before they query, so nothing waits longer than one drain. The index is derived
 data: ``rebuild`` makes it anew from the archive.
 """
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -30,6 +32,8 @@ from archive.db import Database
 from archive.models import Document, IndexQueueEntry, Org, Withdrawal
 from archive.search_extract import identifiers_in, input_facts
 from archive.search_index import IndexedDoc, SearchIndex
+from archive.search_pg import PgSearchIndex
+from archive.signed_copies import scan_text_digests
 
 __all__ = ["Indexer", "enqueue", "identifiers_in", "indexed_doc", "pending_count", "pdf_text"]
 
@@ -90,9 +94,14 @@ def pdf_text(pdf: bytes) -> str:
     return out.stdout.decode("utf-8", errors="replace").replace("\f", "\n")
 
 
-def indexed_doc(doc: Document, org_code: str, withdrawn: bool, blobs: BlobStore) -> IndexedDoc:
+def indexed_doc(
+    doc: Document, org_code: str, withdrawn: bool, blobs: BlobStore, scan_text: str | None = None
+) -> IndexedDoc:
     """The document as the index sees it: the words on paper (the PDF's text) plus the facts of
-    its archived input (names, inspectors, identifiers, amount)."""
+    its archived input (names, inspectors, identifiers, amount), and the recognised text of its
+    hand-signed original (``scan_text``: blob digest), kept apart so hits can say so.
+
+    The one place the per-document search record is built, for every search backend."""
     raw = json.loads(blobs.get(doc.input_sha256))
     facts = input_facts(doc.type, raw.get("data"))
     issued_at = doc.issued_at if doc.issued_at.tzinfo else doc.issued_at.replace(tzinfo=UTC)
@@ -112,6 +121,7 @@ def indexed_doc(doc: Document, org_code: str, withdrawn: bool, blobs: BlobStore)
         persons=facts.persons,
         inspectors=facts.inspectors,
         amount=_stored_amount(doc) or facts.amount,
+        scan_text=blobs.get(scan_text).decode("utf-8") if scan_text else "",
     )
 
 
@@ -130,18 +140,30 @@ def _load(session: Session, doc_ids: list[str], blobs: BlobStore) -> list[Indexe
         .outerjoin(Withdrawal, Withdrawal.document_id == Document.id)
         .where(Document.id.in_(doc_ids))
     ).all()
+    scans = scan_text_digests(session, doc_ids)
+
+    def build(row: Any) -> IndexedDoc:
+        return indexed_doc(row[0], row[1], row[2] is not None, blobs, scans.get(row[0].id))
+
     if len(rows) <= 1:
-        return [indexed_doc(doc, code, wd is not None, blobs) for doc, code, wd in rows]
+        return [build(row) for row in rows]
     # pdftotext runs in its own process: extracting a batch side by side uses every core.
     with ThreadPoolExecutor(max_workers=EXTRACTORS) as pool:
-        return list(
-            pool.map(lambda row: indexed_doc(row[0], row[1], row[2] is not None, blobs), rows)
-        )
+        return list(pool.map(build, rows))
 
 
 class Indexer:
-    def __init__(self, db: Database, blobs: BlobStore, index: SearchIndex, lock_path: Path) -> None:
+    def __init__(
+        self, db: Database, blobs: BlobStore, index: SearchIndex | PgSearchIndex, lock_path: Path
+    ) -> None:
         self.db, self.blobs, self.index, self.lock_path = db, blobs, index, lock_path
+
+    def _exclusive(self, timeout: float) -> Any:
+        """The writer lock: PostgreSQL's advisory lock when the index is a table every server
+        shares (a file lock does not reach other machines), else the file lock."""
+        if isinstance(self.index, PgSearchIndex):
+            return self.index.exclusive(timeout)
+        return exclusive(self.lock_path, timeout)
 
     def drain(self, timeout: float = 10.0, *, if_pending: bool = False) -> int:
         """Index every queued document. Returns how many; 0 if another process holds the lock.
@@ -155,7 +177,7 @@ class Indexer:
                 if not pending_count(s):
                     return 0
         done = 0
-        with exclusive(self.lock_path, timeout) as got:
+        with self._exclusive(timeout) as got:
             if not got:
                 return 0
             if not self.index.check():
@@ -231,7 +253,7 @@ class Indexer:
             with self.db.read() as s:
                 count = int(s.scalar(select(func.count()).select_from(Document)) or 0)
             procs = max(1, min(2, os.cpu_count() or 1)) if count >= PARALLEL_FROM else 1
-        with exclusive(self.lock_path, timeout) as got:
+        with self._exclusive(timeout) as got:
             if not got:
                 raise TimeoutError("另一个进程正在写入检索索引，请稍后再试")
             return self._rebuild_locked(progress, procs)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -239,3 +240,63 @@ class LegalHold(Base):
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     by_user: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class SignedCopy(Base):
+    """One uploaded version of a document's hand-signed paper original (the scan, a blob).
+
+    Append-only: a new upload is the next version; earlier ones stay. ``pages`` is the scan's
+    page count, ``expected_pages`` the generated document's at upload time.
+    """
+
+    __tablename__ = "signed_copies"
+    __table_args__ = (
+        UniqueConstraint("document_id", "version", name="uq_signed_copies_document_version"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))  # the scan as a PDF (images assembled)
+    source: Mapped[str] = mapped_column(String(10))  # pdf | images
+    size: Mapped[int] = mapped_column(BigInteger)
+    pages: Mapped[int] = mapped_column(Integer)
+    expected_pages: Mapped[int] = mapped_column(Integer)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class SignedCopyOcr(Base):
+    """The outcome of recognising one signed copy: a searchable PDF/A and its text (blobs).
+
+    Append-only, one row per copy: ``status`` is ``done`` or ``failed`` (with ``error``).
+    """
+
+    __tablename__ = "signed_copy_ocr"
+    signed_copy_id: Mapped[int] = mapped_column(
+        ForeignKey("signed_copies.id"), primary_key=True, autoincrement=False
+    )
+    status: Mapped[str] = mapped_column(String(10))
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    text_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rotated_pages: Mapped[list[int]] = mapped_column(JSON, default=list)
+    seconds: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OcrQueueEntry(Base):
+    """A durable to-do for the recogniser, written in the same transaction as the upload.
+
+    ``claimed_at`` marks a recogniser at work; a claim older than the lease is taken over (its
+    process died). ``done_at`` is set in the transaction that stores the outcome.
+    """
+
+    __tablename__ = "ocr_queue"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    signed_copy_id: Mapped[int] = mapped_column(ForeignKey("signed_copies.id"))
+    enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )

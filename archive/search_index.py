@@ -50,6 +50,11 @@ from archive.search_writer import BulkSegmentWriter, UnitPositions
 
 log = logging.getLogger(__name__)
 
+
+class _ReadFailed(Exception):
+    """A search tripped while reading the index (the cause is chained)."""
+
+
 BEIJING = timezone(timedelta(hours=8), "CST")
 FACETS = ("type", "org", "year")
 # Title and body are indexed together in ``body`` (one term per word to match, not two), the
@@ -105,6 +110,10 @@ SCHEMA = Schema(
     # fold(body) where it differs from the cheap fold (Traditional text), so snippets of
     # such documents do not pay for OpenCC at query time.
     body_folded=STORED,
+    # The recognised text of the hand-signed original: indexed with the body (so its words
+    # find the document), stored apart so a hit can say the match came from the scan.
+    scan_text=STORED,
+    scan_folded=STORED,
 )
 
 
@@ -139,6 +148,8 @@ class IndexedDoc:
     """Inspectors, interviewers and recorders."""
     amount: Decimal | None = None
     """A report's total amount (元)."""
+    scan_text: str = ""
+    """OCR text of the document's hand-signed original (records, transcripts), if recognised."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +168,9 @@ class SearchHit:
     score: float
     status: str = "issued"
     """Withdrawn documents stay findable (it is an archive); show their status."""
+    from_scan: bool = False
+    """The words matched only in the recognised text of the signed original (the snippet is
+    taken from it)."""
 
 
 @dataclass(frozen=True)
@@ -333,32 +347,54 @@ class SearchIndex:
         validate(page, per_page, sort, conditions)
         if orgs is not None and not orgs:
             return SearchResult(0, page, per_page, [], {name: {} for name in FACETS})
-        with self._searcher() as searcher:
+        for attempt in range(2):
             try:
-                reader = searcher.reader()
-                parsed = parse_query(q, known=lambda f, key: (f, key) in reader)
-                if parsed is None and sort == "relevance":
-                    sort = "newest"
-                outcome = self._engine.run(
-                    searcher,
-                    parsed,
-                    conditions,
-                    sort=sort,
-                    page=page,
-                    per_page=per_page,
-                    facets=FACETS if facets else (),
-                )
-                leaves = [leaf for leaf, _ in reader.leaf_readers() if leaf.doc_count_all()]
-                highlight = parsed.highlight if parsed else None
-                hits = [
-                    _hit(leaves[c.segment].stored_fields(c.docnum), c, highlight, sort)
-                    for c in outcome.hits
-                ]
-            except (ValidationError, IndexBusy):
-                raise
-            except Exception as exc:
+                with self._searcher() as searcher:
+                    return self._run(searcher, q, conditions, sort, page, per_page, facets)
+            except _ReadFailed as failed:
                 self._verified = None  # the next check() looks again
-                raise IntegrityError("搜索索引无法读取，请重建索引。") from exc
+                if attempt:
+                    raise IntegrityError("搜索索引无法读取，请重建索引。") from failed.__cause__
+                # A searcher can trip over files that another process's commit merged away
+                # after it was opened: once more, on the generation now live.
+                log.warning("search failed, retrying on a fresh reader", exc_info=failed.__cause__)
+                self._forget_readers()
+        raise AssertionError("unreachable")
+
+    def _run(
+        self,
+        searcher: Any,
+        q: str,
+        conditions: SearchFilters,
+        sort: str,
+        page: int,
+        per_page: int,
+        facets: bool,
+    ) -> SearchResult:
+        try:
+            reader = searcher.reader()
+            parsed = parse_query(q, known=lambda f, key: (f, key) in reader)
+            if parsed is None and sort == "relevance":
+                sort = "newest"
+            outcome = self._engine.run(
+                searcher,
+                parsed,
+                conditions,
+                sort=sort,
+                page=page,
+                per_page=per_page,
+                facets=FACETS if facets else (),
+            )
+            leaves = [leaf for leaf, _ in reader.leaf_readers() if leaf.doc_count_all()]
+            highlight = parsed.highlight if parsed else None
+            hits = [
+                _hit(leaves[c.segment].stored_fields(c.docnum), c, highlight, sort)
+                for c in outcome.hits
+            ]
+        except (ValidationError, IndexBusy):
+            raise
+        except Exception as exc:
+            raise _ReadFailed from exc
         return SearchResult(outcome.total, page, per_page, hits, outcome.facets)
 
     # ------------------------------------------------------------------ internals
@@ -445,6 +481,14 @@ class SearchIndex:
         except whoosh_index.LockError as exc:
             raise IndexBusy("搜索索引正在被其他任务更新，请稍后重试。") from exc
 
+    def _forget_readers(self) -> None:
+        """Drop the idle searchers and the open index, so the next search opens afresh."""
+        with self._searchers_lock:
+            idle, self._searchers = self._searchers, []
+        for _gen, searcher in idle:
+            searcher.close()
+        self._ix = None
+
     @contextmanager
     def _searcher(self) -> Iterator[Any]:
         """A searcher of the live generation, reused across queries while the index is
@@ -520,6 +564,9 @@ _NAME_SEPARATOR = "\n。\n"  # no bigram spans two names
 
 def _fields(doc: IndexedDoc) -> dict[str, Any]:
     indexed = doc.title + _TITLE_BODY_SEPARATOR + doc.body
+    body_start = len(indexed) - len(doc.body)
+    if doc.scan_text:
+        indexed += _TITLE_BODY_SEPARATOR + doc.scan_text
     issued = doc.issued_at
     if issued.tzinfo is not None:
         issued = issued.astimezone(BEIJING).replace(tzinfo=None)
@@ -553,9 +600,15 @@ def _fields(doc: IndexedDoc) -> dict[str, Any]:
     if doc.amount is not None:
         fields["amount"] = int((doc.amount * 100).to_integral_value())
     # fold() caches this text, so the analyzer's own fold of it costs nothing more.
-    folded = fold(indexed)[len(indexed) - len(doc.body) :]
+    folded_all = fold(indexed)
+    folded = folded_all[body_start : body_start + len(doc.body)]
     if folded != fold(doc.body, simplified=False):
         fields["body_folded"] = folded
+    if doc.scan_text:
+        fields["scan_text"] = doc.scan_text
+        scan_folded = folded_all[len(indexed) - len(doc.scan_text) :]
+        if scan_folded != fold(doc.scan_text, simplified=False):
+            fields["scan_folded"] = scan_folded
     return fields
 
 
@@ -563,6 +616,16 @@ def _hit(
     stored: dict[str, Any], c: Candidate, highlight: re.Pattern[str] | None, sort: str
 ) -> SearchHit:
     shown = stored.get("shown") or {}
+    text, folded = stored.get("body", ""), stored.get("body_folded")
+    from_scan = bool(
+        highlight
+        and stored.get("scan_text")
+        and not _matches(highlight, stored.get("title", ""), None)
+        and not _matches(highlight, text, folded)
+        and _matches(highlight, stored["scan_text"], stored.get("scan_folded"))
+    )
+    if from_scan:
+        text, folded = stored["scan_text"], stored.get("scan_folded")
     return SearchHit(
         id=stored["id"],
         type=stored["type"],
@@ -572,7 +635,12 @@ def _hit(
         archive_no=shown.get("archive_no"),
         case_no=shown.get("case_no"),
         issued_at=datetime.fromisoformat(shown["issued_at"]),
-        snippet=snippet(stored.get("body", ""), highlight, folded=stored.get("body_folded")),
+        snippet=snippet(text, highlight, folded=folded),
         score=round(c.tier * 100 + c.score, 4) if sort == "relevance" else 0.0,
         status=stored.get("status", "issued"),
+        from_scan=from_scan,
     )
+
+
+def _matches(highlight: re.Pattern[str], text: str, folded: str | None) -> bool:
+    return bool(text) and highlight.search(folded or fold(text, simplified=False)) is not None

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from archive.audit import AuditChain
 from archive.errors import ConflictError, NotFoundError, ValidationError
 from archive.models import Case, Document, Org
+from archive.signed_copies import SIGNED_TYPES
 from service import records
 from service.accounts import Principal, get_org
 from service.core import Wenshu
@@ -20,6 +21,7 @@ REQUIRED = (
     ("inspection_report", "检查报告", 1),
 )
 CASE_ROLES = ("clerk", "inspector")
+LABELS = {t: label for t, label, _ in REQUIRED}
 
 
 def create_case(
@@ -108,6 +110,9 @@ def case_detail(ws: Wenshu, who: Principal, case_no: str) -> dict[str, Any]:
     views.sort(key=lambda v: (v.doc.issued_at, v.doc.id))
     live = [v for v in views if v.withdrawal is None]
     lacking = [label for t, label, n in REQUIRED if sum(1 for v in live if v.doc.type == t) < n]
+    # Records and transcripts are signed by hand on site: each needs its signed original.
+    unsigned = [v for v in live if v.doc.type in SIGNED_TYPES and v.signed is None]
+    lacking += [f"{LABELS[v.doc.type]}签字原件（{v.doc.archive_no}）" for v in unsigned]
     return {
         "case_no": case.case_no,
         "title": case.title,
@@ -115,4 +120,5 @@ def case_detail(ws: Wenshu, who: Principal, case_no: str) -> dict[str, Any]:
         "documents": [records.to_json(ws, v) for v in views],
         "complete": not lacking,
         "lacking": lacking,
+        "signed_copies_missing": [v.doc.id for v in unsigned],
     }

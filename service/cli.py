@@ -185,6 +185,17 @@ def verify_cmd() -> None:
     click.echo("OK: audit chain, blobs and signatures verified")
 
 
+@click.command("ocr")
+@with_appcontext
+def ocr_cmd() -> None:
+    """Recognise the queued scans of signed originals now (`wenshu serve` does it in the
+    background); waits for a running recogniser to finish first."""
+    from service.ocr import Recogniser
+
+    n = Recogniser(_ws()).drain(timeout=3600)
+    click.echo(f"recognised {n} scan(s)")
+
+
 @click.command("checkpoint")
 @click.option("--org", "org_code", default=None, help="one org (default: every org)")
 @with_appcontext
@@ -274,6 +285,7 @@ COMMANDS = (
     reindex_cmd,
     verify_cmd,
     checkpoint_cmd,
+    ocr_cmd,
     serve_cmd,
 )
 

@@ -23,6 +23,7 @@ from archive import checkpoints
 from archive.audit import AuditChain, ChainReport, verify_chain
 from archive.checkpoints import CheckpointReport, checkpoint_dict, verify_checkpoints
 from archive.models import AuditEvent, Document, Org
+from archive.signed_copies import copy_problems
 from service.core import Wenshu
 from service.sign import verify_pdf
 
@@ -73,6 +74,8 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
             q = q.where(Org.code.in_(orgs))
         docs = s.execute(q.order_by(Document.issued_at, Document.id)).all()
         recorded = _issue_events(s, orgs)
+        doc_orgs = {doc.id: org.code for doc, org in docs}
+        copies = copy_problems(s, ws.blobs, None if orgs is None else set(doc_orgs))
     if chain.ok:
         report.lines.append(f"audit chain: {chain.checked} events, head {chain.head_hash[:16]}…")
     else:
@@ -110,6 +113,12 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
                 doc_id,
                 seq,
             )
+        )
+    for doc_id, message in copies:  # the hand-signed originals' scans and OCR output
+        bad_docs.add(doc_id)
+        kind = "blob" if "blob" in message else "record"
+        report.problems.append(
+            Problem(kind, f"document {doc_id}: {message}", doc_orgs.get(doc_id), doc_id)
         )
     report.lines.append(f"documents: {len(docs)} checked, {len(bad_docs)} with problems")
     return report

@@ -11,6 +11,7 @@ from archive.audit import AuditChain
 from archive.blobs import sha256_hex
 from archive.errors import NotFoundError
 from archive.models import Document, Org, User, Withdrawal
+from archive.signed_copies import SIGNED_TYPES, CopyState, latest_copies, missing_condition
 from service.accounts import Principal
 from service.core import Wenshu
 from service.errors import Forbidden
@@ -24,6 +25,18 @@ class DocumentView:
     issued_by: str
     withdrawal: Withdrawal | None
     superseded_by: tuple[str, ...] = ()
+    signed: CopyState | None = None
+    """The latest signed copy (records and transcripts only)."""
+
+    @property
+    def owes_signed_copy(self) -> bool:
+        """A live record or transcript whose hand-signed original is not archived yet."""
+        return self.doc.type in SIGNED_TYPES and self.signed is None and self.withdrawal is None
+
+
+SIGNED_COPY_ARCHIVED = "已归档签字原件"
+SIGNED_COPY_MISSING = "待上传签字原件"
+OCR_LABELS = {None: "正在识别", "done": "已识别", "failed": "识别失败"}
 
 
 def _iso(ws: Wenshu, at: Any) -> str | None:
@@ -53,12 +66,60 @@ def to_json(ws: Wenshu, v: DocumentView, base_url: str = "/api/v1/documents") ->
             if v.withdrawal
             else None
         ),
+        "signed_copy": signed_copy_json(ws, v, base_url),
         "links": {
             "self": f"{base_url}/{d.id}",
             "pdf": f"{base_url}/{d.id}/pdf",
             "docx": f"{base_url}/{d.id}/docx",
             "verify": f"{base_url}/{d.id}/verify",
         },
+    }
+
+
+def signed_copy_json(ws: Wenshu, view: DocumentView, base_url: str) -> dict[str, Any] | None:
+    """The document's signed-copy status (None for types signed electronically only)."""
+    doc = view.doc
+    if doc.type not in SIGNED_TYPES:
+        return None
+    links = {"upload": f"{base_url}/{doc.id}/signed-copy"}
+    state = view.signed
+    if state is None:
+        return {
+            "status": SIGNED_COPY_MISSING,
+            "version": None,
+            "pages": None,
+            "expected_pages": doc.page_count,
+            "page_mismatch": None,
+            "sha256": None,
+            "uploaded_at": None,
+            "uploaded_by": None,
+            "ocr": None,
+            "links": links,
+        }
+    c, ocr = state.copy, state.ocr
+    links["download"] = f"{base_url}/{doc.id}/signed-copy"
+    links["scan"] = f"{base_url}/{doc.id}/signed-copy?form=scan"
+    return {
+        "status": SIGNED_COPY_ARCHIVED,
+        "version": c.version,
+        "source": c.source,
+        "pages": c.pages,
+        "expected_pages": c.expected_pages,
+        "page_mismatch": c.pages != c.expected_pages,
+        "sha256": c.sha256,
+        "uploaded_at": ws.local_time(c.uploaded_at).isoformat(timespec="seconds"),
+        "uploaded_by": state.uploaded_by,
+        "ocr": {
+            "status": OCR_LABELS[ocr.status if ocr else None],
+            "done": bool(ocr and ocr.status == "done"),
+            "pdf_sha256": ocr.pdf_sha256 if ocr else None,
+            "rotated_pages": list(ocr.rotated_pages or []) if ocr else [],
+            "error": ocr.error if ocr else None,
+            "finished_at": (
+                ws.local_time(ocr.finished_at).isoformat(timespec="seconds") if ocr else None
+            ),
+        },
+        "links": links,
     }
 
 
@@ -77,8 +138,11 @@ def load(ws: Wenshu, who: Principal, doc_id: str) -> DocumentView:
         row = s.execute(_query().where(Document.id == doc_id)).first()
         if row is None or not who.may_see_org(row[1].code):
             raise NotFoundError("文书不存在")
-        later = s.scalars(select(Document.id).where(Document.supersedes == doc_id).order_by(Document.issued_at))
-        return DocumentView(*row, superseded_by=tuple(later))
+        later = s.scalars(
+            select(Document.id).where(Document.supersedes == doc_id).order_by(Document.issued_at)
+        )
+        signed = latest_copies(s, [doc_id]).get(doc_id)
+        return DocumentView(*row, superseded_by=tuple(later), signed=signed)
 
 
 def record_read(
@@ -105,7 +169,10 @@ def listing(
     org: str | None,
     page: int,
     per_page: int,
+    signed_copy: str | None = None,
 ) -> tuple[int, list[DocumentView]]:
+    """A page of the caller's documents; ``signed_copy="missing"``: those still owing their
+    hand-signed original (live records and transcripts without one)."""
     q = _query()
     if who.role != "admin":
         if org and org != who.org_code:
@@ -117,6 +184,8 @@ def listing(
         q = q.where(Document.type == type)
     if case_no:
         q = q.where(Document.case_no == case_no)
+    if signed_copy == "missing":
+        q = q.where(missing_condition(), Withdrawal.document_id.is_(None))
     with ws.db.read() as s:
         total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
         rows = s.execute(
@@ -124,7 +193,8 @@ def listing(
             .offset((page - 1) * per_page)
             .limit(per_page)
         ).all()
-    return total, [DocumentView(*r) for r in rows]
+        signed = latest_copies(s, [r[0].id for r in rows if r[0].type in SIGNED_TYPES])
+    return total, [DocumentView(*r, signed=signed.get(r[0].id)) for r in rows]
 
 
 def verification(ws: Wenshu, v: DocumentView) -> dict[str, Any]:
@@ -171,9 +241,16 @@ def verification(ws: Wenshu, v: DocumentView) -> dict[str, Any]:
 
 def withdraw(ws: Wenshu, who: Principal, v: DocumentView, reason: str) -> None:
     """作废: the document and its number stay; a withdrawal row marks it, on record."""
-    from archive.errors import ConflictError
-    from archive.indexer import enqueue
+    from marshmallow import ValidationError as SchemaError
 
+    from archive.errors import ConflictError, ValidationError
+    from archive.indexer import enqueue
+    from schemas.fields import PlainText
+
+    try:  # the web form comes here without the API's schema
+        reason = PlainText(required=True, max_length=2000).deserialize(reason)
+    except SchemaError as exc:
+        raise ValidationError("作废理由有误", errors={"reason": exc.messages}) from exc
     with ws.db.write() as s:
         if s.get(Withdrawal, v.doc.id) is not None:
             raise ConflictError("该文书已作废")

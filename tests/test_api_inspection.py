@@ -28,6 +28,20 @@ def issue(client: Any, doctype: str, data: dict[str, Any] | None = None, **extra
     return client.post("/api/v1/documents", body)
 
 
+def upload_blank_scan(client: Any, doc_id: str) -> Any:
+    """A one-page scan of the signed original (a blank page will do for the case check)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("L", (210, 297), 255).save(out, format="PNG")
+    return client._c.post(
+        f"/api/v1/documents/{doc_id}/signed-copy",
+        data={"file": [(io.BytesIO(out.getvalue()), "page-1.png", "image/png")]},
+        headers=client._h(),
+        content_type="multipart/form-data",
+    )
+
+
 def text_of(pdf: bytes) -> str:
     pages = (p.extract_text() or "" for p in PdfReader(io.BytesIO(pdf)).pages)
     return re.sub(r"\s+", "", "".join(pages))
@@ -142,8 +156,13 @@ def test_case_lists_documents_in_order_and_checks_completeness(users: dict[str, 
     order = ["inspection_record", "interview_transcript", "interview_transcript"]
     ids = [issue(insp, t, case_no="LL-2021-007").get_json()["id"] for t in order]
     case = insp.get("/api/v1/cases/LL-2021-007").get_json()
-    assert case["complete"] is False and case["lacking"] == ["检查报告"]
+    assert case["complete"] is False and case["lacking"][0] == "检查报告"
+    assert case["signed_copies_missing"] == ids  # each record and transcript is signed by hand
     ids.append(issue(insp, "inspection_report", case_no="LL-2021-007").get_json()["id"])
+    case = insp.get("/api/v1/cases/LL-2021-007").get_json()
+    assert case["complete"] is False and len(case["lacking"]) == 3
+    for doc_id in ids[:3]:
+        assert upload_blank_scan(insp, doc_id).status_code == 201
     case = insp.get("/api/v1/cases/LL-2021-007").get_json()
     assert [d["id"] for d in case["documents"]] == ids
     assert [d["type"] for d in case["documents"]] == [*order, "inspection_report"]

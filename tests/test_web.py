@@ -374,7 +374,9 @@ def test_clerk_issues_a_notice_and_downloads_its_pdf(notice: dict[str, Any]) -> 
 def test_inspector_issues_a_transcript_then_finds_and_opens_the_notice(
     site: Site, browser: Any, notice: dict[str, Any], transcript: dict[str, Any]
 ) -> None:
-    assert "检查记录单" in transcript["lacking"] and "询问笔录" not in transcript["lacking"]
+    lacking = transcript["lacking"].removeprefix("尚缺：").split("、")
+    assert "检查记录单" in lacking and "询问笔录" not in lacking
+    assert any(item.startswith("询问笔录签字原件") for item in lacking)
     page = open_page(browser, site)
     login(page, site, "web-inspector")
     page.get_by_role("link", name="检索").click()

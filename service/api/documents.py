@@ -6,13 +6,15 @@ from io import BytesIO
 from typing import Any
 
 from flask import Response, send_file
+from flask import request as flask_request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError as SchemaError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from archive.audit import AuditChain
 from archive.errors import NotFoundError, ValidationError
-from service import auth, records
+from service import auth, metrics, records, signed_copy
 from service.accounts import get_org
 from service.api.schemas import (
     DocumentInputSchema,
@@ -20,11 +22,14 @@ from service.api.schemas import (
     DocumentListSchema,
     DocumentSchema,
     PreviewInputSchema,
+    SignedCopyQuerySchema,
+    SignedCopyStatusSchema,
     VerifySchema,
     WithdrawInputSchema,
 )
 from service.doctypes import DocType, get_doctype
 from service.issuing import IssueRequest, issue, preview
+from service.scan import UploadTooLarge
 from service.state import wenshu
 
 blp = Blueprint(
@@ -116,6 +121,7 @@ class Documents(MethodView):
             org=args["org"],
             page=args["page"],
             per_page=args["per_page"],
+            signed_copy=args["signed_copy"],
         )
         return {
             "total": total,
@@ -123,8 +129,6 @@ class Documents(MethodView):
             "per_page": args["per_page"],
             "items": [records.to_json(ws, v) for v in views],
         }
-
-
 
 
 @blp.route("/<string:doc_id>")
@@ -183,8 +187,76 @@ class DocumentVerify(MethodView):
         who = auth.current()
         view = records.load(ws, who, doc_id)
         result = records.verification(ws, view)
+        if result["problems"]:
+            metrics.VERIFY_FAILURES.inc()
         records.record_read(ws, who, "document.verify", view, {"ok": not result["problems"]})
         return result
+
+
+@blp.route("/<string:doc_id>/signed-copy")
+class DocumentSignedCopy(MethodView):
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                                "description": "一个 PDF，或按页序的 JPEG/PNG/TIFF 图片",
+                            }
+                        },
+                    }
+                }
+            },
+        }
+    )
+    @blp.response(201, DocumentSchema)
+    def post(self, doc_id: str) -> dict[str, Any]:
+        """上传签字原件（检查记录单、询问笔录）：存档、审计，随后后台识别文字并编入检索。"""
+        ws = wenshu()
+        who = auth.current()
+        view = records.load(ws, who, doc_id)
+        signed_copy.authorise_upload(who, view)  # before the body is read
+        flask_request.max_content_length = ws.config["MAX_UPLOAD_BYTES"]
+        try:
+            uploads = flask_request.files.getlist("file")
+            files = [(f.filename or "", f.mimetype or "", f.read()) for f in uploads]
+        except RequestEntityTooLarge as exc:
+            limit = ws.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
+            raise UploadTooLarge(
+                f"上传文件超过 {limit} MiB 上限", errors={"file": [f"超过 {limit} MiB"]}
+            ) from exc
+        signed_copy.upload(ws, who, view, files)
+        return records.to_json(ws, records.load(ws, who, doc_id))
+
+    @blp.arguments(SignedCopyQuerySchema, location="query")
+    @blp.response(200, content_type="application/pdf", description="签字原件 PDF（默认最新版）")
+    def get(self, args: dict[str, Any], doc_id: str) -> Response:
+        ws = wenshu()
+        who = auth.current()
+        view = records.load(ws, who, doc_id)
+        digest, name = signed_copy.download(ws, who, view, args["version"], args["form"])
+        resp = send_file(ws.blobs.path(digest), mimetype="application/pdf", download_name=name)
+        resp.headers["X-Content-SHA256"] = digest
+        return resp
+
+
+@blp.route("/<string:doc_id>/signed-copy/status")
+class DocumentSignedCopyStatus(MethodView):
+    @blp.response(200, SignedCopyStatusSchema)
+    def get(self, doc_id: str) -> dict[str, Any]:
+        """签字原件的状态（如识别进度），不含文书内容；与列表一样不另记查阅事件。"""
+        ws = wenshu()
+        who = auth.current()
+        view = records.load(ws, who, doc_id)
+        status = records.signed_copy_json(ws, view, blp.url_prefix or "")
+        if status is None:
+            raise NotFoundError("该类文书不需要签字原件")
+        return status
 
 
 @blp.route("/<string:doc_id>/withdraw")

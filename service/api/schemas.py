@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from schemas.fields import PlainText
+from service.signed_copy import FORMS
+
 
 class ErrorSchema(Schema):
     code = fields.String(required=True)
@@ -12,14 +15,20 @@ class ErrorSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.String())
 
 
+#: An org code as ``add_org`` accepts it: ASCII letters, digits, - and _ (it ends up in file
+#: names and headers, so nothing else may pass).
+ORG_CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="机构代码只能由字母、数字、-、_ 组成")
+
+
 class DocumentInputSchema(Schema):
     type = fields.String(
         required=True,
+        validate=validate.Length(max=40),
         metadata={
             "description": "notice | inspection_record | interview_transcript | inspection_report"
         },
     )
-    org = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    org = fields.String(required=True, validate=ORG_CODE)
     case_no = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=64)
     )
@@ -32,8 +41,8 @@ class DocumentInputSchema(Schema):
 
 
 class PreviewInputSchema(Schema):
-    type = fields.String(required=True)
-    org = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    type = fields.String(required=True, validate=validate.Length(max=40))
+    org = fields.String(required=True, validate=ORG_CODE)
     data = fields.Dict(required=True)
 
 
@@ -47,6 +56,45 @@ class LinksSchema(Schema):
 class WithdrawalSchema(Schema):
     reason = fields.String()
     withdrawn_at = fields.String()
+
+
+class SignedCopyOcrSchema(Schema):
+    status = fields.String(metadata={"description": "正在识别 | 已识别 | 识别失败"})
+    done = fields.Boolean()
+    pdf_sha256 = fields.String(allow_none=True)
+    rotated_pages = fields.List(fields.Integer())
+    error = fields.String(allow_none=True)
+    finished_at = fields.String(allow_none=True)
+
+
+class SignedCopyStatusSchema(Schema):
+    status = fields.String(metadata={"description": "已归档签字原件 | 待上传签字原件"})
+    version = fields.Integer(allow_none=True)
+    source = fields.String(metadata={"description": "pdf | images"})
+    pages = fields.Integer(allow_none=True)
+    expected_pages = fields.Integer()
+    page_mismatch = fields.Boolean(allow_none=True)
+    sha256 = fields.String(allow_none=True)
+    uploaded_at = fields.String(allow_none=True)
+    uploaded_by = fields.String(allow_none=True)
+    ocr = fields.Nested(SignedCopyOcrSchema, allow_none=True)
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class SignedCopyQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    version = fields.Integer(
+        load_default=None, validate=validate.Range(min=1, max=2**31 - 1, error="版本号超出范围")
+    )
+    form = fields.String(
+        load_default="archival",
+        validate=validate.OneOf(FORMS, error="form 只能是 archival 或 scan"),
+        metadata={
+            "description": "archival：带文字层的 PDF/A（识别完成前为扫描件）；scan：上传时的扫描件"
+        },
+    )
 
 
 class DocumentSchema(Schema):
@@ -66,6 +114,11 @@ class DocumentSchema(Schema):
     superseded_by = fields.List(fields.String())
     status = fields.String()
     withdrawal = fields.Nested(WithdrawalSchema, allow_none=True)
+    signed_copy = fields.Nested(
+        SignedCopyStatusSchema,
+        allow_none=True,
+        metadata={"description": "签字原件（检查记录单、询问笔录）；其他类型为 null"},
+    )
     links = fields.Nested(LinksSchema)
 
 
@@ -78,9 +131,14 @@ class PageQuerySchema(Schema):
 
 
 class DocumentListQuerySchema(PageQuerySchema):
-    type = fields.String(load_default=None)
-    case_no = fields.String(load_default=None)
-    org = fields.String(load_default=None)
+    type = fields.String(load_default=None, validate=validate.Length(max=40))
+    case_no = fields.String(load_default=None, validate=validate.Length(max=64))
+    org = fields.String(load_default=None, validate=ORG_CODE)
+    signed_copy = fields.String(
+        load_default=None,
+        validate=validate.OneOf(["missing"], error="signed_copy 只能是 missing"),
+        metadata={"description": "missing：尚缺签字原件的检查记录单和询问笔录"},
+    )
 
 
 class DocumentListSchema(Schema):
@@ -107,12 +165,11 @@ class VerifySchema(Schema):
 
 
 class WithdrawInputSchema(Schema):
-    reason = fields.String(
+    reason = PlainText(
         required=True,
+        max_length=2000,
         validate=validate.Length(min=2, max=2000, error="请填写作废理由（2–2000 字）"),
     )
-
-
 
 
 class SearchHitSchema(Schema):
@@ -127,6 +184,9 @@ class SearchHitSchema(Schema):
     snippet = fields.String()
     score = fields.Float()
     status = fields.String()
+    from_scan = fields.Boolean(
+        metadata={"description": "匹配只出现在签字原件扫描件的识别文字中（摘要取自扫描件）"}
+    )
 
 
 class SearchResultSchema(Schema):
@@ -135,7 +195,6 @@ class SearchResultSchema(Schema):
     per_page = fields.Integer()
     hits = fields.List(fields.Nested(SearchHitSchema))
     facets = fields.Dict()
-
 
 
 class AuditEventSchema(Schema):
@@ -148,11 +207,6 @@ class AuditEventSchema(Schema):
     details = fields.Dict()
     prev_hash = fields.String()
     hash = fields.String()
-
-
-
-
-
 
 
 class DocTypeSchema(Schema):

@@ -173,6 +173,8 @@ ACTIONS: dict[str, str] = {
     "document.download": "下载",
     "document.verify": "验证",
     "document.withdraw": "作废",
+    "document.signed_copy": "上传签字原件",
+    "document.signed_copy_ocr": "识别签字原件",
     "document.legal_hold": "诉讼保留",
     "document.legal_hold_release": "解除诉讼保留",
     "search": "检索",

@@ -49,7 +49,8 @@
           h("span", { class: "badge", text: TYPES[hit.type] || hit.type }),
           number ? h("span", { class: hit.wenhao ? "wenhao" : "mono", text: number }) : null,
           h("span", { text: day(hit.issued_at) }),
-          hit.case_no ? h("span", { text: "案件 " + hit.case_no }) : null),
+          hit.case_no ? h("span", { text: "案件 " + hit.case_no }) : null,
+          hit.from_scan ? h("span", { class: "badge", text: "匹配自签字原件扫描件" }) : null),
         h("p", { class: "snippet" }, W.markedText(hit.snippet))));
     });
     if (!r.hits.length) list.appendChild(h("li", { class: "empty", text: "没有找到符合条件的文书。可减少关键词或放宽筛选条件。" }));
