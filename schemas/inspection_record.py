@@ -52,7 +52,7 @@ class SubjectSchema(WenshuSchema):
     address = line(300)
     legal_rep = line(200)  # 法定代表人, or 工作单位 for a person
     phone = PhoneNumber()
-    id_code = fields.String()  # 统一社会信用代码 or 身份证号, checked below by kind
+    id_code = fields.String(validate=validate.Length(max=32))  # checked below by kind
 
     @validates_schema
     def _id_by_kind(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from typing import Any
 
 from flask import Flask, jsonify
-from flask_smorest import Api
 from sqlalchemy import text
 
 from service.config import load_config
@@ -20,10 +18,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.config["DATA_DIR"])
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from service import limits, logs, metrics
+
+    logs.init_app(app)  # first: its request id and start time are read by every later hook
+    limits.init_app(app)  # before any hook reads the body
+    metrics.init_app(app)
 
     ws = Wenshu(app.config)
     app.extensions["wenshu"] = ws
@@ -31,8 +30,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from service import errors
     from service.api import audit, cases, doctypes, documents, search
 
-    api = Api(app, spec_kwargs={"info": {"description": "医保基金监管文书生成与归档服务"}})
+    api = errors.WenshuApi(
+        app,
+        spec_kwargs={
+            "info": {"description": "医保基金监管文书生成与归档服务"},
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    api.spec.components.security_scheme(
+        "bearerAuth",
+        {"type": "http", "scheme": "bearer", "description": "wenshu user-add 给出的访问令牌"},
+    )
     errors.init_app(app)  # after Api(): our error body replaces flask-smorest's everywhere
+    from service import auth
+
+    auth.init_app(app)
     app.extensions["wenshu_api"] = api
     for blp in (doctypes.blp, documents.blp, cases.blp, search.blp, audit.blp):
         api.register_blueprint(blp)

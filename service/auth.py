@@ -3,11 +3,30 @@ endpoint makes."""
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import Flask, g, request
 
 from service.accounts import Principal, principal_for_token
 from service.errors import Forbidden, Unauthorized
 from service.state import wenshu
+
+#: API endpoints anyone may read: the API's own description and its assets.
+PUBLIC_API_ENDPOINTS = frozenset(
+    {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_ui_asset"}
+)
+
+
+def init_app(app: Flask) -> None:
+    """Authenticate every API request before its arguments are parsed, so an anonymous caller
+    gets 401 whatever it sends, never a 422 describing the input it may not submit."""
+
+    @app.before_request
+    def _authenticate_api() -> None:
+        if (
+            request.path.startswith("/api/")
+            and request.endpoint is not None
+            and request.endpoint not in PUBLIC_API_ENDPOINTS
+        ):
+            current()
 
 
 def current() -> Principal:

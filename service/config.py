@@ -50,7 +50,13 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "FIXITY_INTERVAL_SECONDS": float(_env("FIXITY_INTERVAL_SECONDS", 86400)),
         "CHECKPOINT_INTERVAL_SECONDS": float(_env("CHECKPOINT_INTERVAL_SECONDS", 3600)),
         "MAX_CONTENT_LENGTH": int(_env("MAX_BODY_BYTES", 2 * 1024 * 1024)),
+        # A scan of a hand-signed original (POST …/signed-copy) may be larger than JSON bodies.
+        "MAX_UPLOAD_BYTES": int(_env("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)),
+        # Seconds a recogniser may hold a scan before another one takes it over (it died).
+        "OCR_LEASE_SECONDS": int(_env("OCR_LEASE_SECONDS", 900)),
         "TIMEZONE": _env("TIMEZONE", "Asia/Shanghai"),
+        # "json": one JSON object per log line (service/logs.py); "text" for a terminal.
+        "LOG_FORMAT": _env("LOG_FORMAT", "json"),
         "SECRET_KEY": _env("SECRET_KEY", None),
         # flask-smorest / OpenAPI
         "API_TITLE": "Wenshu 文书",
@@ -63,6 +69,17 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "JSON_AS_ASCII": False,
     }
     cfg.update(overrides)
+    # Full-text search: "whoosh" (a folder under WENSHU_DATA) or "postgresql" (a table in the
+    # database, shared by every app server); on a PostgreSQL DATABASE_URL the default is the
+    # latter (docs/scale-out.md).
+    on_postgresql = str(cfg["DATABASE_URL"]).startswith("postgresql")
+    cfg.setdefault(
+        "SEARCH_BACKEND", _env("SEARCH_BACKEND", "postgresql" if on_postgresql else "whoosh")
+    )
+    if cfg["SEARCH_BACKEND"] not in ("whoosh", "postgresql"):
+        raise ValueError(
+            f"WENSHU_SEARCH_BACKEND 只能是 whoosh 或 postgresql：{cfg['SEARCH_BACKEND']!r}"
+        )
     cfg.setdefault("CONVERTER_DIR", Path(_env("CONVERTER_DIR", cfg["RUN_DIR"] / "converter")))
     for key in ("ARCHIVE_DIR", "INDEX_DIR", "KEYS_DIR", "RUN_DIR", "DATA_DIR", "CONVERTER_DIR"):
         cfg[key] = Path(cfg[key])

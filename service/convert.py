@@ -11,6 +11,7 @@ instance with a file lock. The run directory is the only thing they share:
                            or the supervisor restarting it)
     lo-<i>/instance.json   {"state": "starting"|"up"|"dead"|"stopped", "pid", "soffice_pid", …}
     lo-<i>/count           conversions since the instance started (restart at max_conversions)
+    lo-<i>/restarts        restarts since the pool started (read by /metrics)
     lo-<i>/profile/        its LibreOffice user profile
     lo-<i>/tmp/            unoserver's temporary copies of the documents being converted
     lo-<i>/unoserver.log   output of the current run (previous run in unoserver.log.1)
@@ -45,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import ConversionError, ConverterUnavailable
+from service import metrics
 
 logger = logging.getLogger("wenshu.convert")
 
@@ -194,6 +196,12 @@ class _Instance:
     def set_conversions(self, count: int) -> None:
         self._write_atomic("count", str(count))
 
+    def restarts(self) -> int:
+        try:
+            return int((self.dir / "restarts").read_text())
+        except (OSError, ValueError):
+            return 0
+
     def is_usable(self, state: dict[str, Any]) -> bool:
         return (
             state.get("state") == "up"
@@ -241,6 +249,16 @@ class Converter:
         Raises ConversionError when LibreOffice fails, crashes or exceeds conversion_timeout,
         and ConverterUnavailable when no instance frees up within acquire_timeout.
         """
+        started = time.perf_counter()
+        try:
+            pdf = self._to_pdf(docx, pdfa)
+        except ConversionError as exc:
+            metrics.conversion_finished(_outcome(exc), time.perf_counter() - started)
+            raise
+        metrics.conversion_finished("ok", time.perf_counter() - started)
+        return pdf
+
+    def _to_pdf(self, docx: bytes, pdfa: bool) -> bytes:
         if not docx.startswith(b"PK\x03\x04"):
             raise ConversionError("输入不是 DOCX 文件（缺少 ZIP 文件头）")
         deadline = time.monotonic() + self.settings.acquire_timeout
@@ -279,6 +297,7 @@ class Converter:
                     "up": up,
                     "busy": busy,
                     "conversions": instance.conversions(),
+                    "restarts": instance.restarts(),
                     "pid": state.get("pid"),
                 }
             )
@@ -344,7 +363,7 @@ class Converter:
             raise _InstanceGone(before_request=True) from exc
         except TimeoutError as exc:
             instance.kill(f"conversion exceeded {timeout:g} s")
-            raise ConversionError(f"文档转换超时（{timeout:g} 秒）") from exc
+            raise ConversionTimeout(f"文档转换超时（{timeout:g} 秒）") from exc
         except _CRASH_ERRORS as exc:
             instance.kill(f"connection lost during conversion: {exc!r}")
             raise _InstanceGone(before_request=False) from exc
@@ -352,7 +371,7 @@ class Converter:
             instance.set_conversions(instance.conversions() + 1)
             if "TimeoutError" in exc.faultString:  # unoserver's own backstop fired
                 instance.kill("unoserver reported a conversion timeout")
-                raise ConversionError(f"文档转换超时（{timeout:g} 秒）") from exc
+                raise ConversionTimeout(f"文档转换超时（{timeout:g} 秒）") from exc
             if not instance.responds():
                 instance.kill(f"failed and no longer answers: {exc.faultString[:200]}")
                 raise _InstanceGone(before_request=False) from exc
@@ -378,6 +397,16 @@ class Converter:
             return True
         _unlock(fd)
         return False
+
+
+def _outcome(exc: ConversionError) -> str:
+    if isinstance(exc, ConverterUnavailable):
+        return "unavailable"
+    return "timeout" if isinstance(exc, ConversionTimeout) else "failed"
+
+
+class ConversionTimeout(ConversionError):
+    """The conversion exceeded conversion_timeout; the instance was killed and restarts."""
 
 
 class _InstanceGone(Exception):
@@ -537,6 +566,9 @@ class _Supervisor:
             self._spawn()
             soffice_pid = self._wait_until_ready()
             instance.set_conversions(0)
+            instance._write_atomic(
+                "restarts", "0" if reason == "pool start" else str(instance.restarts() + 1)
+            )
             assert self.proc is not None
             instance.write_state(
                 state="up", pid=self.proc.pid, soffice_pid=soffice_pid, port=instance.port,

@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify
+from flask_smorest import Api
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from archive import errors as E
@@ -34,6 +36,26 @@ class Unauthorized(E.WenshuError):
 
 STATUS[Forbidden] = 403
 STATUS[Unauthorized] = 401
+
+
+class ErrorSchema(Schema):
+    """The body of every error answer, as :func:`error_body` writes it (documentation only)."""
+
+    code = fields.String(required=True, metadata={"description": "稳定的错误代码，如 invalid"})
+    status = fields.Integer(required=True, metadata={"description": "HTTP 状态码"})
+    message = fields.String(required=True, metadata={"description": "给用户看的说明"})
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "字段路径 → 说明，如 data.violations.0.amount"},
+    )
+
+
+class WenshuApi(Api):
+    """flask-smorest's Api whose spec describes our error body, not its own."""
+
+    ERROR_SCHEMA = ErrorSchema
 
 
 def flatten(messages: Any, prefix: str = "") -> dict[str, str]:
@@ -65,6 +87,9 @@ def init_app(app: Flask) -> None:
 
     STATUS[IndexBusy] = 503  # another process is writing the index: retry shortly
     STATUS[RenderError] = 500  # template and data disagree: our bug, logged
+    from service.scan import UploadTooLarge
+
+    STATUS[UploadTooLarge] = 413
 
     @app.errorhandler(E.WenshuError)
     def _wenshu(exc: E.WenshuError) -> Any:
@@ -72,7 +97,8 @@ def init_app(app: Flask) -> None:
         if status is None:
             status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
         if status >= 500 and status != 503:
-            log.error("%s: %s", type(exc).__name__, exc.message)
+            # The cause (the library's exception) is what an operator needs to act on.
+            log.error("%s: %s", type(exc).__name__, exc.message, exc_info=exc.__cause__ or exc)
         resp = error_body(status, exc.code, exc.message, flatten(exc.errors) if exc.errors else {})
         if status == 503:
             resp.headers["Retry-After"] = str(getattr(exc, "retry_after", 5))

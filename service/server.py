@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from service.convert import ConverterPool
 from service.core import Wenshu
+from service.metrics import MULTIPROC_ENV
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,10 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
         checkpoint_every=ws.config["CHECKPOINT_INTERVAL_SECONDS"],
     )
     upkeep.start()
+    from service.ocr import Recogniser
+
+    recogniser = Recogniser(ws)  # scans of signed originals queued by uploads
+    recogniser.start()
     cmd = [
         sys.executable,
         "-m",
@@ -49,14 +58,19 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
         str(int(ws.config["CONVERSION_TIMEOUT"] + ws.config["CONVERTER_ACQUIRE_TIMEOUT"] + 30)),
         "--graceful-timeout",
         "20",
-        "--access-logfile",
-        "-",
         "--config",
         "python:service.gunicorn_conf",
         "wsgi:app",
     ]
+    if setpriv := shutil.which("setpriv"):
+        # If this process is SIGKILLed, gunicorn gets SIGTERM and shuts its workers down
+        # instead of serving on, orphaned, without a converter pool and holding the port.
+        cmd = [setpriv, "--pdeathsig", "TERM", *cmd]
+    _wait_for_free_port(host, port, timeout=60)
     gunicorn = subprocess.Popen(
-        cmd, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        cmd,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        env={**os.environ, MULTIPROC_ENV: str(_fresh_metrics_dir(ws))},
     )
     stopping: dict[str, Any] = {"sig": None}
 
@@ -73,6 +87,36 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
         if gunicorn.poll() is None:
             gunicorn.kill()
         upkeep.stop()
+        recogniser.stop()
         pool.stop()
         log.info("stopped")
     return 0 if stopping["sig"] else code
+
+
+def _wait_for_free_port(host: str, port: int, timeout: float) -> None:
+    """After a crash, the previous gunicorn's workers may still be finishing their requests
+    (up to the graceful timeout) with the port open; gunicorn itself gives up after 5 s."""
+    deadline = time.monotonic() + timeout
+    waiting = False
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    return  # let gunicorn report the port in use
+        if not waiting:
+            log.warning("port %s:%d still in use (previous server stopping?); waiting", host, port)
+            waiting = True
+        time.sleep(0.5)
+
+
+def _fresh_metrics_dir(ws: Wenshu) -> Path:
+    """The workers' metric files (gunicorn access log replaced by the app's JSON request log):
+    emptied at each start, so counters begin at zero with the service, as Prometheus expects."""
+    path = Path(ws.config["RUN_DIR"]) / "metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path

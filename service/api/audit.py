@@ -23,9 +23,10 @@ from archive.audit import AuditChain, event_dict, iso
 from archive.checkpoints import checkpoint_dict
 from archive.errors import NotFoundError
 from archive.models import AuditCheckpoint, AuditEvent, AuditEventSalt, Document, Org
+from schemas.fields import PlainText
 from service import auth
 from service.accounts import Principal, get_org
-from service.api.schemas import AuditEventSchema
+from service.api.schemas import ORG_CODE, AuditEventSchema
 from service.audit_report import audit_report, build_export
 from service.errors import Forbidden
 from service.fixity import checkpoint_now, run_fixity, verify_trail
@@ -82,11 +83,14 @@ class OrgQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    org = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    org = fields.String(load_default=None, validate=ORG_CODE)
 
 
 class EventsQuerySchema(OrgQuerySchema):
-    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    # bounded by what the database stores (a 64-bit integer): larger was a 500
+    after_seq = fields.Integer(
+        load_default=0, validate=validate.Range(min=0, max=2**63 - 1, error="序号超出范围")
+    )
     object_id = fields.String(load_default=None)
     action = fields.String(load_default=None)
     per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
@@ -200,8 +204,10 @@ class RetentionSchema(Schema):
 class HoldInputSchema(Schema):
     document_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
     hold = fields.Boolean(load_default=True)
-    reason = fields.String(
-        required=True, validate=validate.Length(min=2, max=2000, error="请填写理由（2–2000 字）")
+    reason = PlainText(
+        required=True,
+        max_length=2000,
+        validate=validate.Length(min=2, max=2000, error="请填写理由（2–2000 字）"),
     )
 
 

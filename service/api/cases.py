@@ -8,8 +8,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from schemas.fields import PlainText
 from service import auth
-from service.api.schemas import DocumentSchema, PageQuerySchema
+from service.api.schemas import ORG_CODE, DocumentSchema, PageQuerySchema
 from service.cases import CASE_ROLES, case_detail, create_case, list_cases
 from service.state import wenshu
 
@@ -23,8 +24,9 @@ class CaseInputSchema(Schema):
             r"^[\w\-〔〕（）()]{1,64}$", error="案件编号为 1–64 个字符（汉字、字母、数字、-）"
         ),
     )
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    org = fields.String(required=True)
+    # printed and shown as typed: control characters and direction overrides are refused
+    title = PlainText(required=True, multiline=False, max_length=200)
+    org = fields.String(required=True, validate=ORG_CODE)
 
 
 class CaseSchema(Schema):
@@ -49,6 +51,9 @@ class CaseDetailSchema(Schema):
     documents = fields.List(fields.Nested(DocumentSchema))
     complete = fields.Boolean()
     lacking = fields.List(fields.String())
+    signed_copies_missing = fields.List(
+        fields.String(), metadata={"description": "尚缺签字原件的检查记录单、询问笔录（文书 id）"}
+    )
 
 
 @blp.route("")

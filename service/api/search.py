@@ -11,7 +11,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from archive.audit import AuditChain
 from archive.search_snippet import mask_identifiers
 from service import auth
-from service.api.schemas import SearchResultSchema
+from service.api.schemas import ORG_CODE, SearchResultSchema
 from service.errors import Forbidden
 from service.state import wenshu
 
@@ -32,7 +32,7 @@ class SearchQuerySchema(Schema):
         },
     )
     type = fields.String(load_default=None, validate=validate.OneOf(_TYPES))
-    org = fields.String(load_default=None, validate=validate.Length(max=32))
+    org = fields.String(load_default=None, validate=ORG_CODE)
     case_no = fields.String(load_default=None, validate=validate.Length(max=64))
     wenhao = fields.String(load_default=None, validate=validate.Length(max=100))
     archive_no = fields.String(load_default=None, validate=validate.Length(max=100))
@@ -58,8 +58,13 @@ class SearchQuerySchema(Schema):
     )
     date_from = fields.Date(load_default=None)
     date_to = fields.Date(load_default=None)
-    amount_min = fields.Decimal(load_default=None, places=2, validate=validate.Range(min=0))
-    amount_max = fields.Decimal(load_default=None, places=2, validate=validate.Range(min=0))
+    # the spec's minimum must be a number; apispec would write the Decimal as "0.00"
+    amount_min = fields.Decimal(
+        load_default=None, places=2, validate=validate.Range(min=0), metadata={"minimum": 0}
+    )
+    amount_max = fields.Decimal(
+        load_default=None, places=2, validate=validate.Range(min=0), metadata={"minimum": 0}
+    )
     status = fields.String(load_default=None, validate=validate.OneOf(["issued", "withdrawn"]))
     sort = fields.String(
         load_default="relevance", validate=validate.OneOf(["relevance", "newest", "oldest"])
@@ -137,6 +142,7 @@ class Search(MethodView):
                     "snippet": h.snippet,
                     "score": h.score,
                     "status": h.status,
+                    "from_scan": h.from_scan,
                 }
                 for h in result.hits
             ],

@@ -8,12 +8,13 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from archive.errors import ConflictError
+from archive.errors import ConflictError, ValidationError
 from archive.models import Org
 from service import records
 from service.cases import list_cases
 from service.doctypes import DOCTYPES, get_doctype
 from service.render import sample_input
+from service.signed_copy import UPLOADERS
 from service.state import wenshu
 from service.web import bp
 from service.web.formspec import form_spec
@@ -74,8 +75,16 @@ def documents() -> Any:
     doctype = request.args.get("type") or None
     case_no = request.args.get("case_no") or None
     page_no = max(1, request.args.get("page", 1, type=int) or 1)
+    signed_copy = "missing" if request.args.get("signed_copy") == "missing" else None
     total, views = records.listing(
-        ws, who, type=doctype, case_no=case_no, org=None, page=page_no, per_page=PER_PAGE
+        ws,
+        who,
+        type=doctype,
+        case_no=case_no,
+        org=None,
+        page=page_no,
+        per_page=PER_PAGE,
+        signed_copy=signed_copy,
     )
     return render_template(
         "documents.html",
@@ -85,6 +94,7 @@ def documents() -> Any:
         pages=max(1, -(-total // PER_PAGE)),
         doctype=doctype,
         case_no=case_no,
+        signed_copy=signed_copy,
         types=DOCTYPES,
     )
 
@@ -103,6 +113,9 @@ def document(doc_id: str) -> Any:
         retention=RETENTION.get(view.doc.retention, view.doc.retention),
         may_issue=may(who, tuple(dt.issuers)) and who.may_see_org(view.org.code),
         just_issued=request.args.get("issued") == "1",
+        signed_copy=records.signed_copy_json(ws, view, "/api/v1/documents"),
+        may_upload=may(who, UPLOADERS) and who.may_see_org(view.org.code),
+        max_upload_mib=ws.config["MAX_UPLOAD_BYTES"] // (1024 * 1024),
     )
 
 
@@ -119,6 +132,9 @@ def withdraw(doc_id: str) -> Any:
     else:
         try:
             records.withdraw(ws, who, view, reason)
+        except ValidationError as exc:
+            details = "；".join(m for ms in (exc.errors or {}).values() for m in ms)
+            flash(f"{exc.message}：{details}" if details else exc.message, "error")
         except ConflictError as exc:
             flash(exc.message, "error")
         else:
