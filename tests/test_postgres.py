@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,19 +80,22 @@ def test_issue_concurrently_and_detect_tampering(
     ws.db.dispose()
 
 
-def test_two_servers_share_one_archive(pg_url: str, tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    base_env = dict(
+@contextmanager
+def two_servers(pg_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], str, list[str]]]:
+    """Two `wenshu serve` (each its own converter pool) on one PostgreSQL and one data dir:
+    yields their environment, a clerk's token and the two base URLs; stops both after."""
+    env = dict(
         os.environ,
-        WENSHU_DATA=str(data),
+        WENSHU_DATA=str(tmp_path / "data"),
         DATABASE_URL=pg_url,
         WENSHU_CONVERTER_POOL_SIZE="1",
         WENSHU_WORKERS="2",
     )
-    subprocess.run([WENSHU, "init"], env=base_env, cwd=ROOT, check=True, capture_output=True)
+    env.pop("WENSHU_SEARCH_BACKEND", None)  # the default on PostgreSQL
+    subprocess.run([WENSHU, "init"], env=env, cwd=ROOT, check=True, capture_output=True)
     token = subprocess.run(
         [WENSHU, "user-add", "c2", "--role", "clerk", "--org", "llyb"],
-        env=base_env,
+        env=env,
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -99,21 +104,29 @@ def test_two_servers_share_one_archive(pg_url: str, tmp_path: Path) -> None:
     servers = []
     try:
         for i in range(2):
-            env = dict(
-                base_env,
+            server_env = dict(
+                env,
                 WENSHU_CONVERTER_DIR=str(tmp_path / f"conv{i}"),
                 WENSHU_CONVERTER_BASE_PORT=str(free_port_block(1)),
             )
             port = free_port_block(1)
-            proc = start_server(env, port, tmp_path / f"server{i}.log")
+            proc = start_server(server_env, port, tmp_path / f"server{i}.log")
             servers.append((proc, f"http://127.0.0.1:{port}"))
         for proc, url in servers:
             wait_healthy(url, proc)
+        yield env, token, [url for _, url in servers]
+    finally:
+        for proc, _ in servers:
+            stop_server(proc)
+
+
+def test_two_servers_share_one_archive(pg_url: str, tmp_path: Path) -> None:
+    with two_servers(pg_url, tmp_path) as (base_env, token, servers):
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         payload = json.dumps(
             {"type": "notice", "org": "llyb", "data": sample("notice")}, ensure_ascii=False
         ).encode()
-        urls = [servers[i % 2][1] for i in range(16)]
+        urls = [servers[i % 2] for i in range(16)]
         with ThreadPoolExecutor(max_workers=8) as pool:
             results = list(
                 pool.map(
@@ -130,13 +143,10 @@ def test_two_servers_share_one_archive(pg_url: str, tmp_path: Path) -> None:
         assert numbers == list(range(1, 17))
         # Each server reads what the other issued.
         other = requests.get(
-            servers[1][1] + results[0].json()["links"]["self"], headers=headers, timeout=30
+            servers[1] + results[0].json()["links"]["self"], headers=headers, timeout=30
         )
         assert other.status_code == 200
         verify = subprocess.run(
             [WENSHU, "verify"], env=base_env, cwd=ROOT, capture_output=True, text=True
         )
         assert verify.returncode == 0, verify.stdout + verify.stderr
-    finally:
-        for proc, _ in servers:
-            stop_server(proc)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -27,17 +25,13 @@ from archive.search_pg import TABLE, PgSearchIndex
 from service.accounts import add_user
 from service.config import load_config
 from tests.conftest import (
-    ROOT,
     Client,
-    free_port_block,
     fresh_database,
     make_app,
     sample,
-    start_server,
-    stop_server,
 )
+from tests.test_postgres import two_servers
 from tests.test_search_index import doc
-from tests.test_server import WENSHU, wait_healthy
 
 DOCS = [
     doc("adjacent", "本月将开展专项检查工作。"),
@@ -245,43 +239,13 @@ def test_the_service_on_postgresql_searches_the_shared_table(
 def test_two_servers_search_what_either_issued(pg_url: str, tmp_path: Path) -> None:
     """Two `wenshu serve` on one PostgreSQL: a document issued on one is found at once on the
     other, from the shared table (no Whoosh folder is written)."""
-    data_dir = tmp_path / "data"
-    env = dict(
-        os.environ,
-        DATABASE_URL=pg_url,
-        WENSHU_DATA=str(data_dir),
-        WENSHU_CONVERTER_POOL_SIZE="1",
-        WENSHU_WORKERS="2",
-    )
-    env.pop("WENSHU_SEARCH_BACKEND", None)
-    subprocess.run([WENSHU, "init"], env=env, cwd=ROOT, check=True, capture_output=True)
-    token = subprocess.run(
-        [WENSHU, "user-add", "c2", "--role", "clerk", "--org", "llyb"],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()[-1]
-    servers = []
-    try:
-        for i in range(2):
-            server_env = dict(
-                env,
-                WENSHU_CONVERTER_DIR=str(tmp_path / f"conv{i}"),
-                WENSHU_CONVERTER_BASE_PORT=str(free_port_block(1)),
-            )
-            port = free_port_block(1)
-            proc = start_server(server_env, port, tmp_path / f"server{i}.log")
-            servers.append((proc, f"http://127.0.0.1:{port}"))
-        for proc, url in servers:
-            wait_healthy(url, proc)
+    with two_servers(pg_url, tmp_path) as (_env, token, servers):
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         data = sample("notice")
         data["title"] = "关于开展甲乙丙丁专项检查的通知"
         payload = json.dumps({"type": "notice", "org": "llyb", "data": data}, ensure_ascii=False)
         issued = requests.post(
-            servers[0][1] + "/api/v1/documents",
+            servers[0] + "/api/v1/documents",
             data=payload.encode(),
             headers=headers,
             timeout=180,
@@ -292,7 +256,7 @@ def test_two_servers_search_what_either_issued(pg_url: str, tmp_path: Path) -> N
         deadline = time.monotonic() + 60
         while True:
             answer = requests.get(
-                servers[1][1] + "/api/v1/search",
+                servers[1] + "/api/v1/search",
                 params={"q": "甲乙丙丁"},
                 headers=headers,
                 timeout=60,
@@ -301,8 +265,5 @@ def test_two_servers_search_what_either_issued(pg_url: str, tmp_path: Path) -> N
                 break
             time.sleep(1)
         assert [h["id"] for h in answer["hits"]] == [issued.json()["id"]]
-        index_dir = data_dir / "index"
+        index_dir = tmp_path / "data" / "index"
         assert not index_dir.exists() or not any(index_dir.iterdir())
-    finally:
-        for proc, _ in servers:
-            stop_server(proc)
