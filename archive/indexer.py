@@ -3,27 +3,29 @@
 The document's transaction also writes a row to ``index_queue``: the to-do is as durable as the
 document. ``drain`` takes an exclusive lock (so no two processes ever write the index at
 once: a file lock for Whoosh, an advisory lock shared by every app server for the PostgreSQL
-table), indexes every pending row and marks it done. Each issuing request drains after its commit
-and searches drain before they query, so nothing waits longer than one drain. The index is derived
+table), indexes every pending row and marks it done. After its commit an issuing request wakes its process's background
+indexer, which lets a batch gather first when the index is busy (``gather``); a search wakes
+it and waits, bounded in time, for what was queued before it (``wait_for``), then says how
+many documents were still on their way into the index. The index is derived
 data: ``rebuild`` makes it anew from the archive.
 """
 
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import logging
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from pypdf import PdfReader
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -39,26 +41,31 @@ __all__ = ["Indexer", "enqueue", "identifiers_in", "indexed_doc", "pending_count
 
 log = logging.getLogger(__name__)
 BATCH = 200
-EXTRACTORS = max(1, min(4, os.cpu_count() or 1))
-"""pdftotext processes run at once while loading a batch (they are separate processes)."""
 PARALLEL_FROM = 2_000
 """A rebuild forks indexing processes only for archives this large: below, forking costs more
 than it saves."""
+CATCH_UP_POLL = 0.05
+"""How often a search waiting for just-issued documents looks whether they are indexed."""
+GATHER_SECONDS = 0.5
+"""While documents are being issued in a stream, a background indexer commits at most once
+this often, so that they gather into one commit. Whoosh's cost is per commit and per merged
+segment (per distinct term written), far less per document: one document per commit costs
+~250 ms of CPU with its share of merges, 25 per commit ~18 ms each (a 1,000-document index
+of the ``scripts/bench_search`` corpus)."""
 
 
 def enqueue(session: Session, document_id: str, at: datetime) -> None:
     session.add(IndexQueueEntry(document_id=document_id, enqueued_at=at))
 
 
-def pending_count(session: Session) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(IndexQueueEntry)
-            .where(IndexQueueEntry.done_at.is_(None))
-        )
-        or 0
+def pending_count(session: Session, upto: int | None = None) -> int:
+    """Queued documents not yet searchable (those queued up to entry ``upto``, or all)."""
+    query = (
+        select(func.count()).select_from(IndexQueueEntry).where(IndexQueueEntry.done_at.is_(None))
     )
+    if upto is not None:
+        query = query.where(IndexQueueEntry.id <= upto)
+    return int(session.scalar(query) or 0)
 
 
 @contextmanager
@@ -83,15 +90,15 @@ def exclusive(lock_path: Path, timeout: float) -> Iterator[bool]:
 
 
 def pdf_text(pdf: bytes) -> str:
-    """The PDF's text in reading order (poppler's pdftotext: ~10× faster than pypdf on CJK)."""
-    out = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", "-", "-"],
-        input=pdf,
-        capture_output=True,
-        timeout=60,
-        check=True,
-    )
-    return out.stdout.decode("utf-8", errors="replace").replace("\f", "\n")
+    """The text of a PDF this service made, in reading order, page after page.
+
+    pypdf, in the process: on LibreOffice's PDFs (CJK fonts embedded as Type 1 subsets) it
+    takes ~12 ms of CPU per page where poppler's pdftotext takes ~130 ms (it parses each font
+    program for its built-in encoding), and keeps a table row on one line. Scans uploaded by
+    users go through ``service.ocr`` instead, in a separate process with a time limit.
+    """
+    reader = PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() for page in reader.pages)
 
 
 def indexed_doc(
@@ -145,11 +152,7 @@ def _load(session: Session, doc_ids: list[str], blobs: BlobStore) -> list[Indexe
     def build(row: Any) -> IndexedDoc:
         return indexed_doc(row[0], row[1], row[2] is not None, blobs, scans.get(row[0].id))
 
-    if len(rows) <= 1:
-        return [build(row) for row in rows]
-    # pdftotext runs in its own process: extracting a batch side by side uses every core.
-    with ThreadPoolExecutor(max_workers=EXTRACTORS) as pool:
-        return list(pool.map(build, rows))
+    return [build(row) for row in rows]
 
 
 class Indexer:
@@ -165,45 +168,90 @@ class Indexer:
             return self.index.exclusive(timeout)
         return exclusive(self.lock_path, timeout)
 
-    def drain(self, timeout: float = 10.0, *, if_pending: bool = False) -> int:
-        """Index every queued document. Returns how many; 0 if another process holds the lock.
-
-        With ``if_pending`` (a search making sure what was just issued is found) it returns at
-        once when the queue is empty, instead of waiting for the lock (a writer may be merging
-        segments) and checking the index (the background drain does that).
-        """
-        if if_pending:
-            with self.db.read() as s:
-                if not pending_count(s):
-                    return 0
-        done = 0
+    def drain(self, timeout: float = 10.0, *, gather: bool = False) -> int:
+        """Index what is queued (later entries wait for the next drain: a batch stays a
+        batch), after checking the index (rebuilt if damaged). Returns how many; 0 if another
+        process held the lock all along. With ``gather`` (the background indexer), first let
+        documents gather while the index is busy (``GATHER_SECONDS``), holding the lock: the
+        others' documents are in the batch."""
         with self._exclusive(timeout) as got:
             if not got:
                 return 0
-            if not self.index.check():
-                log.warning("search index missing or damaged: rebuilding from the archive")
-                return self._rebuild_locked(None)
-            while True:
-                with self.db.read() as s:
-                    entries = list(
-                        s.scalars(
-                            select(IndexQueueEntry)
-                            .where(IndexQueueEntry.done_at.is_(None))
-                            .order_by(IndexQueueEntry.id)
-                            .limit(BATCH)
-                        )
+            if gather:
+                self._gather()
+            return self._drain_locked(self.last_queued())
+
+    def last_queued(self) -> int | None:
+        """The newest queue entry not yet indexed, if any."""
+        with self.db.read() as s:
+            return s.scalar(
+                select(func.max(IndexQueueEntry.id)).where(IndexQueueEntry.done_at.is_(None))
+            )
+
+    def _gather(self) -> None:
+        """Sleep until ``GATHER_SECONDS`` after the last commit (by any process or server):
+        when that was longer ago, a document is indexed at once."""
+        with self.db.read() as s:
+            last = s.scalar(select(func.max(IndexQueueEntry.done_at)))
+        if last is None:
+            return
+        since = (
+            datetime.now(UTC) - (last if last.tzinfo else last.replace(tzinfo=UTC))
+        ).total_seconds()
+        if 0 <= since < GATHER_SECONDS:
+            time.sleep(GATHER_SECONDS - since)
+
+    def wait_for(self, upto: int, timeout: float) -> int:
+        """Wait at most ``timeout`` until the entries up to ``upto`` are indexed (by whichever
+        process holds the writer lock); returns how many of them still are not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.db.read() as s:
+                left = pending_count(s, upto)
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(CATCH_UP_POLL)
+
+    def _drain_locked(self, upto: int | None) -> int:
+        """Index queued entries up to id ``upto`` (None: none) in batches; lock held.
+
+        Each batch is one commit (new documents searchable, marked done), then a merge of
+        small segments if due (``compact``), which no one waiting for them need wait for."""
+        if not self.index.check():
+            log.warning("search index missing or damaged: rebuilding from the archive")
+            return self._rebuild_locked(None)
+        done = 0
+        while upto is not None:
+            with self.db.read() as s:
+                entries = list(
+                    s.scalars(
+                        select(IndexQueueEntry)
+                        .where(IndexQueueEntry.done_at.is_(None), IndexQueueEntry.id <= upto)
+                        .order_by(IndexQueueEntry.id)
+                        .limit(BATCH)
                     )
-                    if not entries:
-                        return done
-                    docs = _load(s, sorted({e.document_id for e in entries}), self.blobs)
-                self.index.add(docs)
-                with self.db.write() as s:
-                    s.execute(
-                        update(IndexQueueEntry)
-                        .where(IndexQueueEntry.id.in_([e.id for e in entries]))
-                        .values(done_at=datetime.now(UTC))
-                    )
-                done += len(entries)
+                )
+                if not entries:
+                    return done
+                started = time.monotonic()
+                docs = _load(s, sorted({e.document_id for e in entries}), self.blobs)
+            self.index.add(docs)
+            with self.db.write() as s:
+                s.execute(
+                    update(IndexQueueEntry)
+                    .where(IndexQueueEntry.id.in_([e.id for e in entries]))
+                    .values(done_at=datetime.now(UTC))
+                )
+            done += len(entries)
+            merged = time.monotonic()
+            self.index.compact()
+            log.debug(
+                "indexed %d documents in %.2f s, compacted in %.2f s",
+                len(entries),
+                merged - started,
+                time.monotonic() - merged,
+            )
+        return done
 
     def _all_docs(self) -> Iterator[IndexedDoc]:
         last = ""

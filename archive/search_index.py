@@ -72,8 +72,9 @@ MERGE_TIERS = (100, 1_000)
 MERGE_FANIN = 10
 """After an incremental write, once ten segments of fewer than 100 documents exist, they are
 merged (about a second), and likewise ten of 100–1,000 documents (10–20 s, once every ~1,000
-documents issued). This happens in a second commit, so the new documents are searchable
-before the merge starts, and searches do not wait for it (``Indexer.drain(if_pending=True)``).
+documents issued). This happens in a second commit (``compact``), after the new documents are
+searchable and marked so in the queue: searches waiting for them do not wait for the merge
+(``Indexer.wait_for``); documents issued during a merge wait for it.
 Larger segments are left alone: merging costs ~0.25 ms per distinct term, minutes for big
 segments; ``wenshu reindex`` lays the whole archive out in large segments again."""
 
@@ -209,7 +210,10 @@ class SearchIndex:
     # ------------------------------------------------------------------ writing
 
     def add(self, docs: Iterable[IndexedDoc]) -> int:
-        """Add or replace documents by id in one commit; returns how many were written."""
+        """Add or replace documents by id in one commit; returns how many were written.
+
+        Each commit leaves a small segment: call ``compact`` afterwards (not holding up
+        whoever waits for these documents to become searchable)."""
         batch = {doc.id: doc for doc in docs}  # the last version of an id wins
         if not batch:
             return 0
@@ -222,7 +226,6 @@ class SearchIndex:
                 writer.cancel()
                 raise
             writer.commit(merge=False)
-            self._compact()
         return len(batch)
 
     def delete(self, ids: Iterable[str]) -> None:
@@ -409,8 +412,12 @@ class SearchIndex:
         finally:
             lock.release()
 
-    def _compact(self) -> None:
+    def compact(self) -> None:
         """Merge small segments left by incremental writes (bounded; see MERGE_TIERS)."""
+        with self._write_lock():
+            self._compact()
+
+    def _compact(self) -> None:
         low = 0
         for high in MERGE_TIERS:
             segments = self._open()._segments()

@@ -127,6 +127,9 @@ class PgSearchIndex:
             conn.execute(stmt, rows)
         return len(batch)
 
+    def compact(self) -> None:
+        """Nothing to merge: PostgreSQL keeps the GIN index up to date itself."""
+
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         if ids:

@@ -54,6 +54,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAX_UPLOAD_BYTES": int(_env("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)),
         # Seconds a recogniser may hold a scan before another one takes it over (it died).
         "OCR_LEASE_SECONDS": int(_env("OCR_LEASE_SECONDS", 900)),
+        # How long a search waits for documents issued just before it to become searchable.
+        "SEARCH_CATCH_UP_SECONDS": float(_env("SEARCH_CATCH_UP_SECONDS", 2.0)),
         "TIMEZONE": _env("TIMEZONE", "Asia/Shanghai"),
         # "json": one JSON object per log line (service/logs.py); "text" for a terminal.
         "LOG_FORMAT": _env("LOG_FORMAT", "json"),

@@ -34,6 +34,7 @@ class Wenshu:
         self.tz = ZoneInfo(config["TIMEZONE"])
         self._indexer_lock = threading.Lock()
         self._indexer_wake = threading.Event()
+        self._closed = threading.Event()
         self._indexer_thread: threading.Thread | None = None
 
     @cached_property
@@ -72,19 +73,43 @@ class Wenshu:
 
     def index_soon(self) -> None:
         """Wake this process's background indexer: the queue row is already committed, so the
-        request need not wait for Whoosh; searches drain whatever is still pending first."""
+        request need not wait for the index."""
         with self._indexer_lock:
+            if self._closed.is_set():
+                return
             if self._indexer_thread is None or not self._indexer_thread.is_alive():
                 self._indexer_thread = threading.Thread(target=self._index_loop, name="wenshu-indexer", daemon=True)
                 self._indexer_thread.start()
         self._indexer_wake.set()
 
+    def catch_up_index(self, timeout: float) -> int:
+        """For a search: wait at most ``timeout`` until what was issued before it is
+        searchable. Returns how many of those documents still are not (0: all are)."""
+        upto = self.indexer.last_queued()
+        if upto is None:
+            return 0
+        self.index_soon()
+        return self.indexer.wait_for(upto, timeout)
+
+    def close(self) -> None:
+        """Stop this process's background indexer (after its current drain) and close the
+        database connections: for whoever made this object and is done with it."""
+        self._closed.set()
+        self._indexer_wake.set()
+        with self._indexer_lock:
+            thread = self._indexer_thread
+        if thread is not None:
+            thread.join(timeout=30)
+        self.db.dispose()
+
     def _index_loop(self) -> None:
-        while True:
+        while not self._closed.is_set():
             self._indexer_wake.wait(timeout=INDEX_POLL_SECONDS)
             self._indexer_wake.clear()
+            if self._closed.is_set():
+                return
             try:
-                self.indexer.drain(timeout=5.0)
+                self.indexer.drain(timeout=5.0, gather=True)
             except Exception:  # the queue keeps the entry; the next round retries
                 log.exception("background index drain failed")
 

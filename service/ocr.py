@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from archive import signed_copies as sc
 from archive.audit import AuditChain
-from archive.indexer import enqueue, exclusive, pdf_text
+from archive.indexer import enqueue, exclusive
 from archive.models import Document, Org, SignedCopy, SignedCopyOcr
 from service.core import Wenshu
 
@@ -100,7 +100,7 @@ def recognise(pdf: bytes, *, pages: int, jobs: int = JOBS) -> Recognised:
             )
         text = side.read_text(encoding="utf-8", errors="replace") if side.is_file() else ""
         if _SKIPPED.search(text):  # pages with a text layer of their own: take the output's
-            text = pdf_text(out.read_bytes())
+            text = _text_layer(out)
         return Recognised(
             pdf=out.read_bytes(),
             text=tidy_text(text),
@@ -213,3 +213,12 @@ class Recogniser:
                 self.drain()
             except Exception:  # the queue keeps the entry; the next round retries
                 log.exception("OCR queue drain failed")
+
+
+def _text_layer(pdf: Path) -> str:
+    """The text layer of an uploaded PDF (after ocrmypdf), read by poppler's pdftotext in a
+    process of its own with a time limit: the file came from a user."""
+    out = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, timeout=60, check=True
+    )
+    return out.stdout.decode("utf-8", errors="replace").replace("\f", "\n")

@@ -134,7 +134,7 @@ class Client:
 def app(tmp_path: Path, converter_dir: dict[str, Any]) -> Any:
     app = make_app(tmp_path, converter_dir)
     yield app
-    app.extensions["wenshu"].db.dispose()
+    app.extensions["wenshu"].close()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import statistics
 import threading
 import time
 from collections import defaultdict
@@ -37,10 +38,13 @@ class LoadReport:
     """Documents issued but not yet in the search index when the clients stopped."""
     index_catch_up: float = 0.0
     """Seconds the background indexer then took to index them."""
+    index_commits: list[int] = field(default_factory=list)
+    """Documents per index commit, over the whole run."""
     cpu: dict[str, float] = field(default_factory=dict)
     """CPU seconds spent during the load by LibreOffice and by the gunicorn workers."""
     by_number: dict[bool, int] = field(default_factory=lambda: {True: 0, False: 0})
-    """Searches for the 文号/档号 of an already issued document: found or not (yet) indexed."""
+    """Searches for the 文号/档号 of an already issued document: found, or not (yet) indexed —
+    and then the answer's ``indexing`` must say so (a silent miss counts as an error)."""
 
     @property
     def issued_per_second(self) -> float:
@@ -79,11 +83,13 @@ class LoadReport:
             )
         out.append(
             f"search index: {self.index_backlog} documents not yet indexed when the clients "
-            f"stopped, indexed {self.index_catch_up:.1f} s later"
+            f"stopped, indexed {self.index_catch_up:.1f} s later; {len(self.index_commits)} "
+            f"index commits of {statistics.mean(self.index_commits or [0]):.1f} documents on "
+            f"average (largest {max(self.index_commits or [0])})"
         )
         out.append(
             f"searches by the number of an issued document: {sum(self.by_number.values())}, "
-            f"of which not yet indexed: {self.by_number[False]}"
+            f"of which not yet indexed (and said so): {self.by_number[False]}"
         )
         for op, messages in self.errors.items():
             out.append(f"  {op} errors: {len(messages)}, e.g. {messages[:3]}")
@@ -130,9 +136,12 @@ def drive(service: Service, *, clients: int, seconds: float) -> LoadReport:
                     r = service.search(org, query)
                     record("search", started, None if r.status_code == 200 else r.text[:200])
                     if r.status_code == 200 and query == number:
-                        found = doc_id in {h["id"] for h in r.json()["hits"]}
+                        answer = r.json()
+                        found = doc_id in {h["id"] for h in answer["hits"]}
                         with lock:
                             report.by_number[found] += 1
+                            if not found and not answer["indexing"]:  # issued before, not told
+                                report.errors["search"].append(f"{number} silently missing")
                 else:
                     doc_id, org, _ = rng.choice(known)
                     headers = service.headers(org, "admin")
@@ -172,8 +181,13 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _index_catch_up(service: Service, timeout: float = 300) -> tuple[int, float]:
+def _index_catch_up(service: Service, timeout: float = 300) -> tuple[int, float, list[int]]:
+    """The backlog when the clients stopped, how long it took to index, and the size of each
+    index commit (queue entries marked done together) since the service started."""
+    from sqlalchemy import func, select
+
     from archive.indexer import pending_count
+    from archive.models import IndexQueueEntry
     from tests.harness import database
 
     started = time.monotonic()
@@ -185,7 +199,17 @@ def _index_catch_up(service: Service, timeout: float = 300) -> tuple[int, float]
                 if not pending_count(s):
                     break
             time.sleep(0.2)
-    return backlog, time.monotonic() - started
+        took = time.monotonic() - started
+        with db.read() as s:
+            batches = list(
+                s.scalars(
+                    select(func.count())
+                    .select_from(IndexQueueEntry)
+                    .where(IndexQueueEntry.done_at.is_not(None))
+                    .group_by(IndexQueueEntry.done_at)
+                )
+            )
+    return backlog, took, batches
 
 
 def bare_conversions(service: Service, docx: bytes, *, seconds: float) -> tuple[int, float]:
@@ -228,7 +252,9 @@ def run(service: Service, *, clients: int, seconds: float, check_search: bool = 
         for doctype in DOCTYPES:  # every worker path warm before the clock starts
             service.issue(doctype, "llyb")
         report = drive(service, clients=clients, seconds=seconds)
-        report.index_backlog, report.index_catch_up = _index_catch_up(service)
+        report.index_backlog, report.index_catch_up, report.index_commits = _index_catch_up(
+            service
+        )
         notice = service.issue("notice", "llyb")
         docx = requests.get(
             f"{service.url}/api/v1/documents/{notice.json()['id']}/docx",

@@ -6,6 +6,8 @@ import copy
 import io
 import sqlite3
 import subprocess
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -191,3 +193,43 @@ def test_index_rebuilds_and_digits_are_exact(users: dict[str, Any], ws: Any) -> 
     assert n == 2
     hits = {h["id"] for h in users["clerk"].get("/api/v1/search?q=44号楼").get_json()["hits"]}
     assert hits == {forty_four["id"]}
+
+
+def test_search_waits_for_its_documents_not_for_the_index_writer(
+    users: dict[str, Any], ws: Any
+) -> None:
+    """Under load another worker holds the writer lock batch after batch (or through a merge):
+    a search waits only until what was issued before it is indexed, and, when even that takes
+    too long, answers at its bound saying how many documents are still on their way."""
+    held, go, release = threading.Event(), threading.Event(), threading.Event()
+
+    def busy_writer() -> None:
+        with ws.indexer._exclusive(5.0) as got:
+            assert got
+            held.set()
+            go.wait(30)
+            ws.indexer._drain_locked(ws.indexer.last_queued())
+            release.wait(30)
+
+    writer = threading.Thread(target=busy_writer)
+    writer.start()
+    try:
+        assert held.wait(10)
+        doc = issue(users["clerk"]).get_json()
+        ws.config["SEARCH_CATCH_UP_SECONDS"] = 0.3
+        started = time.monotonic()
+        r = users["clerk"].get("/api/v1/search?q=" + doc["wenhao"]).get_json()
+        assert time.monotonic() - started < 10  # bounded, though the lock stays held
+        assert r["indexing"] == 1 and r["hits"] == []
+
+        go.set()  # the writer indexes the document, then keeps the lock
+        ws.config["SEARCH_CATCH_UP_SECONDS"] = 20.0
+        started = time.monotonic()
+        r = users["clerk"].get("/api/v1/search?q=" + doc["wenhao"]).get_json()
+        assert time.monotonic() - started < 10  # well before its 20 s bound: the entry is done
+        assert writer.is_alive()  # and the lock still held
+        assert r["indexing"] == 0 and [h["id"] for h in r["hits"]] == [doc["id"]]
+    finally:
+        go.set()
+        release.set()
+        writer.join(30)

@@ -90,7 +90,7 @@ def world(converter_dir: dict[str, Any], tmp_path_factory: pytest.TempPathFactor
     clerk.get("/api/v1/search?q=专项治理&type=notice")
     clerk.post(f"/api/v1/documents/{docs[1]['id']}/withdraw", {"reason": "文号错误"})
     yield {"ws": ws, "users": users, "docs": docs}
-    ws.db.dispose()
+    ws.close()
 
 
 def test_only_auditors_and_admins_reach_the_audit_endpoints(world: dict[str, Any]) -> None:

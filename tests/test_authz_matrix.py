@@ -253,7 +253,7 @@ def world(
 ) -> Iterator[World]:
     w = World(tmp_path_factory.mktemp("matrix"), converter_dir)
     yield w
-    w.app.extensions["wenshu"].db.dispose()
+    w.app.extensions["wenshu"].close()
 
 
 def test_every_rule_has_a_policy(world: World) -> None:

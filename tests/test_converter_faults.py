@@ -211,4 +211,4 @@ def test_issue_during_a_converter_fault_is_503_and_consumes_no_number(
             account = numbering.account(s, series[0])
         assert (account.used, account.released, account.missing) == ([1], [], [])
     finally:
-        ws.db.dispose()
+        ws.close()

@@ -75,7 +75,7 @@ def fuzz_world(
 ) -> Iterator[FuzzWorld]:
     w = FuzzWorld(tmp_path_factory.mktemp("fuzz"), converter_dir)
     yield w
-    w.app.extensions["wenshu"].db.dispose()
+    w.app.extensions["wenshu"].close()
 
 
 def operations(world: FuzzWorld) -> list[Any]:

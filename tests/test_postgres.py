@@ -77,7 +77,7 @@ def test_issue_concurrently_and_detect_tampering(
     with ws.db.read() as s:
         report = verify_chain(s)
     assert not report.ok and report.first_bad_seq == 5
-    ws.db.dispose()
+    ws.close()
 
 
 @contextmanager

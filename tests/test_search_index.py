@@ -443,8 +443,10 @@ def test_small_segments_from_incremental_writes_are_merged(tmp_path: Path) -> No
         ix.add(
             [doc(f"inc{n}", f"第{n}次专项检查，张三丰参加。", issued_at=datetime(2021, 1, 1 + n))]
         )
+        ix.compact()
     ix.delete(["inc3"])
     ix.add([doc("inc4", "改正后的第4次专项检查。")])
+    ix.compact()
     with ix._searcher() as searcher:
         assert len(searcher.reader().leaf_readers()) <= 6  # 15 writes, merged by tens
     assert ix.doc_count() == 13

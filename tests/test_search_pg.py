@@ -233,7 +233,7 @@ def test_the_service_on_postgresql_searches_the_shared_table(
     assert ws.indexer.rebuild() == 2
     hits = clerk.get("/api/v1/search?q=44号楼").get_json()["hits"]
     assert [h["id"] for h in hits] == [forty_four_id]
-    ws.db.dispose()
+    ws.close()
 
 
 def test_two_servers_search_what_either_issued(pg_url: str, tmp_path: Path) -> None:

@@ -368,7 +368,7 @@ def test_signed_copies_are_append_only(
                         s.execute(text(sql))
             assert stored(ws)[0] == 2
         finally:
-            ws.db.dispose()
+            ws.close()
 
 
 def test_recognised_chinese_text_reads_as_printed() -> None:

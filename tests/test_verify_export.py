@@ -78,7 +78,7 @@ def exported(converter_dir: dict[str, Any], tmp_path_factory: pytest.TempPathFac
     path = tmp_path / "export.json"
     path.write_bytes(r.data)
     yield {"path": path, "export": json.loads(r.data), "docs": docs, "theirs": theirs, "pdfs": pdfs}
-    ws.db.dispose()
+    ws.close()
 
 
 def first(export: dict[str, Any], pred: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, converter_dir: dict[str, Any]
     yield Site(app, f"http://127.0.0.1:{server.server_port}")
     server.shutdown()
     thread.join(5)
-    ws.db.dispose()
+    ws.close()
 
 
 @pytest.fixture(scope="module")

@@ -195,6 +195,12 @@ class SearchResultSchema(Schema):
     per_page = fields.Integer()
     hits = fields.List(fields.Nested(SearchHitSchema))
     facets = fields.Dict()
+    indexing = fields.Integer(
+        metadata={
+            "description": "Documents issued before this search that were not yet searchable "
+            "when it ran (the index was busy): ask again in a moment to see them too."
+        }
+    )
 
 
 class AuditEventSchema(Schema):

@@ -38,7 +38,8 @@
     list.textContent = "";
     var q = form.elements.q.value.trim();
     status.textContent = (q ? "“" + q + "”" : "全部文书") + "：共 " + r.total + " 件" +
-      (r.total > PER_PAGE ? "，第 " + r.page + " 页" : "");
+      (r.total > PER_PAGE ? "，第 " + r.page + " 页" : "") +
+      (r.indexing ? "（另有 " + r.indexing + " 件刚签发的文书正在编入索引，稍后再检索可见）" : "");
     r.hits.forEach(function (hit) {
       var number = hit.wenhao || hit.archive_no || "";
       list.appendChild(h("li", { class: "hit" },
