@@ -60,6 +60,9 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
         "20",
         "--config",
         "python:service.gunicorn_conf",
+        # gunicorn's control socket is one fixed path per user: every server on the machine
+        # would take it from the one before. Nothing here uses it.
+        "--no-control-socket",
         "wsgi:app",
     ]
     if setpriv := shutil.which("setpriv"):
