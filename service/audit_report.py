@@ -43,7 +43,6 @@ PROBLEM_LABELS = {
 }
 
 
-
 def build_export(ws: Wenshu, who: Principal, orgs: set[str] | None) -> dict[str, Any]:
     """The export for ``orgs`` (None: everything, unredacted — admins only)."""
     checkpoint_now(ws, actor=who.name, reason="export", orgs=orgs)

@@ -78,7 +78,9 @@ class Wenshu:
             if self._closed.is_set():
                 return
             if self._indexer_thread is None or not self._indexer_thread.is_alive():
-                self._indexer_thread = threading.Thread(target=self._index_loop, name="wenshu-indexer", daemon=True)
+                self._indexer_thread = threading.Thread(
+                    target=self._index_loop, name="wenshu-indexer", daemon=True
+                )
                 self._indexer_thread.start()
         self._indexer_wake.set()
 

@@ -149,7 +149,9 @@ def sign_pdf(
     try:
         writer = _PdfA2IncrementalWriter(io.BytesIO(pdf), strict=False)
         # A fixed reservation spares pyHanko a dry-run signature to estimate the size (~2× faster).
-        output = signers.sign_pdf(writer, metadata, signer=signer, bytes_reserved=SIGNATURE_BYTES_RESERVED)
+        output = signers.sign_pdf(
+            writer, metadata, signer=signer, bytes_reserved=SIGNATURE_BYTES_RESERVED
+        )
     except PyHankoSigningError as exc:
         raise SigningError(f"签名失败：{exc}") from exc
     except Exception as exc:  # pyHanko's parser raises many types on malformed PDFs

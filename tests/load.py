@@ -252,9 +252,7 @@ def run(service: Service, *, clients: int, seconds: float, check_search: bool = 
         for doctype in DOCTYPES:  # every worker path warm before the clock starts
             service.issue(doctype, "llyb")
         report = drive(service, clients=clients, seconds=seconds)
-        report.index_backlog, report.index_catch_up, report.index_commits = _index_catch_up(
-            service
-        )
+        report.index_backlog, report.index_catch_up, report.index_commits = _index_catch_up(service)
         notice = service.issue("notice", "llyb")
         docx = requests.get(
             f"{service.url}/api/v1/documents/{notice.json()['id']}/docx",
