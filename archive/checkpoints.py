@@ -191,11 +191,13 @@ class CheckpointReport:
 
 
 def verify_checkpoints(
-    session: Session, certs: Mapping[str, str], *, orgs: set[str] | None = None
+    session: Session, certs: Mapping[str, Mapping[str, str]], *, orgs: set[str] | None = None
 ) -> CheckpointReport:
     """Every checkpoint's signature, and its head against the chain as stored now.
 
-    ``certs`` maps org code to its certificate PEM. Run after :func:`archive.audit.verify_chain`:
+    ``certs`` maps org code to the sha256 and PEM of each certificate the org has had
+    (``archive.certificates.certificate_history``): a checkpoint verifies under the one it
+    names. Run after :func:`archive.audit.verify_chain`:
     once the chain recomputes, the stored hash at a seq is the chain's hash there, so a
     checkpoint that disagrees proves a rewrite up to that seq.
     """
@@ -215,12 +217,13 @@ def verify_checkpoints(
     agreed = 0
     for cp in rows:
         report.checked += 1
-        cert = certs.get(cp.org)
+        known = certs.get(cp.org)
+        cert = (known or {}).get(cp.cert_sha256)
         problem, blame = None, cp.seq
-        if cert is None:
+        if not known:
             problem = f"机构 {cp.org} 的证书不存在，无法验证检查点"
-        elif cert_fingerprint(cert) != cp.cert_sha256:
-            problem = f"检查点由另一证书签署（{cp.cert_sha256[:16]}…）"
+        elif cert is None or cert_fingerprint(cert) != cp.cert_sha256:
+            problem = f"检查点由一份不是该机构证书的证书签署（{cp.cert_sha256[:16]}…）"
         elif not signature_ok(
             cert, payload(org=cp.org, seq=cp.seq, head_hash=cp.head_hash, at=cp.at), cp.signature
         ):

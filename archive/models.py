@@ -54,6 +54,22 @@ class Org(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class OrgCertificate(Base):
+    """Every signing certificate an org has had, from the moment it took it on.
+
+    Append-only: a document or checkpoint signed under a certificate the org has since
+    replaced still verifies against it. The current one is ``Org.cert_pem``, also here.
+    """
+
+    __tablename__ = "org_certificates"
+    __table_args__ = (UniqueConstraint("org_id", "sha256", name="uq_org_certificates_org_sha256"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the DER, as checkpoints name it
+    cert_pem: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -127,48 +127,70 @@ class Verifier:
 
     def certificates(
         self, export: dict[str, Any], pinned: dict[str, bytes], label: str = ""
-    ) -> dict[str, x509.Certificate]:
-        out = {}
+    ) -> dict[str, dict[str, x509.Certificate]]:
+        """Org → sha256 → certificate: the current one (pinned, if given) and the earlier ones
+        the chain vouches for (an ``org.certificate`` event that replaced it)."""
+        out: dict[str, dict[str, x509.Certificate]] = {}
         for org, entry in (export.get("certificates") or {}).items():
-            try:
-                cert = x509.load_pem_x509_certificate(entry["pem"].encode("ascii"))
-            except (KeyError, ValueError, AttributeError) as exc:
-                self.fail(f"{label}certificate of {org}: unreadable ({exc})")
+            cert = self._certificate(entry, f"{label}certificate of {org}")
+            if cert is None:
                 continue
-            fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+            fingerprint = _fingerprint(cert)
             if org in pinned:
-                trusted = x509.load_pem_x509_certificate(pinned[org])
-                want = hashlib.sha256(trusted.public_bytes(serialization.Encoding.DER)).hexdigest()
+                want = _fingerprint(x509.load_pem_x509_certificate(pinned[org]))
                 if fingerprint != want:
                     self.fail(
                         f"{label}certificate of {org}: not the trusted certificate "
                         f"({fingerprint[:16]}… ≠ {want[:16]}…)"
                     )
                     continue
-            elif entry.get("sha256") != fingerprint:
-                self.fail(f"{label}certificate of {org}: sha256 does not match its PEM")
-                continue
-            out[org] = cert
+            out[org] = {fingerprint: cert}
+            replaced = {
+                (ev.get("details") or {}).get("old_cert_sha256")
+                for ev in export.get("events", [])
+                if ev.get("action") == "org.certificate" and ev.get("org") == org
+            }
+            for old in entry.get("previous") or []:
+                name = f"{label}earlier certificate of {org}"
+                earlier = self._certificate(old, name)
+                if earlier is None:
+                    continue
+                if _fingerprint(earlier) not in replaced:
+                    self.fail(f"{name}: no org.certificate event in the chain replaced it")
+                    continue
+                out[org][_fingerprint(earlier)] = earlier
         return out
+
+    def _certificate(self, entry: dict[str, Any], name: str) -> x509.Certificate | None:
+        try:
+            cert = x509.load_pem_x509_certificate(entry["pem"].encode("ascii"))
+        except (KeyError, ValueError, AttributeError) as exc:
+            self.fail(f"{name}: unreadable ({exc})")
+            return None
+        if entry.get("sha256") != _fingerprint(cert):
+            self.fail(f"{name}: sha256 does not match its PEM")
+            return None
+        return cert
 
     def checkpoints(
         self,
         export: dict[str, Any],
-        certs: dict[str, x509.Certificate],
+        certs: dict[str, dict[str, x509.Certificate]],
         hashes: dict[int, str],
         label: str = "",
     ) -> None:
         good = 0
         for cp in export.get("checkpoints", []):
             name = f"{label}checkpoint {cp.get('org')}@{cp.get('seq')}"
-            cert = certs.get(cp.get("org"))
-            if cert is None:
+            known = certs.get(cp.get("org"))
+            if not known:
                 self.fail(f"{name}: no usable certificate for org {cp.get('org')}")
                 continue
-            fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-            if cp.get("cert_sha256") != fingerprint:
+            cert = known.get(cp.get("cert_sha256"))
+            if cert is None:
                 self.fail(
-                    f"{name}: signed with another certificate ({str(cp.get('cert_sha256'))[:16]}…)"
+                    f"{name}: signed with a certificate that is not the org's "
+                    f"({str(cp.get('cert_sha256'))[:16]}…)"
                 )
                 continue
             if not signature_ok(cert, cp):
@@ -286,6 +308,10 @@ class Verifier:
             )
         certs = self.certificates(old, pinned, f"{label}: ")
         self.checkpoints(old, certs, hashes, f"{label}: ")
+
+
+def _fingerprint(cert: x509.Certificate) -> str:
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
 def signature_ok(cert: x509.Certificate, cp: dict[str, Any]) -> bool:

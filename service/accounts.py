@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.audit import AuditChain
+from archive.certificates import record_certificate
 from archive.errors import ConflictError, NotFoundError, ValidationError
 from archive.models import Org, User
 from service.core import Wenshu
@@ -84,6 +85,7 @@ def add_org(
         )
         s.add(org)
         s.flush()
+        record_certificate(s, org, org.cert_pem, org.created_at)
         # The key is written before commit: an org row never exists without its key.
         ws.keys.save(code, key_pem, cert_pem)
         AuditChain.append(

@@ -24,6 +24,7 @@ from docx.shared import Mm, Pt
 from sqlalchemy import select
 
 from archive.audit import HASHING, AuditChain, export_events, iso, verify_chain
+from archive.certificates import certificate_history
 from archive.checkpoints import cert_fingerprint, checkpoint_dict, verify_checkpoints
 from archive.models import AuditCheckpoint, AuditEvent, AuditHead, Document, Org, Withdrawal
 from archive.retention import holds
@@ -67,8 +68,19 @@ def build_export(ws: Wenshu, who: Principal, orgs: set[str] | None) -> dict[str,
             org_q = org_q.where(Org.code.in_(orgs))
             doc_q = doc_q.where(Org.code.in_(orgs))
         cps = [checkpoint_dict(cp) for cp in s.scalars(cp_q) if cp.seq <= head_seq]
+        history = certificate_history(s, orgs)
         certs = {
-            o.code: {"sha256": cert_fingerprint(o.cert_pem), "pem": o.cert_pem, "name": o.name}
+            o.code: {
+                "sha256": cert_fingerprint(o.cert_pem),
+                "pem": o.cert_pem,
+                "name": o.name,
+                # Replaced certificates: checkpoints and documents signed before still verify.
+                "previous": [
+                    {"sha256": sha, "pem": pem}
+                    for sha, pem in history.get(o.code, {}).items()
+                    if pem != o.cert_pem
+                ],
+            }
             for o in s.scalars(org_q)
         }
         doc_rows = s.execute(doc_q.order_by(Document.issued_at, Document.id)).all()
@@ -139,7 +151,7 @@ def report_facts(ws: Wenshu, org_code: str, date_from: date, date_to: date) -> d
             for d in s.scalars(select(Document).where(Document.org_id == org.id))
         }
         chain = verify_chain(s)
-        cps = verify_checkpoints(s, {org.code: org.cert_pem}, orgs={org.code})
+        cps = verify_checkpoints(s, certificate_history(s, {org.code}), orgs={org.code})
         checkpoints = [
             (checkpoint_dict(cp), cp.at)
             for cp in s.scalars(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from archive import checkpoints
 from archive.audit import AuditChain, ChainReport, verify_chain
+from archive.certificates import certificate_history, trusted_certificates
 from archive.checkpoints import CheckpointReport, checkpoint_dict, verify_checkpoints
 from archive.models import AuditEvent, Document, Org
 from archive.signed_copies import copy_problems
@@ -60,8 +61,7 @@ class ArchiveReport:
 
 def verify_trail(s: Session, orgs: set[str] | None = None) -> tuple[ChainReport, CheckpointReport]:
     """The whole chain, and the signed checkpoints of ``orgs`` (None: every org) against it."""
-    certs = {o.code: o.cert_pem for o in s.scalars(select(Org))}
-    return verify_chain(s), verify_checkpoints(s, certs, orgs=orgs)
+    return verify_chain(s), verify_checkpoints(s, certificate_history(s), orgs=orgs)
 
 
 def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
@@ -76,6 +76,7 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
         recorded = _issue_events(s, orgs)
         doc_orgs = {doc.id: org.code for doc, org in docs}
         copies = copy_problems(s, ws.blobs, None if orgs is None else set(doc_orgs))
+        trusted = {org.code: trusted_certificates(s, org) for _, org in docs}
     if chain.ok:
         report.lines.append(f"audit chain: {chain.checked} events, head {chain.head_hash[:16]}…")
     else:
@@ -99,7 +100,8 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
     bad_docs = set()
     for doc, org in docs:
         report.checked[org.code] = report.checked.get(org.code, 0) + 1
-        for kind, message in _document_problems(ws, doc, org, recorded.pop(doc.id, None)):
+        issued = recorded.pop(doc.id, None)
+        for kind, message in _document_problems(ws, doc, trusted[org.code], issued):
             bad_docs.add(doc.id)
             label = f"document {doc.id} ({doc.wenhao or doc.archive_no})"
             report.problems.append(Problem(kind, f"{label}: {message}", org.code, doc.id))
@@ -137,7 +139,10 @@ def _issue_events(
 
 
 def _document_problems(
-    ws: Wenshu, doc: Document, org: Org, issued: tuple[int, str | None, dict[str, Any]] | None
+    ws: Wenshu,
+    doc: Document,
+    trusted: list[bytes],
+    issued: tuple[int, str | None, dict[str, Any]] | None,
 ) -> list[tuple[str, str]]:
     problems = []
     for kind, digest in (
@@ -150,7 +155,7 @@ def _document_problems(
         elif not ws.blobs.verify(digest):
             problems.append(("blob", f"{kind} blob {digest} does not match its sha256"))
     if ws.blobs.exists(doc.pdf_sha256):
-        sig = verify_pdf(ws.blobs.get(doc.pdf_sha256), trusted_certs=[org.cert_pem.encode("ascii")])
+        sig = verify_pdf(ws.blobs.get(doc.pdf_sha256), trusted_certs=trusted)
         if not sig.ok:
             problems.append(
                 (

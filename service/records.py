@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from archive.audit import AuditChain
 from archive.blobs import sha256_hex
+from archive.certificates import trusted_certificates
 from archive.errors import NotFoundError
 from archive.models import Document, Org, User, Withdrawal
 from archive.signed_copies import SIGNED_TYPES, CopyState, latest_copies, missing_condition
@@ -215,7 +216,9 @@ def verification(ws: Wenshu, v: DocumentView) -> dict[str, Any]:
         }
     pdf = ws.blobs.get(d.pdf_sha256)
     sha_ok = sha256_hex(pdf) == d.pdf_sha256
-    report = verify_pdf(pdf, trusted_certs=[v.org.cert_pem.encode("ascii")])
+    with ws.db.read() as s:
+        trusted = trusted_certificates(s, v.org)
+    report = verify_pdf(pdf, trusted_certs=trusted)
     problems = []
     if not sha_ok:
         problems.append("文件哈希与归档记录不符（文件被改动）")

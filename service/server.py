@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -26,6 +27,9 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
     workers = workers or int(
         os.environ.get("WENSHU_WORKERS", str(max(2, (os.cpu_count() or 2) * 2)))
     )
+    run_dir_lock = _own_run_dir(Path(ws.config["RUN_DIR"]))
+    if run_dir_lock is None:
+        return 1
     pool = ConverterPool(ws.pool_settings)
     log.info("starting %d LibreOffice instance(s)", ws.pool_settings.size)
     pool.start()
@@ -114,6 +118,37 @@ def _wait_for_free_port(host: str, port: int, timeout: float) -> None:
             log.warning("port %s:%d still in use (previous server stopping?); waiting", host, port)
             waiting = True
         time.sleep(0.5)
+
+
+def _own_run_dir(run_dir: Path) -> Any:
+    """Hold ``RUN_DIR/serve.lock`` for as long as this process lives (the kernel lets go when
+    it dies, however it dies): a second server on the same run dir — its converter pool,
+    metrics and locks — would pull them from under the first. None if another holds it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(run_dir / "serve.lock", "a+")  # noqa: SIM115 (kept open on purpose)
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "?"
+        fh.close()
+        log.error(
+            "run dir %s is in use by another wenshu serve (pid %s): each server needs its own "
+            "WENSHU_RUN (docs/scale-out.md)",
+            run_dir,
+            holder,
+        )
+        print(
+            f"运行目录 {run_dir} 已被另一个 wenshu serve（pid {holder}）使用："
+            "每个服务进程须有自己的 WENSHU_RUN",
+            file=sys.stderr,
+        )
+        return None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh
 
 
 def _fresh_metrics_dir(ws: Wenshu) -> Path:

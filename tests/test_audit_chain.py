@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
 from archive.audit import AuditChain, content_hash, link_hash, verify_chain
-from archive.checkpoints import make_checkpoints, verify_checkpoints
+from archive.checkpoints import cert_fingerprint, make_checkpoints, verify_checkpoints
 from archive.db import Database
 from archive.migrate import upgrade
 from archive.models import AuditEvent, AuditEventSalt, AuditHead
@@ -66,8 +66,12 @@ def check(db: Database) -> tuple[bool, int | None]:
     return r.ok, r.first_bad_seq
 
 
-def certs(identities: dict[str, tuple[bytes, bytes]]) -> dict[str, str]:
-    return {org: cert.decode("ascii") for org, (_key, cert) in identities.items()}
+def certs(identities: dict[str, tuple[bytes, bytes]]) -> dict[str, dict[str, str]]:
+    """Each org's certificate history: here, the one certificate it signs with."""
+    return {
+        org: {cert_fingerprint(cert): cert.decode("ascii")}
+        for org, (_key, cert) in identities.items()
+    }
 
 
 def checkpoint(db: Database, identities: dict[str, tuple[bytes, bytes]]) -> int:

@@ -104,8 +104,9 @@ def two_servers(pg_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], s
     servers = []
     try:
         for i in range(2):
-            server_env = dict(
+            server_env = dict(  # each server its own run dir, as docs/scale-out.md says
                 env,
+                WENSHU_RUN=str(tmp_path / f"run{i}"),
                 WENSHU_CONVERTER_DIR=str(tmp_path / f"conv{i}"),
                 WENSHU_CONVERTER_BASE_PORT=str(free_port_block(1)),
             )

@@ -117,7 +117,6 @@ def test_concurrent_issue_is_contiguous_and_reads_are_not_stalled(server: dict[s
     numbers = sorted(int(r.json()["wenhao"].split("〕")[1].rstrip("号")) for r in results)
     assert numbers == list(range(1, 51))
     assert len({r.json()["archive_no"] for r in results}) == 50
-    # Reads go on while 50 documents are issued: no read waits for a conversion.
     # Reads go on while 50 documents are issued: no read waits for a conversion. (p90, not max:
     # on a 2-core machine one read can lose the CPU for a moment to LibreOffice.)
     assert len(read_latencies) > 20
@@ -128,6 +127,18 @@ def test_concurrent_issue_is_contiguous_and_reads_are_not_stalled(server: dict[s
         [WENSHU, "verify"], env=server["env"], cwd=ROOT, capture_output=True, text=True
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    # A second server on the same run dir would take the pool and metrics from under this one.
+    second = subprocess.run(
+        [WENSHU, "serve", "--port", str(free_port_block(1))],
+        env=server["env"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 1 and "WENSHU_RUN" in second.stderr, second.stderr[-2000:]
+    assert requests.get(url + "/healthz", timeout=10).status_code == 200
 
     run_dir = server["data"] / "run"
     assert soffice_pids_under(run_dir)

@@ -5,7 +5,6 @@ Framework-free (no Flask): the admin pages parse the form and call these.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import select
 
 from archive.audit import AuditChain
+from archive.certificates import record_certificate
+from archive.checkpoints import cert_fingerprint
 from archive.errors import NotFoundError, ValidationError
 from archive.models import Org
 from service.accounts import Principal
@@ -133,8 +134,8 @@ def import_pkcs12(ws: Wenshu, who: Principal, code: str, data: bytes, password: 
 def _replace(ws: Wenshu, who: Principal, code: str, key_pem: bytes, cert_pem: bytes) -> CertInfo:
     with ws.db.write() as s:
         org = _org(s, code)
-        old = hashlib.sha256(org.cert_pem.encode("ascii")).hexdigest()
-        org.cert_pem = cert_pem.decode("ascii")
+        old = cert_fingerprint(org.cert_pem)
+        record_certificate(s, org, cert_pem.decode("ascii"), ws.now())
         org.cert_is_test = False
         ws.keys.save(code, key_pem, cert_pem)  # before commit: the row never names a missing key
         info = cert_info(org.cert_pem, False)
