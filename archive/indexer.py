@@ -1,13 +1,13 @@
 """Feeding the search index from the archive, one writer at a time.
 
-The document's transaction also writes a row to ``index_queue``: the to-do is as durable as the
-document. ``drain`` takes an exclusive lock (so no two processes ever write the index at
+The document's transaction also writes a row to ``index_queue``: the to-do is as durable as
+the document. ``drain`` takes an exclusive lock (so no two processes ever write the index at
 once: a file lock for Whoosh, an advisory lock shared by every app server for the PostgreSQL
-table), indexes every pending row and marks it done. After its commit an issuing request wakes its process's background
-indexer, which lets a batch gather first when the index is busy (``gather``); a search wakes
-it and waits, bounded in time, for what was queued before it (``wait_for``), then says how
-many documents were still on their way into the index. The index is derived
-data: ``rebuild`` makes it anew from the archive.
+table), indexes the pending rows and marks them done. After its commit an issuing request
+wakes its process's background indexer, which lets a batch gather first while documents
+stream in (``GATHER_SECONDS``); a search wakes it and waits, bounded in time, for what was
+queued before it (``wait_for``), then says how many documents were still on their way into
+the index. The index is derived data: ``rebuild`` makes it anew from the archive.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ than it saves."""
 CATCH_UP_POLL = 0.05
 """How often a search waiting for just-issued documents looks whether they are indexed."""
 GATHER_SECONDS = 0.5
-"""While documents are being issued in a stream, a background indexer commits at most once
-this often, so that they gather into one commit. Whoosh's cost is per commit and per merged
+"""While documents are being issued in a stream, the background indexer holding the lock
+commits no sooner than this after the last commit, so that they gather into one commit. Whoosh's cost is per commit and per merged
 segment (per distinct term written), far less per document: one document per commit costs
 ~250 ms of CPU with its share of merges, 25 per commit ~18 ms each (a 1,000-document index
 of the ``scripts/bench_search`` corpus)."""
