@@ -10,6 +10,10 @@ from archive.analysis import fold
 from archive.search_query import IDENTIFIER_RE
 
 SNIPPET_CHARS = 160
+_CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+_WRAP = re.compile(rf"(?<=[{_CJK}])[ \t]*\n[ \t]*(?=[{_CJK}])")
+"""A line break of the printed page inside Chinese text: no space when lines are joined."""
+_JOINED = "\x00"
 
 
 def mask_identifiers(text: str, folded: str | None = None) -> str:
@@ -52,6 +56,8 @@ def snippet(
     # Mask around the window only (an identifier is 18 characters): bodies run to pages.
     low, high = max(0, start - 18), min(len(body), end + 18)
     text = body[:low] + mask_identifiers(body[low:high], folded[low:high]) + body[high:]
+    # Same length, so the spans still fit: wraps inside Chinese text vanish in _plain.
+    text = _WRAP.sub(lambda m: _JOINED * len(m.group()), text)
     marks: list[list[int]] = []
     for a, b in spans:
         if b > start and a < end:
@@ -70,4 +76,4 @@ def snippet(
 
 
 def _plain(text: str) -> str:
-    return html.escape(re.sub(r"\s+", " ", text), quote=False)
+    return html.escape(re.sub(r"\s+", " ", text.replace(_JOINED, "")), quote=False)

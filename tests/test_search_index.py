@@ -468,3 +468,22 @@ def test_a_parallel_rebuild_finds_the_same(tmp_path: Path) -> None:
         if a.total <= 100:
             assert {h.id for h in a.hits} == {h.id for h in b.hits}
     assert two.check() and two.doc_count() == 600
+
+
+def test_snippets_join_the_lines_of_chinese_text_without_a_space(fresh_index: SearchIndex) -> None:
+    """The words on paper come with the page's line breaks; a break inside Chinese text is no
+    word boundary, elsewhere it is one."""
+    fresh_index.add(
+        [
+            doc(
+                "wrapped",
+                "决定在全市范围深入开展打击欺诈骗\n保专项治理行动。\n\n—1—\n\nABC\ndef 2019 年 1\n月",
+            )
+        ]
+    )
+    hits = fresh_index.search("欺诈骗保", orgs=None, per_page=100).hits
+    hit = next(h for h in hits if h.id == "wrapped")
+    assert (
+        hit.snippet
+        == "决定在全市范围深入开展打击<mark>欺诈骗保</mark>专项治理行动。 —1— ABC def 2019 年 1 月"
+    )
