@@ -29,7 +29,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -56,21 +56,29 @@ def cert_fingerprint(cert_pem: bytes | str) -> str:
 
 
 def sign(key_pem: bytes, data: bytes) -> str:
+    """ECDSA-SHA256 with an EC key, RSA PKCS#1 v1.5 SHA-256 with an RSA key (the two kinds of
+    key an org's certificate may have)."""
     key = serialization.load_pem_private_key(key_pem, password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ValueError("checkpoints are signed with an EC key")
-    return base64.b64encode(key.sign(data, ec.ECDSA(hashes.SHA256()))).decode("ascii")
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        signature = key.sign(data, ec.ECDSA(hashes.SHA256()))
+    elif isinstance(key, rsa.RSAPrivateKey):
+        signature = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        raise ValueError("checkpoints are signed with an EC or RSA key")
+    return base64.b64encode(signature).decode("ascii")
 
 
 def signature_ok(cert_pem: bytes | str, data: bytes, signature_b64: str) -> bool:
     pem = cert_pem.encode("ascii") if isinstance(cert_pem, str) else cert_pem
     public_key = x509.load_pem_x509_certificate(pem).public_key()
-    if not isinstance(public_key, ec.EllipticCurvePublicKey):
-        return False
     try:
-        public_key.verify(
-            base64.b64decode(signature_b64, validate=True), data, ec.ECDSA(hashes.SHA256())
-        )
+        signature = base64.b64decode(signature_b64, validate=True)
+        if isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            return False
     except (InvalidSignature, binascii.Error, ValueError):
         return False
     return True

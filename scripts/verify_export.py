@@ -32,7 +32,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 FORMAT = "wenshu-audit-export/1"
 HASHING = "wenshu-audit/2"
@@ -316,8 +316,6 @@ def _fingerprint(cert: x509.Certificate) -> str:
 
 def signature_ok(cert: x509.Certificate, cp: dict[str, Any]) -> bool:
     key = cert.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        return False
     payload = canonical(
         {
             "kind": CHECKPOINT_KIND,
@@ -328,9 +326,13 @@ def signature_ok(cert: x509.Certificate, cp: dict[str, Any]) -> bool:
         }
     ).encode("utf-8")
     try:
-        key.verify(
-            base64.b64decode(cp["signature"], validate=True), payload, ec.ECDSA(hashes.SHA256())
-        )
+        signature = base64.b64decode(cp["signature"], validate=True)
+        if isinstance(key, ec.EllipticCurvePublicKey):  # as archive/checkpoints.py signs
+            key.verify(signature, payload, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, payload, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            return False
     except (InvalidSignature, binascii.Error, ValueError, KeyError, TypeError):
         return False
     return True

@@ -284,3 +284,45 @@ def test_guards_checkpoints_and_detection_on_every_backend(
         assert check(db) == (False, 2)
     finally:
         db.dispose()
+
+
+def rsa_identity(org: str) -> tuple[bytes, bytes]:
+    """An RSA key and certificate, as a bureau's CA may issue (the upload accepts RSA)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"{org} 医疗保障局")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now.replace(year=now.year + 1))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_an_org_with_an_rsa_certificate_gets_checkpoints_that_verify(
+    chain_db: tuple[Database, Path], identities: dict[str, tuple[bytes, bytes]]
+) -> None:
+    """One org with an RSA key used to make every checkpoint call fail, for every org."""
+    db, _ = chain_db
+    mixed = {"llyb": rsa_identity("llyb"), "tyyb": identities["tyyb"]}
+    assert checkpoint(db, mixed) == 6  # the head of the six events
+    with db.read() as s:
+        assert verify_checkpoints(s, certs(mixed)).ok
+    forged = {"llyb": (rsa_identity("llyb")[0], mixed["llyb"][1])}  # another RSA key
+    checkpoint(db, forged)
+    with db.read() as s:
+        report = verify_checkpoints(s, certs(mixed))
+    assert [p.org for p in report.problems] == ["llyb"] and "签名无效" in report.problems[0].message

@@ -312,3 +312,15 @@ def test_the_script_needs_only_the_standard_library_and_cryptography() -> None:
         if not (isinstance(node, ast.ImportFrom) and node.level)
     }
     assert roots - set(sys.stdlib_module_names) == {"cryptography"}
+
+
+def test_the_offline_verifier_checks_rsa_checkpoints_too() -> None:
+    from cryptography import x509
+
+    from tests.test_audit_chain import rsa_identity
+
+    key, cert = rsa_identity("llyb")
+    cp = {"org": "llyb", "seq": 7, "head_hash": "a" * 64, "at": "2026-11-23T04:50:00Z"}
+    cp["signature"] = sign(key, payload(**cp))
+    assert vx.signature_ok(x509.load_pem_x509_certificate(cert), cp)
+    assert not vx.signature_ok(x509.load_pem_x509_certificate(cert), dict(cp, seq=8))
