@@ -47,8 +47,10 @@ def certificate_history(
     return dict(out)
 
 
-def trusted_certificates(session: Session, org: Org) -> list[bytes]:
-    """The org's certificates, current first, as ``verify_pdf(trusted_certs=…)`` takes them."""
-    pems = certificate_history(session, {org.code}).get(org.code, {})
-    older = [pem for pem in pems.values() if pem != org.cert_pem]
-    return [pem.encode("ascii") for pem in [org.cert_pem, *older]]
+def trusted_certificates(session: Session, orgs: set[str] | None = None) -> dict[str, list[bytes]]:
+    """Org code → every certificate the org has had, as ``verify_pdf(trusted_certs=…)`` takes
+    them (``orgs``: None = all)."""
+    return {
+        code: [pem.encode("ascii") for pem in pems.values()]
+        for code, pems in certificate_history(session, orgs).items()
+    }

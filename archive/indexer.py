@@ -48,10 +48,10 @@ CATCH_UP_POLL = 0.05
 """How often a search waiting for just-issued documents looks whether they are indexed."""
 GATHER_SECONDS = 0.5
 """While documents are being issued in a stream, the background indexer holding the lock
-commits no sooner than this after the last commit, so that they gather into one commit. Whoosh's cost is per commit and per merged
-segment (per distinct term written), far less per document: one document per commit costs
-~250 ms of CPU with its share of merges, 25 per commit ~18 ms each (a 1,000-document index
-of the ``scripts/bench_search`` corpus)."""
+commits no sooner than this after the last commit, so that they gather into one commit.
+Whoosh's cost is per commit and per merged segment (per distinct term written), far less per
+document: one document per commit costs ~250 ms of CPU with its share of merges, 25 per
+commit ~18 ms each (a 1,000-document index of the ``scripts/bench_search`` corpus)."""
 
 
 def enqueue(session: Session, document_id: str, at: datetime) -> None:
@@ -148,11 +148,10 @@ def _load(session: Session, doc_ids: list[str], blobs: BlobStore) -> list[Indexe
         .where(Document.id.in_(doc_ids))
     ).all()
     scans = scan_text_digests(session, doc_ids)
-
-    def build(row: Any) -> IndexedDoc:
-        return indexed_doc(row[0], row[1], row[2] is not None, blobs, scans.get(row[0].id))
-
-    return [build(row) for row in rows]
+    return [
+        indexed_doc(doc, code, withdrawn is not None, blobs, scans.get(doc.id))
+        for doc, code, withdrawn in rows
+    ]
 
 
 class Indexer:

@@ -55,9 +55,10 @@ def snippet(
             end = b
     # Mask around the window only (an identifier is 18 characters): bodies run to pages.
     low, high = max(0, start - 18), min(len(body), end + 18)
-    text = body[:low] + mask_identifiers(body[low:high], folded[low:high]) + body[high:]
+    window = mask_identifiers(body[low:high], folded[low:high])
     # Same length, so the spans still fit: wraps inside Chinese text vanish in _plain.
-    text = _WRAP.sub(lambda m: _JOINED * len(m.group()), text)
+    window = _WRAP.sub(lambda m: _JOINED * len(m.group()), window)
+    text = body[:low] + window + body[high:]
     marks: list[list[int]] = []
     for a, b in spans:
         if b > start and a < end:

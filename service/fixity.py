@@ -76,7 +76,7 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
         recorded = _issue_events(s, orgs)
         doc_orgs = {doc.id: org.code for doc, org in docs}
         copies = copy_problems(s, ws.blobs, None if orgs is None else set(doc_orgs))
-        trusted = {org.code: trusted_certificates(s, org) for _, org in docs}
+        trusted = trusted_certificates(s, orgs)
     if chain.ok:
         report.lines.append(f"audit chain: {chain.checked} events, head {chain.head_hash[:16]}…")
     else:
@@ -101,7 +101,7 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
     for doc, org in docs:
         report.checked[org.code] = report.checked.get(org.code, 0) + 1
         issued = recorded.pop(doc.id, None)
-        for kind, message in _document_problems(ws, doc, trusted[org.code], issued):
+        for kind, message in _document_problems(ws, doc, trusted.get(org.code, []), issued):
             bad_docs.add(doc.id)
             label = f"document {doc.id} ({doc.wenhao or doc.archive_no})"
             report.problems.append(Problem(kind, f"{label}: {message}", org.code, doc.id))

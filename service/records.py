@@ -217,7 +217,7 @@ def verification(ws: Wenshu, v: DocumentView) -> dict[str, Any]:
     pdf = ws.blobs.get(d.pdf_sha256)
     sha_ok = sha256_hex(pdf) == d.pdf_sha256
     with ws.db.read() as s:
-        trusted = trusted_certificates(s, v.org)
+        trusted = trusted_certificates(s, {v.org.code}).get(v.org.code, [])
     report = verify_pdf(pdf, trusted_certs=trusted)
     problems = []
     if not sha_ok:
