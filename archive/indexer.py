@@ -32,8 +32,9 @@ from sqlalchemy.orm import Session
 from archive.blobs import BlobStore
 from archive.db import Database
 from archive.models import Document, IndexQueueEntry, Org, Withdrawal
+from archive.search_docs import IndexedDoc
 from archive.search_extract import identifiers_in, input_facts
-from archive.search_index import IndexedDoc, SearchIndex
+from archive.search_index import SearchIndex
 from archive.search_pg import PgSearchIndex
 from archive.signed_copies import scan_text_digests
 

@@ -13,40 +13,36 @@ after another process swapped in a rebuilt one.
 What a query means and how it runs: :mod:`archive.search_query` (what users type),
 :mod:`archive.search_engine` (bitsets per segment); how segments are written quickly:
 :mod:`archive.search_writer` and :mod:`archive.search_bulk` (in parallel), reading posting
-blocks: :mod:`archive.search_postings`; snippets and masking: :mod:`archive.search_snippet`.
+blocks: :mod:`archive.search_postings`; the schema: :mod:`archive.search_schema`; generations
+on disk: :mod:`archive.search_generations`; snippets and masking: :mod:`archive.search_snippet`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3Codec
-from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.util.filelock import FileLock, try_for
 
-from archive.analysis import ANALYSIS_VERSION, document_analyzer, fold
-from archive.errors import ConflictError, IntegrityError, ValidationError
+from archive.analysis import ANALYSIS_VERSION
+from archive.errors import IntegrityError, ValidationError
 from archive.search_bulk import bulk_load, merge_tier
-from archive.search_engine import Candidate, Engine
-from archive.search_query import SearchFilters, exact_key, parse_query, validate
-from archive.search_snippet import mask_identifiers, snippet
-from archive.search_writer import BulkSegmentWriter, UnitPositions
+from archive.search_docs import FACETS, IndexBusy, IndexedDoc, SearchResult
+from archive.search_engine import Engine
+from archive.search_generations import VERSION_FILE, Generations
+from archive.search_query import SearchFilters, parse_query, validate
+from archive.search_schema import document_fields, stored_hit
+from archive.search_writer import BulkSegmentWriter
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +51,7 @@ class _ReadFailed(Exception):
     """A search tripped while reading the index (the cause is chained)."""
 
 
-BEIJING = timezone(timedelta(hours=8), "CST")
-FACETS = ("type", "org", "year")
-# Title and body are indexed together in ``body`` (one term per word to match, not two), the
-# title alone in ``title`` for ranking; the separator keeps bigrams from bridging the two.
-_TITLE_BODY_SEPARATOR = "\n。\n"
-_VERSION_FILE = "ANALYSIS_VERSION"
 _IDLE_SEARCHERS = 2
-_GEN_RE = re.compile(r"^gen-[0-9a-f]{12,40}$")
 
 SEGMENT_POSTINGS = 6_000_000
 """A rebuild starts a new segment after this many postings per indexing process (~6,500
@@ -83,107 +72,6 @@ BULK_CODEC = W3Codec(compression=1)
 """zlib level 1 for posting blocks: a third of the level-3 time, a few percent larger."""
 
 
-def _text(**kwargs: Any) -> TEXT:
-    field = TEXT(analyzer=document_analyzer(), **kwargs)
-    field.format = UnitPositions()
-    return field
-
-
-SCHEMA = Schema(
-    id=ID(stored=True, unique=True),
-    type=ID(stored=True, sortable=True),
-    org=ID(stored=True, sortable=True),
-    case_no=ID,
-    wenhao=ID,
-    archive_no=ID,
-    identifiers=KEYWORD(stored=False, lowercase=False, commas=False, scorable=False),
-    title=_text(stored=True),
-    body=_text(stored=True),  # indexes title + body, stores body
-    institutions=_text(),
-    persons=_text(),
-    inspectors=_text(),
-    issued_at=DATETIME(sortable=True),
-    year=ID(sortable=True),
-    amount=NUMERIC(int, bits=64, sortable=True),  # 分 (1/100 元): exact, and sortable
-    status=ID(stored=True),
-    # As given by the archive, for display; the ID fields above hold normalised keys.
-    shown=STORED,
-    # fold(body) where it differs from the cheap fold (Traditional text), so snippets of
-    # such documents do not pay for OpenCC at query time.
-    body_folded=STORED,
-    # The recognised text of the hand-signed original: indexed with the body (so its words
-    # find the document), stored apart so a hit can say the match came from the scan.
-    scan_text=STORED,
-    scan_folded=STORED,
-)
-
-
-class IndexBusy(ConflictError):
-    """Another writer held the index lock longer than the caller is willing to wait."""
-
-    code = "index_busy"
-
-
-@dataclass(frozen=True)
-class IndexedDoc:
-    """What the index needs of one archived document."""
-
-    id: str
-    type: str
-    org: str
-    case_no: str | None
-    wenhao: str | None
-    archive_no: str | None
-    title: str
-    body: str
-    issued_at: datetime
-    """Naive values are Beijing time; aware values are converted to it for filtering."""
-    status: str = "issued"
-    identifiers: tuple[str, ...] = ()
-    """ID-card numbers / credit codes in the document: matched exactly, never stored."""
-    institutions: tuple[str, ...] = ()
-    """Inspected institutions (see :mod:`archive.search_extract`)."""
-    persons: tuple[str, ...] = ()
-    """People concerned: subjects, interviewees, legal representatives, witnesses."""
-    inspectors: tuple[str, ...] = ()
-    """Inspectors, interviewers and recorders."""
-    amount: Decimal | None = None
-    """A report's total amount (元)."""
-    scan_text: str = ""
-    """OCR text of the document's hand-signed original (records, transcripts), if recognised."""
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    id: str
-    type: str
-    org: str
-    title: str
-    """Plain text with identifiers masked; escape it when rendering."""
-    wenhao: str | None
-    archive_no: str | None
-    case_no: str | None
-    issued_at: datetime
-    snippet: str
-    """HTML: escaped text, matches in ``<mark>``, identifiers masked."""
-    score: float
-    status: str = "issued"
-    """Withdrawn documents stay findable (it is an archive); show their status."""
-    from_scan: bool = False
-    """The words matched only in the recognised text of the signed original (the snippet is
-    taken from it)."""
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    total: int
-    page: int
-    per_page: int
-    hits: list[SearchHit]
-    facets: dict[str, dict[str, int]]
-    """Counts over all matches (not just this page), e.g. ``{"type": {"notice": 3}}``."""
-
-
 class SearchIndex:
     """One Whoosh index of the archive; see the module docstring for the layout on disk."""
 
@@ -195,6 +83,7 @@ class SearchIndex:
         """
         self.path = Path(path)
         self.lock_timeout = lock_timeout
+        self._gens = Generations(self.path)
         self._ix: Any = None
         self._gen: str | None = None
         self._engine = Engine()
@@ -202,10 +91,10 @@ class SearchIndex:
         self._searchers: list[tuple[str | None, Any]] = []
         self._searchers_lock = threading.Lock()
         self.path.mkdir(parents=True, exist_ok=True)
-        if self._fresh():
+        if self._gens.fresh():
             with self._write_lock():
-                if self._fresh():
-                    self._publish(self._create_generation())
+                if self._gens.fresh():
+                    self._gens.publish(self._gens.create())
 
     # ------------------------------------------------------------------ writing
 
@@ -221,7 +110,7 @@ class SearchIndex:
             writer = self._writer()
             try:
                 for doc in batch.values():
-                    writer.update_document(**_fields(doc))
+                    writer.update_document(**document_fields(doc))
             except BaseException:
                 writer.cancel()
                 raise
@@ -258,17 +147,17 @@ class SearchIndex:
         that many forked processes (for the command line: not from a threaded server).
         """
         with self._write_lock():
-            previous = self._current()
-            gen = self._create_generation()
+            previous = self._gens.current()
+            gen = self._gens.create()
             try:
                 ix = _open_dir(str(self.path / gen))
                 count = _fill(ix, docs, progress, procs)
-                self._publish(gen)
+                self._gens.publish(gen)
             except BaseException:
                 shutil.rmtree(self.path / gen, ignore_errors=True)
                 raise
             self._ix, self._gen = ix, gen
-            self._remove_generations(keep={gen, previous})
+            self._gens.remove_all_but({gen, previous})
         log.info("search index rebuilt: %d documents in %s", count, gen)
         return count
 
@@ -285,11 +174,11 @@ class SearchIndex:
         file of the live generation changed (name, size, time) since the last good check.
         """
         try:
-            gen_dir = self.path / self._require_current()
+            gen_dir = self.path / self._gens.require_current()
             state = _files_state(gen_dir)
             if state == self._verified:
                 return True
-            version = (gen_dir / _VERSION_FILE).read_text(encoding="ascii").strip()
+            version = (gen_dir / VERSION_FILE).read_text(encoding="ascii").strip()
             if version != str(ANALYSIS_VERSION):
                 log.warning(
                     "search index built by analysis v%s, now v%s", version, ANALYSIS_VERSION
@@ -391,7 +280,7 @@ class SearchIndex:
             leaves = [leaf for leaf, _ in reader.leaf_readers() if leaf.doc_count_all()]
             highlight = parsed.highlight if parsed else None
             hits = [
-                _hit(leaves[c.segment].stored_fields(c.docnum), c, highlight, sort)
+                stored_hit(leaves[c.segment].stored_fields(c.docnum), c, highlight, sort)
                 for c in outcome.hits
             ]
         except (ValidationError, IndexBusy):
@@ -425,54 +314,9 @@ class SearchIndex:
                 self._writer().commit(mergetype=merge_tier(low, high, MERGE_FANIN))
             low = high
 
-    def _fresh(self) -> bool:
-        """No pointer and no generation at all: a new index, not a damaged one."""
-        return not (self.path / "CURRENT").exists() and not any(self._generations())
-
-    def _generations(self) -> Iterator[Path]:
-        return (p for p in self.path.iterdir() if p.is_dir() and _GEN_RE.match(p.name))
-
-    def _current(self) -> str | None:
-        try:
-            name = (self.path / "CURRENT").read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError):
-            return None
-        return name if _GEN_RE.match(name) else None
-
-    def _require_current(self) -> str:
-        gen = self._current()
-        if gen is None:
-            raise IntegrityError("搜索索引缺失或已损坏，请重建索引。")
-        return gen
-
-    def _create_generation(self) -> str:
-        gen = f"gen-{time.time_ns():x}{uuid.uuid4().hex[:8]}"
-        (self.path / gen).mkdir()
-        whoosh_index.create_in(str(self.path / gen), SCHEMA)
-        (self.path / gen / _VERSION_FILE).write_text(f"{ANALYSIS_VERSION}\n", encoding="ascii")
-        return gen
-
-    def _publish(self, gen: str) -> None:
-        tmp = self.path / f"CURRENT.{uuid.uuid4().hex}"
-        with open(tmp, "w", encoding="ascii") as fh:
-            fh.write(gen + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path / "CURRENT")
-        dir_fd = os.open(self.path, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-    def _remove_generations(self, keep: set[str | None]) -> None:
-        for gen_dir in list(self._generations()):
-            if gen_dir.name not in keep:
-                shutil.rmtree(gen_dir, ignore_errors=True)
-
     def _open(self) -> Any:
         """The live generation's Whoosh index, reopened when a rebuild swapped it."""
-        gen = self._require_current()
+        gen = self._gens.require_current()
         if gen != self._gen or self._ix is None:
             try:
                 self._ix = _open_dir(str(self.path / gen))
@@ -549,7 +393,7 @@ def _fill(
     return bulk_load(
         ix,
         _unique_ids(docs),
-        _fields,
+        document_fields,
         segment_postings=SEGMENT_POSTINGS,
         procs=procs,
         progress=progress,
@@ -564,90 +408,3 @@ def _unique_ids(docs: Iterable[IndexedDoc]) -> Iterator[IndexedDoc]:
             raise ValidationError(f"重建索引时文档编号重复：{doc.id}")
         seen.add(doc.id)
         yield doc
-
-
-_NAME_SEPARATOR = "\n。\n"  # no bigram spans two names
-
-
-def _fields(doc: IndexedDoc) -> dict[str, Any]:
-    indexed = doc.title + _TITLE_BODY_SEPARATOR + doc.body
-    body_start = len(indexed) - len(doc.body)
-    if doc.scan_text:
-        indexed += _TITLE_BODY_SEPARATOR + doc.scan_text
-    issued = doc.issued_at
-    if issued.tzinfo is not None:
-        issued = issued.astimezone(BEIJING).replace(tzinfo=None)
-    fields: dict[str, Any] = {
-        "id": doc.id,
-        "type": doc.type,
-        "org": doc.org,
-        "title": doc.title,
-        "body": indexed,
-        "_stored_body": doc.body,
-        "issued_at": issued,
-        "year": str(issued.year),
-        "status": doc.status,
-        "shown": {
-            "wenhao": doc.wenhao,
-            "archive_no": doc.archive_no,
-            "case_no": doc.case_no,
-            "issued_at": doc.issued_at.isoformat(),
-        },
-    }
-    for name in ("case_no", "wenhao", "archive_no"):
-        value = getattr(doc, name)
-        if value:
-            fields[name] = exact_key(value)
-    if doc.identifiers:
-        fields["identifiers"] = " ".join(exact_key(value) for value in doc.identifiers)
-    for name in ("institutions", "persons", "inspectors"):
-        values = getattr(doc, name)
-        if values:
-            fields[name] = _NAME_SEPARATOR.join(values)
-    if doc.amount is not None:
-        fields["amount"] = int((doc.amount * 100).to_integral_value())
-    # fold() caches this text, so the analyzer's own fold of it costs nothing more.
-    folded_all = fold(indexed)
-    folded = folded_all[body_start : body_start + len(doc.body)]
-    if folded != fold(doc.body, simplified=False):
-        fields["body_folded"] = folded
-    if doc.scan_text:
-        fields["scan_text"] = doc.scan_text
-        scan_folded = folded_all[len(indexed) - len(doc.scan_text) :]
-        if scan_folded != fold(doc.scan_text, simplified=False):
-            fields["scan_folded"] = scan_folded
-    return fields
-
-
-def _hit(
-    stored: dict[str, Any], c: Candidate, highlight: re.Pattern[str] | None, sort: str
-) -> SearchHit:
-    shown = stored.get("shown") or {}
-    text, folded = stored.get("body", ""), stored.get("body_folded")
-    from_scan = bool(
-        highlight
-        and stored.get("scan_text")
-        and not _matches(highlight, stored.get("title", ""), None)
-        and not _matches(highlight, text, folded)
-        and _matches(highlight, stored["scan_text"], stored.get("scan_folded"))
-    )
-    if from_scan:
-        text, folded = stored["scan_text"], stored.get("scan_folded")
-    return SearchHit(
-        id=stored["id"],
-        type=stored["type"],
-        org=stored["org"],
-        title=mask_identifiers(stored.get("title", "")),
-        wenhao=shown.get("wenhao"),
-        archive_no=shown.get("archive_no"),
-        case_no=shown.get("case_no"),
-        issued_at=datetime.fromisoformat(shown["issued_at"]),
-        snippet=snippet(text, highlight, folded=folded),
-        score=round(c.tier * 100 + c.score, 4) if sort == "relevance" else 0.0,
-        status=stored.get("status", "issued"),
-        from_scan=from_scan,
-    )
-
-
-def _matches(highlight: re.Pattern[str], text: str, folded: str | None) -> bool:
-    return bool(text) and highlight.search(folded or fold(text, simplified=False)) is not None

@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError
 
 from archive.analysis import ANALYSIS_VERSION, fold
 from archive.errors import IntegrityError, ValidationError
-from archive.search_index import FACETS, IndexedDoc, SearchHit, SearchResult
+from archive.search_docs import FACETS, IndexedDoc, SearchHit, SearchResult
 from archive.search_pg_query import (
     TABLE,
     Sql,

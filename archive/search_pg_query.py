@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from archive.search_index import FACETS
+from archive.search_docs import FACETS
 from archive.search_query import (
     Alternative,
     ParsedQuery,

@@ -14,7 +14,7 @@ from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from archive.analysis import fold, term_positions
-from archive.search_index import BEIJING, IndexedDoc
+from archive.search_docs import BEIJING, IndexedDoc
 from archive.search_pg_query import FIELDS, field_term, identifier_digest, lexeme
 from archive.search_query import exact_key
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from service import create_app  # noqa: E402
 from service.accounts import add_user  # noqa: E402
 from service.cli import initialise  # noqa: E402
-from service.convert import ConverterPool  # noqa: E402
+from service.converter_pool import ConverterPool  # noqa: E402
 from service.issuing import letterhead  # noqa: E402
 from service.render import render_docx, sample_input  # noqa: E402
 from service.seal import make_seal_png  # noqa: E402

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from service import create_app  # noqa: E402
 from service.accounts import add_user  # noqa: E402
 from service.cli import initialise  # noqa: E402
-from service.convert import ConverterPool  # noqa: E402
+from service.converter_pool import ConverterPool  # noqa: E402
 from service.ocr import recognise  # noqa: E402
 from service.scan import inspect_upload  # noqa: E402
 

@@ -47,8 +47,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from archive.analysis import warm_up  # noqa: E402
+from archive.search_docs import IndexedDoc  # noqa: E402
 from archive.search_extract import input_facts  # noqa: E402
-from archive.search_index import IndexedDoc, SearchIndex  # noqa: E402
+from archive.search_index import SearchIndex  # noqa: E402
 from scripts.bench_pg import relation_mib, scratch_database, server_cpu_seconds  # noqa: E402
 
 SEEDS = ROOT.parent / "shared" / "seeds"

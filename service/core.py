@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from archive.blobs import BlobStore
 from archive.db import Database
 from archive.keys import KeyStore
-from service.convert import Converter, PoolSettings
+from service.convert import Converter
+from service.converter_instance import PoolSettings
 
 log = logging.getLogger(__name__)
 

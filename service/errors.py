@@ -82,7 +82,7 @@ def error_body(status: int, code: str, message: str, errors: dict[str, Any] | No
 
 
 def init_app(app: Flask) -> None:
-    from archive.search_index import IndexBusy
+    from archive.search_docs import IndexBusy
     from service.render import RenderError
 
     STATUS[IndexBusy] = 503  # another process is writing the index: retry shortly

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from service.convert import ConverterPool
+from service.converter_pool import ConverterPool
 from service.core import Wenshu
 from service.metrics import MULTIPROC_ENV
 

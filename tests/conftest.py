@@ -16,7 +16,8 @@ import pytest
 from service import create_app
 from service.accounts import add_user
 from service.cli import initialise
-from service.convert import ConverterPool, PoolSettings
+from service.converter_instance import PoolSettings
+from service.converter_pool import ConverterPool
 from service.core import FONTS_CONF, Wenshu
 
 ROOT = Path(__file__).resolve().parent.parent

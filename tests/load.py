@@ -214,7 +214,8 @@ def _index_catch_up(service: Service, timeout: float = 300) -> tuple[int, float,
 
 def bare_conversions(service: Service, docx: bytes, *, seconds: float) -> tuple[int, float]:
     """Convert ``docx`` to PDF/A through the service's own pool, one thread per instance."""
-    from service.convert import Converter, PoolSettings
+    from service.convert import Converter
+    from service.converter_instance import PoolSettings
 
     size = int(service.env["WENSHU_CONVERTER_POOL_SIZE"])
     converter = Converter(

@@ -28,7 +28,9 @@ import pytest
 from docx import Document
 
 from archive.errors import ConversionError, ConverterUnavailable
-from service.convert import Converter, ConverterPool, PoolSettings
+from service.convert import Converter
+from service.converter_instance import PoolSettings
+from service.converter_pool import ConverterPool
 
 MARKER = "WENSHU-MARKER-42"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -192,7 +194,8 @@ def test_concurrent_threads_all_succeed(converter, one_page):
 _CHILD = """
 import sys
 from pathlib import Path
-from service.convert import Converter, PoolSettings
+from service.convert import Converter
+from service.converter_instance import PoolSettings
 settings = PoolSettings(run_dir=Path(sys.argv[1]), size=2, base_port=int(sys.argv[2]),
                         conversion_timeout=4.0, acquire_timeout=20.0)
 pdf = Converter(settings).to_pdf(Path(sys.argv[3]).read_bytes())

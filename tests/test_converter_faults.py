@@ -28,7 +28,9 @@ import pytest
 from archive import numbering
 from archive.errors import ConversionError
 from service.accounts import add_user
-from service.convert import Converter, ConverterPool, PoolSettings, _try_lock, _unlock
+from service.convert import Converter
+from service.converter_instance import PoolSettings, try_lock, unlock
+from service.converter_pool import ConverterPool
 from service.core import FONTS_CONF
 from tests.conftest import Client, archive_counts, free_port_block, make_app, sample
 
@@ -120,9 +122,9 @@ class Saboteur:
         struck: set[int] = set()
         while not self._stop.wait(0.01):
             for lock in self.run_dir.glob("lo-*/lock"):
-                fd = _try_lock(lock)
+                fd = try_lock(lock)
                 if fd is not None:  # idle
-                    _unlock(fd)
+                    unlock(fd)
                     continue
                 state = json.loads((lock.parent / "instance.json").read_text())
                 pid = state.get("soffice_pid")

@@ -29,7 +29,8 @@ from pypdf import PdfReader
 from schemas.inspection_record import InspectionRecordSchema
 from schemas.inspection_report import InspectionReportSchema, review_level
 from schemas.interview_transcript import InterviewTranscriptSchema
-from service.convert import Converter, PoolSettings
+from service.convert import Converter
+from service.converter_instance import PoolSettings
 from service.layout import date_span, time_span
 from service.render import Letterhead, render_docx, sample_input, template_path
 from service.seal import make_seal_png

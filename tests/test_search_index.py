@@ -13,7 +13,8 @@ import pytest
 from whoosh.util.filelock import FileLock
 
 from archive.errors import IntegrityError, ValidationError
-from archive.search_index import IndexBusy, IndexedDoc, SearchIndex, SearchResult
+from archive.search_docs import IndexBusy, IndexedDoc, SearchResult
+from archive.search_index import SearchIndex
 from tests.search_backends import SEARCH_BACKENDS, open_index
 
 # Excerpts of /work/shared/seeds 002 and 003 (real documents), kept here so the tests run anywhere.
@@ -415,7 +416,7 @@ def test_the_fast_writer_writes_what_whoosh_would(tmp_path: Path) -> None:
     """BulkSegmentWriter relies on Whoosh internals: its segments must read back the same."""
     from whoosh import index as whoosh_index
 
-    from archive.search_index import SCHEMA, _fields
+    from archive.search_schema import SCHEMA, document_fields
     from archive.search_writer import BulkSegmentWriter
 
     many = [
@@ -427,7 +428,7 @@ def test_the_fast_writer_writes_what_whoosh_would(tmp_path: Path) -> None:
     fast = whoosh_index.create_in(str(tmp_path / "fast"), SCHEMA)
     for writer in (plain.writer(), BulkSegmentWriter(fast)):
         for d in [*DOCS, *many]:
-            writer.add_document(**_fields(d))
+            writer.add_document(**document_fields(d))
         writer.commit()
     with plain.reader() as a, fast.reader() as b:
         assert _postings(a) == _postings(b)

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from archive.db import make_engine
 from archive.errors import ValidationError
-from archive.search_index import IndexedDoc
+from archive.search_docs import IndexedDoc
 from archive.search_pg import TABLE, PgSearchIndex
 from service.accounts import add_user
 from service.config import load_config

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from archive.search_docs import IndexedDoc, SearchResult
 from archive.search_extract import input_facts
-from archive.search_index import IndexedDoc, SearchIndex, SearchResult
+from archive.search_index import SearchIndex
 from tests.search_backends import SEARCH_BACKENDS, open_index
 
 ZHAO_ID = "141102197803150320"
