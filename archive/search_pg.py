@@ -291,6 +291,10 @@ class PgSearchIndex:
         else:
             order = "DESC" if sort != "oldest" else "ASC"
             limit, offset = (per_page, start) if check is None else (2 * wanted + 20, 0)
+            if "terms @@" not in sql.where():
+                # No terms to read from TOAST: walk the issue-date index and stop at the page.
+                # (Browsing 400,000 documents of an org sorted them all: 3.2 s.)
+                conn.execute(text("SELECT set_config('enable_indexscan', 'on', true)"))
             ordered = list(
                 conn.scalars(
                     text(
