@@ -1,6 +1,6 @@
 """The exception hierarchy. Every failure the service reports is one of these.
 
-The web layer maps each class to one HTTP status in one place (``service/errors.py``);
+The web layer maps each class to one HTTP status in one place (``service/http/errors.py``);
 the core never knows about HTTP.
 """
 
@@ -24,6 +24,18 @@ class ValidationError(WenshuError):
     """Input that is well-formed JSON but wrong; ``errors`` maps field paths to messages."""
 
     code = "invalid"
+
+
+class Forbidden(WenshuError):
+    """The caller's role or org may not do this (a use case refuses it; HTTP says 403)."""
+
+    code = "forbidden"
+
+
+class Unauthorized(WenshuError):
+    """No caller, or not a known one (HTTP says 401)."""
+
+    code = "unauthorized"
 
 
 class NotFoundError(WenshuError):

@@ -32,10 +32,10 @@ from sqlalchemy.orm import Session
 from archive.blobs import BlobStore
 from archive.db import Database
 from archive.models import Document, IndexQueueEntry, Org, Withdrawal
-from archive.search_docs import IndexedDoc
-from archive.search_extract import identifiers_in, input_facts
-from archive.search_index import SearchIndex
-from archive.search_pg import PgSearchIndex
+from archive.search.docs import IndexedDoc
+from archive.search.extract import identifiers_in, input_facts
+from archive.search.postgres.backend import PgSearchIndex
+from archive.search.whoosh.index import SearchIndex
 from archive.signed_copies import scan_text_digests
 
 __all__ = ["Indexer", "enqueue", "identifiers_in", "indexed_doc", "pending_count", "pdf_text"]
@@ -96,7 +96,7 @@ def pdf_text(pdf: bytes) -> str:
     pypdf, in the process: on LibreOffice's PDFs (CJK fonts embedded as Type 1 subsets) it
     takes ~12 ms of CPU per page where poppler's pdftotext takes ~130 ms (it parses each font
     program for its built-in encoding), and keeps a table row on one line. Scans uploaded by
-    users go through ``service.ocr`` instead, in a separate process with a time limit.
+    users go through ``service.workers.ocr`` instead, in a separate process with a time limit.
     """
     reader = PdfReader(io.BytesIO(pdf))
     return "\n".join(page.extract_text() for page in reader.pages)

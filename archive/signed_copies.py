@@ -16,14 +16,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from archive.blobs import BlobStore
-from archive.models import (
-    AuditEvent,
-    Document,
-    OcrQueueEntry,
-    SignedCopy,
-    SignedCopyOcr,
-    User,
-)
+from archive.models import AuditEvent, Document, OcrQueueEntry, SignedCopy, SignedCopyOcr, User
 
 #: The types signed by hand on site: each needs its signed original in the archive.
 SIGNED_TYPES = ("inspection_record", "interview_transcript")

@@ -6,7 +6,15 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas.fields import CreditCode, IdCardNumber, PhoneNumber, PlainText, TimeRange, WenshuSchema
+from schemas.fields import (
+    CreditCode,
+    IdCardNumber,
+    PhoneNumber,
+    PlainText,
+    TimeRange,
+    WenshuSchema,
+    _localise,
+)
 
 SUBJECT_KINDS = ("institution", "person")
 
@@ -60,8 +68,6 @@ class SubjectSchema(WenshuSchema):
         if code is None or data.get("kind") not in SUBJECT_KINDS:
             return
         checker = CreditCode() if data["kind"] == "institution" else IdCardNumber()
-        from schemas.fields import _localise
-
         _localise(checker)
         try:
             data["id_code"] = checker.deserialize(code)

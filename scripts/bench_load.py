@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import Service  # noqa: E402
-from tests.load import run  # noqa: E402
+from tests.support.harness import Service  # noqa: E402
+from tests.support.load import run  # noqa: E402
 
 
 def uptime() -> str:

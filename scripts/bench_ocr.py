@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from service import create_app  # noqa: E402
-from service.accounts import add_user  # noqa: E402
-from service.cli import initialise  # noqa: E402
-from service.converter_pool import ConverterPool  # noqa: E402
-from service.ocr import recognise  # noqa: E402
-from service.scan import inspect_upload  # noqa: E402
+from service.documents.convert.pool import ConverterPool  # noqa: E402
+from service.documents.scan import inspect_upload  # noqa: E402
+from service.ops.cli import initialise  # noqa: E402
+from service.workers.ocr import recognise  # noqa: E402
+from service.workflows.accounts import add_user  # noqa: E402
 
 
 def free_port() -> int:

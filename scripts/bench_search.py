@@ -46,10 +46,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archive.analysis import warm_up  # noqa: E402
-from archive.search_docs import IndexedDoc  # noqa: E402
-from archive.search_extract import input_facts  # noqa: E402
-from archive.search_index import SearchIndex  # noqa: E402
+from archive.search.analysis import warm_up  # noqa: E402
+from archive.search.docs import IndexedDoc  # noqa: E402
+from archive.search.extract import input_facts  # noqa: E402
+from archive.search.whoosh.index import SearchIndex  # noqa: E402
 from scripts.bench_pg import relation_mib, scratch_database, server_cpu_seconds  # noqa: E402
 
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -601,7 +601,7 @@ def open_backend(backend: str, path: Path, keep: bool) -> Iterator[tuple[Any, An
         yield SearchIndex(path / "index"), lambda: dir_size(path / "index") / 2**20
         return
     from archive.db import make_engine
-    from archive.search_pg import TABLE, PgSearchIndex
+    from archive.search.postgres.backend import TABLE, PgSearchIndex
 
     url_file = path / "postgresql-url"
     if keep and url_file.exists():

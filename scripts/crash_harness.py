@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.chaos import run  # noqa: E402
-from tests.harness import Service  # noqa: E402
+from tests.support.chaos import run  # noqa: E402
+from tests.support.harness import Service  # noqa: E402
 
 
 def main() -> int:

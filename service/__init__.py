@@ -1,99 +1,33 @@
-"""Wenshu 文书: the Flask application factory."""
+"""Wenshu 文书: document generation and compliance archive for medical-insurance fund supervision.
+
+The layers, from top to bottom (an upper one may import a lower one, never the reverse; the
+import-linter contract in ``setup.cfg`` says so and ``scripts/test`` checks it):
+
+    ops        the ``wenshu`` command, the server that runs gunicorn and the LibreOffice pool
+    http       the only importer of Flask: app, auth, sessions, errors, the API and the web pages
+    workers    background threads on one base class: index, OCR, integrity timers
+    workflows  use cases; they own transactions and audit events
+    wiring     the ``Wenshu`` container: database, blobs, keys, converter, search backend
+    doctypes   one module per document type, and the registry every consumer iterates
+    documents  bytes in, bytes out: render, layout, seal, watermark, PAdES, scans, conversion
+    policy, settings, telemetry, labels   small leaves
+    archive    the framework-free records core (a package of its own), then schemas
+
+Importing ``service`` loads nothing else: ``import service.documents.seal`` draws a seal without
+Flask, SQLAlchemy or the app.
+"""
 
 from __future__ import annotations
 
-import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, jsonify
-from sqlalchemy import text
-
-from service.config import load_config
-from service.core import Wenshu
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
-    app.config.update(load_config(test_config))
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(app.config["DATA_DIR"])
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    from service import limits, logs, metrics
+    """The Flask application (``service/http/app.py``)."""
+    # Deferred so that importing any module of ``service`` does not load Flask and the app.
+    from service.http.app import create_app as create_http_app
 
-    logs.init_app(app)  # first: its request id and start time are read by every later hook
-    limits.init_app(app)  # before any hook reads the body
-    metrics.init_app(app)
-
-    ws = Wenshu(app.config)
-    app.extensions["wenshu"] = ws
-
-    from service import errors
-    from service.api import audit, cases, doctypes, documents, search
-
-    api = errors.WenshuApi(
-        app,
-        spec_kwargs={
-            "info": {"description": "医保基金监管文书生成与归档服务"},
-            "security": [{"bearerAuth": []}],
-        },
-    )
-    api.spec.components.security_scheme(
-        "bearerAuth",
-        {"type": "http", "scheme": "bearer", "description": "wenshu user-add 给出的访问令牌"},
-    )
-    errors.init_app(app)  # after Api(): our error body replaces flask-smorest's everywhere
-    from service import auth
-
-    auth.init_app(app)
-    app.extensions["wenshu_api"] = api
-    for blp in (doctypes.blp, documents.blp, cases.blp, search.blp, audit.blp):
-        api.register_blueprint(blp)
-    doctypes.register_input_schemas(api)
-
-    @app.get("/healthz")
-    def healthz() -> Any:
-        """Liveness and readiness: the database, the archive folder and the converter answer."""
-        checks: dict[str, Any] = {}
-        try:
-            with ws.db.read() as s:
-                s.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # reported, not raised: this endpoint is the report
-            checks["database"] = f"error: {type(exc).__name__}"
-        checks["archive"] = "ok" if ws.blobs.root.is_dir() else "missing"
-        conv = ws.converter.status()
-        checks["converter"] = conv
-        ok = checks["database"] == "ok" and checks["archive"] == "ok" and conv.get("up", 0) > 0
-        resp = jsonify({"status": "ok" if ok else "degraded", "checks": checks})
-        resp.status_code = 200 if ok else 503
-        return resp
-
-    @app.get("/api/v1/static/swagger-ui/<path:filename>")
-    def swagger_ui_asset(filename: str) -> Any:
-        """The API docs' assets, served by the service itself (no CDN)."""
-        import swagger_ui_bundle
-        from flask import send_from_directory
-
-        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
-
-    from service import cli, web
-
-    cli.init_app(app)
-    web.init_app(app)
-    return app
-
-
-def _secret_key(data_dir: Any) -> str:
-    """A per-installation secret kept in the data dir, so every worker signs sessions alike."""
-    from pathlib import Path
-
-    path = Path(data_dir) / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(path, "x") as fh:
-                fh.write(secrets.token_hex(32))
-        except FileExistsError:
-            pass
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return create_http_app(test_config)

@@ -1,54 +1,21 @@
-"""Shared fixtures: one real LibreOffice pool for the session, a fresh data dir per app."""
+"""Shared fixtures: one real LibreOffice pool for the session, a fresh data dir per app.
+
+Helpers the fixtures use live in ``tests/support`` (importable by tests too).
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from service import create_app
-from service.accounts import add_user
-from service.cli import initialise
-from service.converter_instance import PoolSettings
-from service.converter_pool import ConverterPool
-from service.core import FONTS_CONF, Wenshu
-
-ROOT = Path(__file__).resolve().parent.parent
-BACKENDS = ("sqlite", "postgresql")
-
-
-@contextmanager
-def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
-    """A new, empty database of ``kind``; PostgreSQL ones are dropped afterwards.
-
-    PostgreSQL comes from WENSHU_TEST_PG (an admin URL; scripts/test starts a local cluster
-    and sets it). Without it the PostgreSQL variant is skipped, saying why.
-    """
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'wenshu.db'}"
-        return
-    admin = os.environ.get("WENSHU_TEST_PG")
-    if not admin:
-        pytest.skip("PostgreSQL not configured: run scripts/test, or set WENSHU_TEST_PG")
-    from sqlalchemy import create_engine
-
-    name = f"wenshu_test_{secrets.token_hex(6)}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield admin.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        engine.dispose()
+from service.documents.convert.instance import FONTS_CONF, PoolSettings
+from service.documents.convert.pool import ConverterPool
+from service.wiring import Wenshu
+from service.workflows.accounts import add_org, add_user
+from tests.support import BACKENDS, Client, free_port_block, fresh_database, make_app
 
 
 @pytest.fixture(params=BACKENDS)
@@ -56,27 +23,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     """Run the test once on SQLite and once on PostgreSQL."""
     with fresh_database(request.param, tmp_path) as url:
         yield url
-
-
-def free_port_block(n: int) -> int:
-    """A base port with ``n`` free ports above it (each instance uses two)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + 2 * n + 2 >= 65000:
-            continue
-        ok = True
-        for p in range(base, base + 2 * n + 2):
-            with socket.socket() as t:
-                try:
-                    t.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port block")
 
 
 @pytest.fixture(scope="session")
@@ -96,41 +42,6 @@ def converter_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     pool.stop()
 
 
-def make_app(tmp_path: Path, converter_dir: dict[str, Any], **extra: Any) -> Any:
-    cfg = {
-        "DATA_DIR": tmp_path / "data",
-        "TESTING": True,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'wenshu.db'}",
-    }
-    cfg.update(converter_dir)
-    cfg.update(extra)
-    app = create_app(cfg)
-    initialise(app.extensions["wenshu"])
-    return app
-
-
-class Client:
-    """A test client that speaks for one user, with the user's bearer token."""
-
-    def __init__(self, app: Any, token: str | None) -> None:
-        self.app, self.token, self._c = app, token, app.test_client()
-
-    def _h(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
-
-    def get(self, url: str, **kw: Any) -> Any:
-        return self._c.get(url, headers=self._h(), **kw)
-
-    def post(self, url: str, body: Any = None, **kw: Any) -> Any:
-        return self._c.post(
-            url,
-            data=json.dumps(body, ensure_ascii=False),
-            content_type="application/json",
-            headers=self._h(),
-            **kw,
-        )
-
-
 @pytest.fixture
 def app(tmp_path: Path, converter_dir: dict[str, Any]) -> Any:
     app = make_app(tmp_path, converter_dir)
@@ -146,8 +57,6 @@ def ws(app: Any) -> Wenshu:
 @pytest.fixture
 def users(app: Any, ws: Wenshu) -> dict[str, Client]:
     """One client per role in the demo org, and a clerk of a second org."""
-    from service.accounts import add_org
-
     add_org(ws, code="tyyb", name="太原市医疗保障局", zihao="并医保发", region="太原市")
     out = {
         role: Client(app, add_user(ws, name=f"u-{role}", role=role, org_code="llyb"))
@@ -161,57 +70,3 @@ def users(app: Any, ws: Wenshu) -> dict[str, Client]:
     )
     out["anonymous"] = Client(app, None)
     return out
-
-
-def sample(doctype: str) -> dict[str, Any]:
-    return json.loads(
-        (ROOT / "doc_templates" / f"{doctype}.sample.json").read_text(encoding="utf-8")
-    )
-
-
-def archive_counts(ws: Wenshu) -> tuple[int, int, int]:
-    """Documents, numbers handed out and issue events: what a rejected request must not change."""
-    from sqlalchemy import func, select
-
-    from archive.models import AuditEvent, Document, NumberReservation
-
-    with ws.db.read() as s:
-        return (
-            s.scalar(select(func.count()).select_from(Document)) or 0,
-            s.scalar(select(func.count()).select_from(NumberReservation)) or 0,
-            s.scalar(
-                select(func.count())
-                .select_from(AuditEvent)
-                .where(AuditEvent.action.like("document.issue%"))
-            )
-            or 0,
-        )
-
-
-def start_server(env: dict[str, str], port: int, log_path: Path) -> Any:
-    """``wenshu serve`` in its own process group, logging to ``log_path``."""
-    import subprocess
-    import sys
-
-    with open(log_path, "w") as log:
-        return subprocess.Popen(
-            [str(Path(sys.executable).with_name("wenshu")), "serve", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def stop_server(proc: Any) -> None:
-    """SIGTERM, as an operator would; SIGKILL the group only if it does not stop in time."""
-    import signal
-    import subprocess
-
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)

@@ -1,0 +1,301 @@
+"""A query plan (:mod:`archive.search.query`) as SQL over the PostgreSQL search table.
+
+The table holds, per document, ``tsvector`` columns built from the very terms the Whoosh index
+holds (:func:`archive.search.analysis.term_positions`: units and bigrams at sequential positions), so
+a plan's terms are looked up as they are: a word is the ``&`` of its bigrams, a lone character
+a prefix (``'号':*``), quoted text a chain of ``<->``. Nothing here segments or normalises
+again; ``to_tsquery`` is never used (the configuration would re-parse the terms).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as clock
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from archive.search.docs import FACETS
+from archive.search.query import (
+    Alternative,
+    ParsedQuery,
+    SearchFilters,
+    TermSet,
+    exact_key,
+    parse_query,
+)
+
+TABLE = "search_docs"
+RERANK = 40
+"""Candidates scored with ``ts_rank`` per query (the best tier first, newest first within)."""
+FIELDS = ("title", "institutions", "persons", "inspectors")
+"""Fields whose terms share the one ``terms`` column, as ``field:term`` (a term never holds a
+colon): one GIN scan then answers every condition on text at once, and no row's tsvector is
+read to test a second column."""
+EXACT_COLUMNS = ("wenhao", "archive_no", "case_no")
+
+
+def lexeme(term: str) -> str:
+    """A term quoted for ``tsvector``/``tsquery`` input (taken as is, never normalised)."""
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def identifier_digest(value: str) -> str:
+    """What the table keeps of an ID number or credit code: its hash, never the value."""
+    return hashlib.sha256(exact_key(value).encode("utf-8")).hexdigest()
+
+
+def field_term(fieldname: str, term: str) -> str:
+    """The lexeme of ``term`` in ``fieldname`` (body terms are the lexemes themselves)."""
+    return term if fieldname == "body" else f"{fieldname}:{term}"
+
+
+def termset_query(termset: TermSet) -> str:
+    f = termset.field
+    return " & ".join(
+        [lexeme(field_term(f, t)) for t in termset.terms]
+        + [lexeme(field_term(f, p)) + ":*" for p in termset.prefixes]
+    )
+
+
+def phrase_query(terms: tuple[str, ...]) -> str:
+    return " <-> ".join(lexeme(t) for t in terms)
+
+
+@dataclass
+class Sql:
+    """WHERE conditions and their bound parameters, built up piece by piece."""
+
+    conditions: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def bind(self, value: Any, cast: str | None = None) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"CAST(:{name} AS {cast})" if cast else f":{name}"
+
+    def where(self) -> str:
+        return " AND ".join(self.conditions) or "TRUE"
+
+
+def filter_conditions(sql: Sql, f: SearchFilters) -> None:
+    """The filters, each a condition (the org scope among them: counts never leak)."""
+    c = sql.conditions
+    if f.orgs is not None:
+        c.append(f"org = ANY({sql.bind(list(f.orgs))})")
+    if f.type:
+        c.append(f"type = {sql.bind(f.type)}")
+    if f.status:
+        c.append(f"status = {sql.bind(f.status)}")
+    for name in EXACT_COLUMNS:
+        value = getattr(f, name)
+        if value:
+            c.append(f"{name} = {sql.bind(exact_key(value))}")
+    if f.identifier:
+        c.append(f"identifiers @> ARRAY[{sql.bind(identifier_digest(f.identifier))}]")
+    for termset in f.name_sets():
+        c.append(f"terms @@ {sql.bind(termset_query(termset), 'tsquery')}")
+    if f.date_from:
+        c.append(f"issued_at >= {sql.bind(datetime.combine(f.date_from, clock.min))}")
+    if f.date_to:
+        end = datetime.combine(f.date_to, clock.min) + timedelta(days=1)
+        c.append(f"issued_at < {sql.bind(end)}")
+    if f.amount_min is not None:
+        c.append(f"amount >= {sql.bind(int(f.amount_min * 100))}")
+    if f.amount_max is not None:
+        c.append(f"amount <= {sql.bind(int(f.amount_max * 100))}")
+
+
+def exact_condition(sql: Sql, fieldname: str, key: str) -> str:
+    if fieldname == "identifiers":
+        return f"identifiers @> ARRAY[{sql.bind(identifier_digest(key))}]"
+    if fieldname not in EXACT_COLUMNS:
+        raise ValueError(f"not an exact field: {fieldname}")
+    return f"{fieldname} = {sql.bind(key)}"
+
+
+def phrase_condition(sql: Sql, alt: Alternative, phrases: bool = True) -> str:
+    """The alternative's terms, and (if ``phrases``) its phrases by position where positions
+    were kept. Terms alone are answered by the GIN index; a phrase is checked in each
+    candidate's ``tsvector``, which costs a read of it."""
+    assert alt.required is not None
+    terms = termset_query(alt.required)
+    if not alt.phrases or not phrases:
+        return f"terms @@ {sql.bind(terms, 'tsquery')}"
+    chained = " & ".join([f"({terms})", *(f"({phrase_query(p)})" for p in alt.phrases)])
+    return (
+        f"(terms @@ {sql.bind(chained, 'tsquery')}"
+        f" OR (approximate AND terms @@ {sql.bind(terms, 'tsquery')}))"
+    )
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """Relevance tiers as conditions, best first: exact key, title holds every word, the words
+    side by side as typed (the bridging bigrams), then the rest."""
+
+    conditions: tuple[str, ...]
+
+
+def has_phrases(parsed: ParsedQuery) -> bool:
+    return any(alt.phrases for alternatives in parsed.requirements for alt in alternatives)
+
+
+def query_conditions(sql: Sql, parsed: ParsedQuery, phrases: bool = True) -> Tiers:
+    """Add the plan's requirements to ``sql`` (phrases by position only if ``phrases``);
+    return the relevance tiers."""
+    exact: list[str] = []
+    for alternatives in parsed.requirements:
+        options = []
+        for alt in alternatives:
+            if alt.exact is not None:
+                cond = exact_condition(sql, *alt.exact)
+                exact.append(cond)
+                options.append(cond)
+            elif alt.required is not None:
+                options.append(phrase_condition(sql, alt, phrases))
+        sql.conditions.append("(" + " OR ".join(options) + ")" if options else "FALSE")
+    title = [t for f, t, _ in parsed.scoring if f == "title"]
+    body = [t for f, t, _ in parsed.scoring if f == "body"]
+    tiers = [
+        "(" + " OR ".join(exact) + ")" if exact else "FALSE",
+        f"terms @@ {sql.bind(' & '.join(lexeme(field_term('title', t)) for t in title), 'tsquery')}"
+        if title
+        else "TRUE",
+        f"terms @@ {sql.bind(' & '.join(map(lexeme, body)), 'tsquery')}" if body else "TRUE",
+        "TRUE",
+    ]
+    return Tiers(tuple(tiers))
+
+
+def score_query(parsed: ParsedQuery) -> str | None:
+    """The body's scoring terms as one ``|`` query for ``ts_rank`` within a tier."""
+    body = list(dict.fromkeys(t for f, t, _ in parsed.scoring if f == "body"))
+    return " | ".join(map(lexeme, body)) or None
+
+
+def check_phrases(
+    conn: Connection, check: Sql, ordered: list[str], total: int, wanted: int
+) -> tuple[list[str], int]:
+    """Keep the candidates, in order, whose phrases hold, until ``wanted`` are kept; each
+    one checked and found wanting comes off the total (which counted every document holding
+    the phrase's terms: for phrases this common, nearly the same set)."""
+    kept: list[str] = []
+    rest = ordered
+    while rest and len(kept) < wanted:
+        size = wanted - len(kept) + 5
+        batch, rest = rest[:size], rest[size:]
+        passed = set(
+            conn.scalars(
+                text(f"SELECT id FROM {TABLE} WHERE id = ANY(:ids) AND {check.where()}"),
+                {**check.params, "ids": batch},
+            )
+        )
+        kept += [doc_id for doc_id in batch if doc_id in passed]
+        total -= len(batch) - len(passed)
+    return kept + rest, total
+
+
+def parse_with_keys(conn: Connection, q: str) -> ParsedQuery | None:
+    """``parse_query`` with the exact keys it asks about looked up in one round trip: which
+    keys it asks does not depend on the answers, so a first pass collects them."""
+    asked: set[tuple[str, str]] = set()
+
+    def ask(fieldname: str, key: str) -> bool:
+        asked.add((fieldname, key))
+        return False
+
+    parse_query(q, known=ask)
+    if not asked:
+        return parse_query(q, known=lambda f, key: False)
+    by_field: dict[str, list[str]] = {f: [] for f in ("wenhao", "archive_no", "case_no")}
+    digests: dict[str, str] = {}
+    for fieldname, key in asked:
+        if fieldname == "identifiers":
+            digests[identifier_digest(key)] = key
+        else:
+            by_field[fieldname].append(key)
+    selects = [f"SELECT '{f}', {f} FROM {TABLE} WHERE {f} = ANY(:{f})" for f in by_field] + [
+        f"SELECT 'identifiers', d FROM {TABLE}, unnest(identifiers) AS d "
+        "WHERE identifiers && CAST(:digests AS text[]) AND d = ANY(:digests)"
+    ]
+    rows = conn.execute(text(" UNION ".join(selects)), {**by_field, "digests": list(digests)}).all()
+    found = {(f, digests.get(v, v) if f == "identifiers" else v) for f, v in rows}
+    return parse_query(q, known=lambda f, key: (f, key) in found)
+
+
+def count_matches(
+    conn: Connection, sql: Sql, facets: bool
+) -> tuple[int, dict[str, dict[str, int]]]:
+    """The total and, in the same pass, the counts by type, org and year."""
+    if not facets:
+        return int(
+            conn.scalar(text(f"SELECT count(*) FROM {TABLE} WHERE {sql.where()}"), sql.params) or 0
+        ), {}
+    rows = conn.execute(
+        text(
+            f"SELECT GROUPING(type, org, year), type, org, year, count(*) FROM {TABLE} "
+            f"WHERE {sql.where()} GROUP BY GROUPING SETS ((type), (org), (year), ())"
+        ),
+        sql.params,
+    ).all()
+    total = 0
+    groups: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    for grouping, type_, org, year, n in rows:
+        if grouping == 0b111:
+            total = int(n)
+        elif grouping == 0b011:
+            groups["type"][type_] = int(n)
+        elif grouping == 0b101:
+            groups["org"][org] = int(n)
+        elif grouping == 0b110:
+            groups["year"][year] = int(n)
+    ordered = {
+        name: dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
+        for name, values in groups.items()
+    }
+    return total, ordered
+
+
+def rank_candidates(
+    conn: Connection, sql: Sql, tiers: tuple[str, ...], scoring: str | None, wanted: int
+) -> list[tuple[str, int, float]]:
+    """The best ``max(RERANK, wanted)`` matches: by tier then newest, then re-ordered within
+    each tier by ``ts_rank`` of the query's terms. One index-backed query per tier."""
+    limit = max(RERANK, wanted)
+    taken: dict[str, tuple[int, datetime]] = {}
+    for level, cond in enumerate(tiers):
+        if cond == "FALSE":
+            continue
+        rows = conn.execute(
+            text(
+                f"SELECT id, issued_at FROM {TABLE} WHERE {sql.where()} AND {cond} "
+                "ORDER BY issued_at DESC, id DESC LIMIT :lim"
+            ),
+            {**sql.params, "lim": limit + len(taken)},
+        ).all()
+        for doc_id, issued in rows:
+            if doc_id not in taken and len(taken) < limit:
+                taken[doc_id] = (len(tiers) - 1 - level, issued)
+        if len(taken) >= limit or cond == "TRUE":
+            break
+    scores: dict[str, float] = {}
+    if scoring and taken:
+        scores = dict(
+            conn.execute(
+                text(
+                    f"SELECT id, ts_rank(terms, CAST(:q AS tsquery), 1) FROM {TABLE} "
+                    "WHERE id = ANY(:ids)"
+                ),
+                {"q": scoring, "ids": list(taken)},
+            ).all()
+        )
+    ordered = sorted(
+        taken.items(),
+        key=lambda kv: (kv[1][0], scores.get(kv[0], 0.0), kv[1][1], kv[0]),
+        reverse=True,
+    )
+    return [(doc_id, tier, float(scores.get(doc_id, 0.0))) for doc_id, (tier, _) in ordered]

@@ -1,0 +1,219 @@
+"""Loading many documents into a Whoosh index: segments written in parallel processes,
+committed together; and the merge policy of incremental writes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from whoosh.reading import SegmentReader
+
+from archive.search.whoosh.writer import BulkSegmentWriter
+
+
+def merge_tier(low: int, high: int, fanin: int) -> Callable[[Any, list[Any]], list[Any]]:
+    """A merge policy for incremental writes: once ``fanin`` segments hold from ``low`` to
+    fewer than ``high`` documents, merge them into one.
+
+    Whoosh's default (``MERGE_SMALL``) eventually merges segments of any size, which would
+    hold the index lock for minutes on a large archive; here a merge stays bounded, and
+    ``SearchIndex.rebuild`` lays a whole archive out in large segments.
+    """
+
+    def policy(writer: Any, segments: list[Any]) -> list[Any]:
+        chosen = [s for s in segments if low <= s.doc_count() < high]
+        if len(chosen) < fanin:
+            return list(segments)
+        for segment in chosen:
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            try:
+                writer.add_reader(reader)
+            finally:
+                reader.close()
+        return [s for s in segments if s not in chosen]
+
+    return policy
+
+
+def bulk_load(
+    ix: Any,
+    docs: Iterable[Any],
+    to_fields: Callable[[Any], dict[str, Any]],
+    *,
+    segment_postings: int,
+    procs: int = 1,
+    progress: Callable[[int], None] | None = None,
+    codec: Any = None,
+) -> int:
+    """Add ``docs`` to ``ix`` (whose write lock the caller holds) in segments; returns the count.
+
+    With ``procs`` > 1 the documents go in batches to that many forked processes, each
+    writing its own segments (Whoosh's ``MpWriter`` does the same; its sub-writers use the
+    slow pool). The segments become visible together, in one TOC commit, at the end.
+    """
+    procs = max(1, procs)
+    if procs == 1:
+        segments = _write_segments(ix, docs, to_fields, segment_postings, codec, progress)
+    else:
+        segments = _write_segments_forked(
+            ix, docs, to_fields, segment_postings, codec, progress, procs
+        )
+    count = sum(segment.doc_count_all() for segment in segments)
+    committer = BulkSegmentWriter(ix, _lk=False, codec=codec)
+    committer._close_segment()
+    committer._commit_toc(committer.segments + segments)
+    committer._finish()
+    return count
+
+
+def _write_segments(
+    ix: Any,
+    docs: Iterable[Any],
+    to_fields: Callable[[Any], dict[str, Any]],
+    segment_postings: int,
+    codec: Any,
+    progress: Callable[[int], None] | None,
+) -> list[Any]:
+    segments = []
+    writer = BulkSegmentWriter(ix, _lk=False, codec=codec)
+    count = 0
+    try:
+        for doc in docs:
+            writer.add_document(**to_fields(doc))
+            count += 1
+            if writer.postings >= segment_postings:
+                segments.append(_finish_segment(writer))
+                writer = BulkSegmentWriter(ix, _lk=False, codec=codec)
+            if progress is not None and count % 100 == 0:
+                progress(count)
+    except BaseException:
+        writer.cancel()
+        raise
+    if writer.docnum:
+        segments.append(_finish_segment(writer))
+    else:
+        writer.cancel()
+    if progress is not None:
+        progress(count)
+    return segments
+
+
+def _finish_segment(writer: BulkSegmentWriter) -> Any:
+    segment = writer._finalize_segment()
+    writer._finish()
+    return segment
+
+
+_BATCH = 200
+
+
+def _write_segments_forked(
+    ix: Any,
+    docs: Iterable[Any],
+    to_fields: Callable[[Any], dict[str, Any]],
+    segment_postings: int,
+    codec: Any,
+    progress: Callable[[int], None] | None,
+    procs: int,
+) -> list[Any]:
+    context = multiprocessing.get_context("fork")
+    jobs: Any = context.Queue(maxsize=2 * procs)
+    results: Any = context.Queue()
+    workers = [
+        context.Process(
+            target=_segment_worker,
+            args=(ix, jobs, results, to_fields, segment_postings, codec),
+            daemon=True,
+        )
+        for _ in range(procs)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        count, batch = 0, []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) == _BATCH:
+                _put(jobs, batch, workers, results)
+                count += len(batch)
+                batch = []
+                if progress is not None:
+                    progress(count)
+        if batch:
+            _put(jobs, batch, workers, results)
+            count += len(batch)
+        for _ in workers:
+            _put(jobs, None, workers, results)
+        segments: list[Any] = []
+        finished = 0
+        while finished < procs:
+            try:
+                kind, payload = results.get(timeout=1.0)
+            except queue.Empty:
+                if any(not w.is_alive() and w.exitcode for w in workers):
+                    raise RuntimeError("an indexing process died") from None
+                continue
+            if kind == "error":
+                raise RuntimeError(f"an indexing process failed: {payload}")
+            if kind == "done":
+                finished += 1
+            else:
+                segments.extend(payload)
+        if progress is not None:
+            progress(count)
+        return segments
+    except BaseException:
+        jobs.cancel_join_thread()  # else exiting waits for batches nobody will read
+        for worker in workers:
+            worker.terminate()
+        raise
+    finally:
+        for worker in workers:
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.terminate()
+
+
+def _put(jobs: Any, item: Any, workers: list[Any], results: Any) -> None:
+    while True:
+        try:
+            jobs.put(item, timeout=1.0)
+            return
+        except queue.Full:
+            if any(not w.is_alive() for w in workers):
+                problem = "an indexing process died"
+                while True:
+                    try:
+                        kind, payload = results.get(timeout=0.5)
+                    except queue.Empty:
+                        break
+                    if kind == "error":
+                        problem = f"an indexing process failed: {payload}"
+                raise RuntimeError(problem) from None
+
+
+def _segment_worker(
+    ix: Any,
+    jobs: Any,
+    results: Any,
+    to_fields: Callable[[Any], dict[str, Any]],
+    segment_postings: int,
+    codec: Any,
+) -> None:
+    try:
+        writer = BulkSegmentWriter(ix, _lk=False, codec=codec)
+        while (batch := jobs.get()) is not None:
+            for doc in batch:
+                writer.add_document(**to_fields(doc))
+                if writer.postings >= segment_postings:
+                    results.put(("segments", [_finish_segment(writer)]))
+                    writer = BulkSegmentWriter(ix, _lk=False, codec=codec)
+        if writer.docnum:
+            results.put(("segments", [_finish_segment(writer)]))
+        else:
+            writer.cancel()
+        results.put(("done", None))
+    except BaseException as exc:  # reported to the parent, which raises
+        results.put(("error", f"{type(exc).__name__}: {exc}"))

@@ -1,0 +1,220 @@
+"""DOCX → PDF/A-2b through the pool of warm LibreOffice instances, from any process.
+
+:class:`Converter` claims an idle instance of the pool (:mod:`service.documents.convert.pool`) by its
+file lock and converts on it; the run directory the instances share is described in
+:mod:`service.documents.convert.instance`. A hung conversion is killed at ``conversion_timeout``; a
+crash is retried once on another instance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+import xmlrpc.client
+from collections.abc import Iterator
+from typing import Any
+
+from archive.errors import ConversionError, ConverterUnavailable
+from service import telemetry
+from service.documents.convert.instance import (
+    CRASH_ERRORS,
+    DOCX_IMPORT_FILTER,
+    PDFA_2B_OPTIONS,
+    Instance,
+    PoolSettings,
+    try_lock,
+    unlock,
+)
+
+logger = logging.getLogger("wenshu.convert")
+
+
+class Converter:
+    """Converts through whichever instance is idle; safe in any process and thread."""
+
+    def __init__(self, settings: PoolSettings) -> None:
+        self.settings = settings
+        self._instances = [Instance(settings, i) for i in range(settings.size)]
+
+    def to_pdf(self, docx: bytes, *, pdfa: bool = True) -> bytes:
+        """Render ``docx`` to PDF (PDF/A-2b unless ``pdfa=False``).
+
+        Raises ConversionError when LibreOffice fails, crashes or exceeds conversion_timeout,
+        and ConverterUnavailable when no instance frees up within acquire_timeout.
+        """
+        started = time.perf_counter()
+        try:
+            pdf = self._to_pdf(docx, pdfa)
+        except ConversionError as exc:
+            telemetry.conversion_finished(_outcome(exc), time.perf_counter() - started)
+            raise
+        telemetry.conversion_finished("ok", time.perf_counter() - started)
+        return pdf
+
+    def _to_pdf(self, docx: bytes, pdfa: bool) -> bytes:
+        if not docx.startswith(b"PK\x03\x04"):
+            raise ConversionError("输入不是 DOCX 文件（缺少 ZIP 文件头）")
+        deadline = time.monotonic() + self.settings.acquire_timeout
+        crashed = False
+        while True:
+            with self._claim(deadline) as instance:
+                try:
+                    return self._convert_on(instance, docx, pdfa)
+                except _InstanceGone as exc:
+                    if exc.before_request:
+                        continue  # nothing reached LibreOffice: try another instance
+                    if crashed:
+                        raise ConversionError("LibreOffice 在转换时崩溃") from exc
+                    # Templates are trusted, so a crash is more likely the instance (killed,
+                    # out of memory) than the document: retry once, on another instance.
+                    logger.warning("instance %d crashed; retrying once elsewhere", instance.index)
+                    crashed = True
+                    deadline = time.monotonic() + self.settings.acquire_timeout
+
+    def status(self) -> dict[str, Any]:
+        """Health summary for /healthz: instances up, busy, and per-instance detail."""
+        detail = []
+        for instance in self._instances:
+            state = instance.read_state()
+            up = instance.is_usable(state)
+            busy = False
+            if up:  # probing the lock is how we learn whether someone is converting
+                fd = try_lock(instance.lock_path)
+                busy = fd is None
+                if fd is not None:
+                    unlock(fd)
+            detail.append(
+                {
+                    "index": instance.index,
+                    "state": state.get("state"),
+                    "up": up,
+                    "busy": busy,
+                    "conversions": instance.conversions(),
+                    "restarts": instance.restarts(),
+                    "pid": state.get("pid"),
+                }
+            )
+        return {
+            "instances": len(detail),
+            "up": sum(d["up"] for d in detail),
+            "busy": sum(d["busy"] for d in detail),
+            "supervised": self._supervisor_running(),
+            "detail": detail,
+        }
+
+    def ping(self) -> bool:
+        """True when at least one instance can take a conversion now or soon."""
+        return self.status()["up"] > 0
+
+    @contextlib.contextmanager
+    def _claim(self, deadline: float) -> Iterator[Instance]:
+        count = len(self._instances)
+        start = random.randrange(count)  # spread wear (memory growth) over all instances
+        while True:
+            every_stopped = True
+            for offset in range(count):
+                instance = self._instances[(start + offset) % count]
+                if not instance.lock_path.parent.is_dir():
+                    continue
+                fd = try_lock(instance.lock_path)
+                if fd is None:
+                    every_stopped = False
+                    continue
+                state = instance.read_state()
+                every_stopped &= state.get("state") == "stopped"
+                usable = instance.is_usable(state)
+                if usable and instance.conversions() < self.settings.max_conversions:
+                    try:
+                        yield instance
+                        return
+                    finally:
+                        unlock(fd)
+                unlock(fd)
+                if state.get("state") == "up" and not usable:
+                    instance.kill("process died while idle")
+            if every_stopped or not self._supervisor_running():
+                raise ConverterUnavailable("文档转换服务未启动", retry_after=30)
+            if time.monotonic() >= deadline:
+                up = sum(i.is_usable(i.read_state()) for i in self._instances)
+                raise ConverterUnavailable(
+                    f"{self.settings.acquire_timeout:g} 秒内没有空闲的转换实例（{up} 个在运行）",
+                    retry_after=2 if up else 10,
+                )
+            time.sleep(0.02)
+
+    def _convert_on(self, instance: Instance, docx: bytes, pdfa: bool) -> bytes:
+        timeout = self.settings.conversion_timeout
+        options = PDFA_2B_OPTIONS if pdfa else []
+        started = time.perf_counter()
+        try:
+            result = instance.rpc(timeout).convert(
+                None, xmlrpc.client.Binary(docx), None, "pdf", None, options, True,
+                DOCX_IMPORT_FILTER, None,
+            )  # fmt: skip
+        except ConnectionRefusedError as exc:
+            instance.kill("refused the connection")
+            raise _InstanceGone(before_request=True) from exc
+        except TimeoutError as exc:
+            instance.kill(f"conversion exceeded {timeout:g} s")
+            raise ConversionTimeout(f"文档转换超时（{timeout:g} 秒）") from exc
+        except CRASH_ERRORS as exc:
+            instance.kill(f"connection lost during conversion: {exc!r}")
+            raise _InstanceGone(before_request=False) from exc
+        except xmlrpc.client.Fault as exc:
+            instance.set_conversions(instance.conversions() + 1)
+            if "TimeoutError" in exc.faultString:  # unoserver's own backstop fired
+                instance.kill("unoserver reported a conversion timeout")
+                raise ConversionTimeout(f"文档转换超时（{timeout:g} 秒）") from exc
+            if not instance.responds():
+                instance.kill(f"failed and no longer answers: {exc.faultString[:200]}")
+                raise _InstanceGone(before_request=False) from exc
+            raise ConversionError(f"LibreOffice 无法转换该文档：{exc.faultString[:300]}") from exc
+        instance.set_conversions(instance.conversions() + 1)
+        pdf = bytes(result.data)
+        logger.debug(
+            "instance %d converted %d bytes in %.0f ms",
+            instance.index, len(docx), (time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        if not pdf.startswith(b"%PDF-"):
+            raise ConversionError("LibreOffice 返回的不是 PDF")
+        if pdfa and not has_pdfa2_identification(pdf):
+            raise ConversionError("LibreOffice 输出缺少 PDF/A-2 标识（pdfaid:part=2）")
+        return pdf
+
+    def _supervisor_running(self) -> bool:
+        path = self.settings.run_dir / "supervisor.lock"
+        if not path.exists():
+            return False
+        fd = try_lock(path)
+        if fd is None:
+            return True
+        unlock(fd)
+        return False
+
+
+def _outcome(exc: ConversionError) -> str:
+    if isinstance(exc, ConverterUnavailable):
+        return "unavailable"
+    return "timeout" if isinstance(exc, ConversionTimeout) else "failed"
+
+
+class ConversionTimeout(ConversionError):
+    """The conversion exceeded conversion_timeout; the instance was killed and restarts."""
+
+
+class _InstanceGone(Exception):
+    """The claimed instance died; ``before_request`` if LibreOffice never saw the document."""
+
+    def __init__(self, *, before_request: bool) -> None:
+        super().__init__("LibreOffice instance died")
+        self.before_request = before_request
+
+
+def has_pdfa2_identification(pdf: bytes) -> bool:
+    """LibreOffice writes the XMP packet uncompressed; both XMP spellings are accepted."""
+    return b"<pdfaid:part>2</pdfaid:part>" in pdf or b'pdfaid:part="2"' in pdf
+
+
+__all__ = ["ConversionTimeout", "Converter", "has_pdfa2_identification"]

@@ -1,0 +1,390 @@
+"""What every document type's renderer shares: the render job, literal text, dates and
+times as printed, titles broken into even lines, and paragraphs built with python-docx.
+
+Templates are trusted files; user data never is. Simple fields go through docxtpl with
+autoescape on (:func:`literal`), and everything of variable length is built as python-docx
+paragraphs with literal text (:class:`Fragment`), using the paragraph styles defined in the
+template. So ``{{ 7*7 }}``, ``{% if %}``, ``<b>&`` typed by a user reach paper exactly as typed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jieba
+from docx.document import Document as DocxDocument
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls, qn
+from docx.shared import Emu, Pt
+from docx.text.paragraph import Paragraph
+from docxtpl import DocxTemplate
+from lxml import etree
+from markupsafe import Markup, escape
+
+from archive.errors import WenshuError
+from service.documents.seal import SEAL_DIAMETER_MM, float_seal
+
+_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
+
+# Page geometry of the GB/T 9704-2012 templates (twips); see scripts/build_templates.py.
+TEXT_WIDTH_PT = 8845 / 20
+LINE_PT = 579 / 20
+CHAR_PT = 16.0
+MARK_SIZE_PT = 42.0
+
+PRINT_TZ = ZoneInfo("Asia/Shanghai")
+"""Times with a zone are printed in China Standard Time; naive ones are local already."""
+
+
+class RenderError(WenshuError):
+    """A template and its context do not fit together (a defect, not a user error)."""
+
+    code = "render_failed"
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    """What the issuing organisation puts on its documents."""
+
+    name: str
+    """发文机关署名, e.g. 吕梁市医疗保障局; also the default 印发机关."""
+    mark: str
+    """发文机关标志, the red mark, e.g. 吕梁市医疗保障局文件."""
+    zihao: str
+    """机关代字, e.g. 吕医保发."""
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """Everything a context builder may use."""
+
+    doctype: str
+    data: Mapping[str, Any]
+    org: Letterhead
+    wenhao: str
+    issue_date: dt.date
+    seal_png: bytes | None = None
+
+
+@dataclass(frozen=True)
+class DoctypeRenderer:
+    build_context: Callable[[DocxTemplate, RenderJob], dict[str, Any]]
+    """Returns the docxtpl context; every variable of the template must be in it."""
+    finish: Callable[[DocxDocument, RenderJob], None] | None = None
+    """Adjusts the rendered document (fit the mark, set properties) before it is saved."""
+    label: str = ""
+    """The Chinese name of the type, stored as the DOCX subject."""
+
+
+# ----------------------------------------------------------------------------- dates, numbers
+
+
+def chinese_date(day: dt.date) -> str:
+    """2021年4月23日: Arabic numerals, no leading zeros (GB/T 9704-2012 §7.3.5)."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def month_day(day: dt.date) -> str:
+    """5月11日, as in 于5月11日至5月14日."""
+    return f"{day.month}月{day.day}日"
+
+
+def local_time(moment: dt.datetime) -> dt.datetime:
+    """The wall-clock time to print: naive times as given, others in :data:`PRINT_TZ`."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(PRINT_TZ).replace(tzinfo=None)
+
+
+def clock_time(moment: dt.datetime) -> str:
+    """9时05分: the hour as is, the minutes in two digits."""
+    return f"{moment.hour}时{moment.minute:02d}分"
+
+
+def time_span(start: dt.datetime, end: dt.datetime) -> str:
+    """2021年5月11日9时05分至11时30分; the end's date is printed when it is another day
+    (its year only when it is another year)."""
+    a, b = local_time(start), local_time(end)
+    if b.date() == a.date():
+        until = ""
+    elif b.year == a.year:
+        until = month_day(b.date())
+    else:
+        until = chinese_date(b.date())
+    return f"{chinese_date(a.date())}{clock_time(a)}至{until}{clock_time(b)}"
+
+
+def date_span(start: dt.date, end: dt.date) -> str:
+    """5月11日至5月14日; one day is 5月11日; across a year the years are printed."""
+    if start == end:
+        return month_day(start)
+    if start.year != end.year:
+        return f"{chinese_date(start)}至{chinese_date(end)}"
+    return f"{month_day(start)}至{month_day(end)}"
+
+
+def amount_text(amount: Decimal | int | float | str) -> str:
+    """86,420.00: yuan with two decimals and thousands separators, as in a financial table."""
+    return f"{Decimal(str(amount)):,.2f}"
+
+
+_DIGITS = "零一二三四五六七八九"
+
+
+def _chinese_numeral(n: int) -> str:
+    """1 → 一, 10 → 十, 15 → 十五, 21 → 二十一 (99 headings of one level is plenty)."""
+    if n < 10:
+        return _DIGITS[n]
+    if n >= 100:
+        return str(n)
+    tens = "" if n < 20 else _DIGITS[n // 10]
+    return tens + "十" + (_DIGITS[n % 10] if n % 10 else "")
+
+
+def heading_number(level: int, n: int) -> str:
+    """The number in front of a heading: 一、 （一） 1. （1） for levels 1–4."""
+    if level == 1:
+        return _chinese_numeral(n) + "、"
+    if level == 2:
+        return f"（{_chinese_numeral(n)}）"
+    if level == 3:
+        return f"{n}."
+    return f"（{n}）"
+
+
+# ----------------------------------------------------------------------------- literal text
+
+
+def printable(text: str) -> str:
+    """Drop characters XML cannot hold and that docxtpl would turn into structure (\\a \\f
+    \\v); the schemas refuse them already, this is the last line of defence."""
+    return "".join(
+        ch
+        for ch in text
+        if ch in "\n\t"
+        or unicodedata.category(ch) not in ("Cc", "Cs")
+        and (ord(ch) & 0xFFFE) != 0xFFFE
+    )
+
+
+def _guard(xml_text: str) -> str:
+    # docxtpl turns "{_{", "}_}", "{_%", "%_}" in its output into "{{", "}}", "{%", "%}";
+    # a character reference keeps what the user typed.
+    return xml_text.replace("{_", "{&#95;").replace("_}", "&#95;}")
+
+
+def literal(text: str) -> Markup:
+    """A user string for a simple ``{{ field }}``: escaped and printed as typed."""
+    return Markup(_guard(str(escape(printable(text)))))
+
+
+def em_width(text: str) -> float:
+    """Printed width in characters: CJK, full-width and (in a CJK font) ambiguous characters
+    such as “ ” — count 1, the rest about ½."""
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WFA" else 0.5 for ch in text)
+
+
+_NO_LINE_START = set("，。、；：？！）》」』”’〕】…—·,.;:?!)")
+_NO_LINE_END = set("（《「『“‘〔【(")
+
+
+def _word_boundaries(text: str) -> set[int]:
+    """Offsets between words (jieba's dictionary loads once per process, on first use)."""
+    jieba.setLogLevel(60)
+    cuts, pos = set(), 0
+    for word in jieba.cut(text):
+        pos += len(word)
+        cuts.add(pos)
+    return cuts
+
+
+def balance_title(text: str, size_pt: float = 22.0) -> str:
+    """Break a long title into lines of even length at word boundaries (GB/T 9704-2012
+    §7.3.1: keep words whole, form a trapezoid or diamond, never a full line and a stub like
+    "…的通\n知"). A title the user broke by hand is left as typed."""
+    if "\n" in text:
+        return text
+    per_line = int(TEXT_WIDTH_PT // (size_pt - 0.25))
+    width = em_width(text)
+    if width <= per_line:
+        return text
+    lines = math.ceil(width / per_line)
+    target = width / lines
+    n = len(text)
+    words = _word_boundaries(text)
+    prefix = [0.0]
+    for ch in text:
+        prefix.append(prefix[-1] + em_width(ch))
+
+    def cost(i: int, j: int) -> float:
+        length = prefix[j] - prefix[i]
+        if length > per_line:
+            return math.inf
+        c = (length - target) ** 2
+        if j < n:
+            if text[j] in _NO_LINE_START or text[j - 1] in _NO_LINE_END:
+                return math.inf
+            if text[j - 1].isascii() and text[j].isascii() and text[j].isalnum():
+                return math.inf
+            if j not in words:
+                c += 40.0
+            if text[j] == "《" or text[j - 1] == "》" or text[j : j + 3] == "的通知":
+                c -= 2.0
+        return c
+
+    # best[k][j]: least cost of setting text[:j] on k lines.
+    best = [[math.inf] * (n + 1) for _ in range(lines + 1)]
+    back = [[0] * (n + 1) for _ in range(lines + 1)]
+    best[0][0] = 0.0
+    for k in range(1, lines + 1):
+        for j in range(1, n + 1):
+            for i in range(j):
+                c = best[k - 1][i] + cost(i, j)
+                if c < best[k][j]:
+                    best[k][j], back[k][j] = c, i
+    if math.isinf(best[lines][n]):
+        return text
+    cuts, j = [], n
+    for k in range(lines, 0, -1):
+        cuts.append(j)
+        j = back[k][j]
+    cuts.reverse()
+    return "\n".join(text[a:b] for a, b in zip([0, *cuts[:-1]], cuts, strict=True))
+
+
+# ----------------------------------------------------------------------------- paragraphs
+
+
+class Fragment:
+    """Paragraphs built with python-docx against the template's styles and inserted in place
+    of a ``{{p name }}`` paragraph. Text is set through python-docx, so it is XML-escaped and
+    never parsed as a template."""
+
+    def __init__(self, tpl: DocxTemplate) -> None:
+        tpl.init_docx()
+        element = parse_xml(f"<w:document {nsdecls('w')}><w:body/></w:document>")
+        # Bound to the template's main part: styles resolve and pictures attach there.
+        self.doc = DocxDocument(element, tpl.docx.part)
+        self.paragraphs: list[Paragraph] = []
+
+    def add(self, style_id: str, text: str = "", char_style: str | None = None) -> Paragraph:
+        p = self.doc.add_paragraph()
+        p._p.style = style_id
+        if text:
+            run = p.add_run(printable(text))
+            if char_style:
+                run._r.style = char_style
+        self.paragraphs.append(p)
+        return p
+
+    def __html__(self) -> str:
+        body = self.doc.element.body
+        return _guard("".join(etree.tostring(child, encoding="unicode") for child in body))
+
+    __str__ = __html__
+
+
+def set_indent(p: Paragraph, *, left_pt: float = 0, right_pt: float = 0) -> None:
+    """Direct left/right indent that also overrides the style's indent in characters."""
+    ind = p._p.get_or_add_pPr().get_or_add_ind()
+    ind.set(qn("w:left"), str(round(left_pt * 20)))
+    ind.set(qn("w:right"), str(round(right_pt * 20)))
+    ind.set(qn("w:leftChars"), "0")
+    ind.set(qn("w:rightChars"), "0")
+
+
+def text_lines(text: str) -> list[str]:
+    """The non-blank lines of a multi-line field, stripped: each becomes a paragraph."""
+    return [line.strip() for line in str(text).split("\n") if line.strip()]
+
+
+def write_paragraphs(
+    frag: Fragment, texts: Iterable[str], style: str = "WenshuBody", empty: str = "无。"
+) -> Fragment:
+    """Each non-blank line of ``texts`` as a paragraph; ``empty`` when there is none (a
+    section of a form or report with nothing in it says so: 无。)."""
+    lines = [line for text in texts for line in text_lines(text)]
+    for line in lines or [empty]:
+        frag.add(style, line)
+    return frag
+
+
+def write_blocks(frag: Fragment, blocks: Iterable[Mapping[str, Any]]) -> None:
+    """正文 blocks as paragraphs; heading numbers counted per level, reset under a parent."""
+    counters = [0, 0, 0, 0]
+    for block in blocks:
+        if "heading" in block:
+            level = int(block["level"])
+            counters[level - 1] += 1
+            counters[level:] = [0] * (4 - level)
+            heading = heading_number(level, counters[level - 1]) + block["heading"]
+            p = frag.add(f"WenshuHeading{level}", heading)
+            lines = text_lines(str(block.get("text") or ""))
+            if lines:
+                # Levels 1–2 have their own font; a run-in text needs a full stop after them.
+                if level <= 2 and heading[-1] not in "。！？；：.!?;:":
+                    p.runs[0].text = printable(heading + "。")
+                p.add_run(printable(lines[0]))._r.style = "WenshuBodyChar"
+                p.paragraph_format.keep_with_next = False  # a paragraph of text, not a heading
+                for line in lines[1:]:
+                    frag.add("WenshuBody", line)
+        else:
+            for line in str(block["text"]).split("\n"):
+                if line.strip():
+                    frag.add("WenshuBody", line.strip())
+
+
+def signature_block(tpl: DocxTemplate, name: str, date_text: str, seal: bytes | None) -> Fragment:
+    """署名 and 成文日期 (GB/T 9704-2012 §7.3.5), in the styles WenshuSignature and WenshuDate.
+
+    Sealed: the date 4 characters from the right, the name centred over it, two blank
+    lines above so the seal's top is within a line of the text and both lines sit a little
+    below the seal's centre. Unsealed: the name 2 characters from the right after one blank
+    line, the date under it starting 2 characters further right.
+    """
+    frag = Fragment(tpl)
+    w_name, w_date = em_width(name) * CHAR_PT, em_width(date_text) * CHAR_PT
+    if seal:
+        for _ in range(2):
+            frag.add("WenshuSignature")
+        right_date = 4 * CHAR_PT
+        right_name = max(0.0, right_date + (w_date - w_name) / 2)
+    else:
+        frag.add("WenshuSignature")
+        right_name = 2 * CHAR_PT
+        right_date = right_name + w_name - 2 * CHAR_PT - w_date
+        if right_date < 2 * CHAR_PT:
+            right_date = 2 * CHAR_PT
+            right_name = right_date + w_date + 2 * CHAR_PT - w_name
+    p_name = frag.add("WenshuSignature", name)
+    set_indent(p_name, right_pt=right_name)
+    p_date = frag.add("WenshuDate", date_text)
+    set_indent(p_date, right_pt=right_date)
+    if seal:
+        diameter = Pt(SEAL_DIAMETER_MM / 25.4 * 72)
+        centre_x = Pt(TEXT_WIDTH_PT - right_date - w_date / 2)
+        x = Emu(centre_x - diameter // 2)
+        y = Emu(-round(Pt(1.8 * LINE_PT)))
+        float_seal(p_name.add_run(), seal, x_emu=x, y_emu=y, diameter_mm=SEAL_DIAMETER_MM)
+    return frag
+
+
+def normalise_docx(data: bytes) -> bytes:
+    """Rewrite a DOCX zip with fixed timestamps, so equal content gives equal bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            info = zipfile.ZipInfo(item.filename, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zout.writestr(info, zin.read(item.filename))
+    return out.getvalue()

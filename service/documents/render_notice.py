@@ -1,0 +1,133 @@
+"""通知: the GB/T 9704-2012 red-header notice (doc_templates/notice.docx).
+
+The 正文, 附件说明, 署名 with the seal and the 附件 pages are built as fragments; the mark,
+发文字号, title, 主送机关 and 版记 are simple fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from docx.document import Document as DocxDocument
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls, qn
+from docx.shared import Pt
+from docxtpl import DocxTemplate
+
+from service.documents.layout import (
+    CHAR_PT,
+    MARK_SIZE_PT,
+    TEXT_WIDTH_PT,
+    DoctypeRenderer,
+    Fragment,
+    RenderJob,
+    balance_title,
+    chinese_date,
+    em_width,
+    literal,
+    printable,
+    signature_block,
+    write_blocks,
+)
+
+
+def _notice_context(tpl: DocxTemplate, job: RenderJob) -> dict[str, Any]:
+    d = job.data
+    org = job.org
+    signed_on: dt.date = d.get("date") or job.issue_date
+    printed_on: dt.date = d.get("print_date") or job.issue_date
+    attachments = list(d.get("attachments") or [])
+
+    body = Fragment(tpl)
+    write_blocks(body, d["body"])
+    contact = d.get("contact")
+    if contact:
+        lines = [f"联系人：{contact['name']}"]
+        lines += [f"联系电话：{contact['phone']}"] if contact.get("phone") else []
+        lines += [f"电子邮箱：{contact['email']}"] if contact.get("email") else []
+        for i, line in enumerate(lines, start=1):  # kept together on one page
+            body.add("WenshuBody", line).paragraph_format.keep_with_next = i < len(lines)
+
+    secrecy = d.get("secrecy") or ""
+    if secrecy and d.get("secrecy_term"):
+        secrecy += "★" + d["secrecy_term"]
+    cc = [c for c in d.get("cc") or [] if c]
+    note = d.get("note") or ""
+    listing = _attachment_list(tpl, attachments)
+    # The page with the seal must carry text (GB/T 9704-2012 §7.3.5.1): the last line of the
+    # body or of the 附件说明 travels with the 署名 to a new page if need be.
+    last = (listing if isinstance(listing, Fragment) else body).paragraphs[-1]
+    last.paragraph_format.keep_with_next = True
+    return {
+        "secrecy_line": literal(secrecy),
+        "urgency_line": literal(d.get("urgency") or ""),
+        "mark": literal(org.mark),
+        "wenhao": literal(job.wenhao),
+        "signer": literal(d.get("signer") or ""),
+        "title": literal(balance_title(d["title"])),
+        "addressee_line": literal("，".join(d["addressees"]) + "："),
+        "body": body,
+        "attachment_list": listing,
+        "signature": signature_block(tpl, org.name, chinese_date(signed_on), job.seal_png),
+        "note": literal(f"（{note}）" if note else ""),
+        "attachment_pages": _attachment_pages(tpl, attachments),
+        "cc_line": literal("抄送：" + "，".join(cc) + "。" if cc else ""),
+        "printed_by": literal(d.get("printed_by") or org.name),
+        "print_date_text": literal(chinese_date(printed_on) + "印发"),
+    }
+
+
+def _attachment_list(tpl: DocxTemplate, attachments: list[Mapping[str, Any]]) -> Fragment | str:
+    """附件说明: 附件：1. 标题 / 2. 标题, names aligned; no punctuation after a name."""
+    if not attachments:
+        return ""
+    frag = Fragment(tpl)
+    titles = [str(a["title"]).rstrip("。.，,；;") for a in attachments]
+    if len(titles) == 1:
+        p = frag.add("WenshuAttachmentList", "附件：" + titles[0])
+        ind = p._p.get_or_add_pPr().get_or_add_ind()
+        ind.set(qn("w:left"), str(round(5 * CHAR_PT * 20)))
+        ind.set(qn("w:leftChars"), "500")
+        ind.set(qn("w:hanging"), str(round(3 * CHAR_PT * 20)))
+        ind.set(qn("w:hangingChars"), "300")
+        return frag
+    for i, title in enumerate(titles, start=1):
+        style = "WenshuAttachmentList" if i == 1 else "WenshuAttachmentListMore"
+        p = frag.add(style, ("附件：" if i == 1 else "") + f"{i}.")
+        p.add_run().add_tab()
+        p.add_run(printable(title))
+    return frag
+
+
+def _attachment_pages(tpl: DocxTemplate, attachments: list[Mapping[str, Any]]) -> Fragment | str:
+    """Each attachment with a body: a new page, 附件N (黑体) top left, its title centred."""
+    with_body = [(i, a) for i, a in enumerate(attachments, start=1) if a.get("body")]
+    if not with_body:
+        return ""
+    frag = Fragment(tpl)
+    for i, attachment in with_body:
+        frag.add("WenshuAttachmentLabel", "附件" if len(attachments) == 1 else f"附件{i}")
+        frag.add("WenshuAttachmentTitle", balance_title(attachment["title"]))
+        write_blocks(frag, attachment["body"])
+    return frag
+
+
+def _finish_notice(document: DocxDocument, job: RenderJob) -> None:
+    """Narrow the characters of a mark too long for the 版心 (as clerks do by hand)."""
+    needed = em_width(job.org.mark) * MARK_SIZE_PT
+    if needed <= TEXT_WIDTH_PT:
+        return
+    scale = TEXT_WIDTH_PT / needed
+    width_pct = max(50, int(scale * 100))
+    size_pt = MARK_SIZE_PT * min(1.0, scale / (width_pct / 100))
+    for p in document.paragraphs:
+        if p.style is not None and p.style.style_id == "WenshuMark":
+            for run in p.runs:
+                run.font.size = Pt(int(size_pt * 2) / 2)
+                sz = run._r.get_or_add_rPr().find(qn("w:sz"))
+                sz.addprevious(parse_xml(f'<w:w {nsdecls("w")} w:val="{width_pct}"/>'))
+
+
+RENDERER = DoctypeRenderer(_notice_context, _finish_notice, "通知")

@@ -1,0 +1,522 @@
+"""/api/v1/audit and /api/v1/numbers: the auditor's view of the trail, numbers and retention.
+
+Only auditors and admins get here. An auditor sees only their own org: events, checkpoints,
+reports and exports of that org (other orgs' events appear in an export redacted, as links of
+the chain and nothing more); an admin may name any org, or none for all.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy import func, select
+
+from archive import retention
+from archive.audit import AuditChain, event_dict, iso
+from archive.checkpoints import checkpoint_dict
+from archive.errors import Forbidden, NotFoundError
+from archive.models import AuditCheckpoint, AuditEvent, AuditEventSalt, Document, Org
+from schemas.fields import PlainText
+from service.http import auth
+from service.http.api.schemas import ORG_CODE, AuditEventSchema
+from service.http.state import wenshu
+from service.workflows.accounts import Principal, get_org
+from service.workflows.audit_report import audit_report, build_export
+from service.workflows.fixity import checkpoint_now, run_fixity, verify_trail
+from service.workflows.numbers_report import gaps
+
+blp = Blueprint(
+    "audit",
+    __name__,
+    url_prefix="/api/v1",
+    description="审计：事件链、检查点、导出、报告、编号核对、保管期限",
+)
+
+
+# ---------------------------------------------------------------- who sees what
+
+
+def _auditor() -> Principal:
+    return auth.require("audit.read")
+
+
+def _scope(who: Principal, org: str | None) -> set[str] | None:
+    """Orgs the caller asks about: an auditor only their own; an admin any, None meaning all."""
+    if who.role == "admin":
+        return {org} if org else None
+    if org and org != who.org_code:
+        raise Forbidden("审计员只能查看本机构的审计数据")
+    return {who.org_code}
+
+
+def _one_org(who: Principal, org: str | None) -> str:
+    scope = _scope(who, org)
+    return next(iter(scope)) if scope else who.org_code
+
+
+def _record(who: Principal, action: str, org: str | None, details: dict[str, Any]) -> None:
+    """Reading the trail is itself an event."""
+    with wenshu().db.write() as s:
+        AuditChain.append(
+            s, actor=who.name, action=action, org=org or who.org_code, details=details
+        )
+
+
+def _with_salts() -> Any:
+    return select(AuditEvent, AuditEventSalt.salt).outerjoin(
+        AuditEventSalt, AuditEventSalt.seq == AuditEvent.seq
+    )
+
+
+# ---------------------------------------------------------------- schemas
+
+
+class OrgQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    org = fields.String(load_default=None, validate=ORG_CODE)
+
+
+class EventsQuerySchema(OrgQuerySchema):
+    # bounded by what the database stores (a 64-bit integer): larger was a 500
+    after_seq = fields.Integer(
+        load_default=0, validate=validate.Range(min=0, max=2**63 - 1, error="序号超出范围")
+    )
+    object_id = fields.String(load_default=None)
+    action = fields.String(load_default=None)
+    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class EventOutSchema(AuditEventSchema):
+    salt = fields.String(allow_none=True)
+    content_sha256 = fields.String(allow_none=True)
+
+
+class EventsSchema(Schema):
+    total = fields.Integer()
+    events = fields.List(fields.Nested(EventOutSchema))
+
+
+class CheckpointSchema(Schema):
+    org = fields.String()
+    seq = fields.Integer()
+    head_hash = fields.String()
+    at = fields.String()
+    reason = fields.String()
+    cert_sha256 = fields.String()
+    signature = fields.String()
+
+
+class CheckpointListSchema(Schema):
+    total = fields.Integer()
+    items = fields.List(fields.Nested(CheckpointSchema))
+
+
+class CheckpointProblemSchema(Schema):
+    org = fields.String()
+    seq = fields.Integer()
+    first_bad_seq = fields.Integer()
+    message = fields.String()
+
+
+class CheckpointCheckSchema(Schema):
+    ok = fields.Boolean()
+    checked = fields.Integer()
+    problems = fields.List(fields.Nested(CheckpointProblemSchema))
+
+
+class ChainVerifySchema(Schema):
+    ok = fields.Boolean()
+    checked = fields.Integer()
+    head_seq = fields.Integer()
+    head_hash = fields.String()
+    first_bad_seq = fields.Integer(allow_none=True)
+    problem = fields.String(allow_none=True)
+    checkpoints = fields.Nested(CheckpointCheckSchema)
+
+
+class ReportQuerySchema(OrgQuerySchema):
+    date_from = fields.Date(required=True, data_key="from")
+    date_to = fields.Date(required=True, data_key="to")
+
+    @validates_schema
+    def _order(self, data: dict[str, Any], **_kw: Any) -> None:
+        if data["date_to"] < data["date_from"]:
+            raise SchemaError("结束日期不能早于开始日期", field_name="to")
+        if (data["date_to"] - data["date_from"]).days > 3660:
+            raise SchemaError("报告期间不能超过十年", field_name="to")
+
+
+class FixityProblemSchema(Schema):
+    kind = fields.String()
+    message = fields.String()
+    org = fields.String(allow_none=True)
+    document_id = fields.String(allow_none=True)
+    seq = fields.Integer(allow_none=True)
+
+
+class FixitySchema(Schema):
+    ok = fields.Boolean()
+    checked = fields.Dict(keys=fields.String(), values=fields.Integer())
+    problems = fields.List(fields.Nested(FixityProblemSchema))
+
+
+class FixityHistorySchema(Schema):
+    last_check = fields.Nested(EventOutSchema, allow_none=True)
+    failures = fields.List(fields.Nested(EventOutSchema))
+
+
+class RetentionQuerySchema(OrgQuerySchema):
+    as_of = fields.Date(load_default=None)
+
+
+class RetentionItemSchema(Schema):
+    id = fields.String()
+    type = fields.String()
+    title = fields.String()
+    wenhao = fields.String(allow_none=True)
+    archive_no = fields.String()
+    retention = fields.String()
+    retention_label = fields.String()
+    issued_at = fields.String()
+    due_on = fields.String()
+    legal_hold = fields.Boolean()
+    withdrawn = fields.Boolean()
+    disposable = fields.Boolean()
+
+
+class RetentionSchema(Schema):
+    org = fields.String()
+    as_of = fields.String()
+    total = fields.Integer()
+    items = fields.List(fields.Nested(RetentionItemSchema))
+
+
+class HoldInputSchema(Schema):
+    document_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    hold = fields.Boolean(load_default=True)
+    reason = PlainText(
+        required=True,
+        max_length=2000,
+        validate=validate.Length(min=2, max=2000, error="请填写理由（2–2000 字）"),
+    )
+
+
+class HoldSchema(Schema):
+    document_id = fields.String()
+    archive_no = fields.String()
+    wenhao = fields.String(allow_none=True)
+    legal_hold = fields.Boolean()
+    reason = fields.String()
+    at = fields.String()
+
+
+class HoldListSchema(Schema):
+    total = fields.Integer()
+    items = fields.List(fields.Nested(HoldSchema))
+
+
+class GapsQuerySchema(OrgQuerySchema):
+    year = fields.Integer(load_default=None, validate=validate.Range(min=2000, max=2100))
+
+
+class GapsSchema(Schema):
+    org = fields.String()
+    year = fields.Integer(allow_none=True)
+    series = fields.List(fields.Dict())
+    issued = fields.Integer()
+    withdrawn = fields.List(fields.Dict())
+    voided = fields.List(fields.Dict())
+    pending = fields.List(fields.Dict())
+    missing = fields.List(fields.Dict())
+
+
+# ---------------------------------------------------------------- the trail
+
+
+@blp.route("/audit/events")
+class Events(MethodView):
+    @blp.arguments(EventsQuerySchema, location="query")
+    @blp.response(200, EventsSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Events of the caller's org (admin: every org, or ``org``), oldest first."""
+        who = _auditor()
+        scope = _scope(who, args["org"])
+        q = _with_salts().where(AuditEvent.seq > args["after_seq"])
+        if scope is not None:
+            q = q.where(AuditEvent.org.in_(scope))
+        if args["object_id"]:
+            q = q.where(AuditEvent.object_id == args["object_id"])
+        if args["action"]:
+            q = q.where(AuditEvent.action == args["action"])
+        with wenshu().db.read() as s:
+            total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
+            rows = s.execute(q.order_by(AuditEvent.seq).limit(args["per_page"])).all()
+            events = [event_dict(ev, salt) for ev, salt in rows]
+        _record(who, "audit.events", args["org"], dict(args, returned=len(events)))
+        return {"total": total, "events": events}
+
+
+@blp.route("/audit/verify")
+class ChainVerify(MethodView):
+    @blp.arguments(OrgQuerySchema, location="query")
+    @blp.response(200, ChainVerifySchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Recompute the whole chain and check the org's signed checkpoints against it."""
+        who = _auditor()
+        scope = _scope(who, args["org"])
+        with wenshu().db.read() as s:
+            chain, cps = verify_trail(s, scope)
+        ok = chain.ok and cps.ok
+        first_bad = chain.first_bad_seq if not chain.ok else cps.first_bad_seq
+        _record(
+            who,
+            "audit.verify",
+            args["org"],
+            {"ok": ok, "checked": chain.checked, "first_bad_seq": first_bad},
+        )
+        return {
+            "ok": ok,
+            "checked": chain.checked,
+            "head_seq": chain.head_seq,
+            "head_hash": chain.head_hash,
+            "first_bad_seq": first_bad,
+            "problem": chain.problem or (cps.problems[0].message if cps.problems else None),
+            "checkpoints": {
+                "ok": cps.ok,
+                "checked": cps.checked,
+                "problems": [
+                    {
+                        "org": p.org,
+                        "seq": p.seq,
+                        "first_bad_seq": p.first_bad_seq,
+                        "message": p.message,
+                    }
+                    for p in cps.problems
+                ],
+            },
+        }
+
+
+@blp.route("/audit/checkpoints")
+class Checkpoints(MethodView):
+    @blp.arguments(OrgQuerySchema, location="query")
+    @blp.response(200, CheckpointListSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The signed checkpoints of the caller's org, oldest first."""
+        scope = _scope(_auditor(), args["org"])
+        q = select(AuditCheckpoint).order_by(AuditCheckpoint.seq, AuditCheckpoint.org)
+        if scope is not None:
+            q = q.where(AuditCheckpoint.org.in_(scope))
+        with wenshu().db.read() as s:
+            items = [checkpoint_dict(cp) for cp in s.scalars(q)]
+        return {"total": len(items), "items": items}
+
+    @blp.arguments(OrgQuerySchema, location="query")
+    @blp.response(201, CheckpointListSchema)
+    def post(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Sign the chain head now with the org's key (admin without ``org``: every org)."""
+        who = _auditor()
+        items = checkpoint_now(
+            wenshu(), actor=who.name, reason="manual", orgs=_scope(who, args["org"])
+        )
+        return {"total": len(items), "items": items}
+
+
+@blp.route("/audit/export")
+class Export(MethodView):
+    @blp.arguments(OrgQuerySchema, location="query")
+    @blp.response(
+        200,
+        content_type="application/json",
+        description="事件（他机构事件脱敏）、检查点、证书与文书哈希；用 scripts/verify_export.py 离线核验",
+    )
+    def get(self, args: dict[str, Any]) -> Response:
+        who = _auditor()
+        scope = _scope(who, args["org"])
+        body = build_export(wenshu(), who, scope)
+        name = (
+            f"wenshu-audit-{'-'.join(sorted(scope)) if scope else 'all'}-{body['head']['seq']}.json"
+        )
+        resp = Response(json.dumps(body, ensure_ascii=False, indent=1), mimetype="application/json")
+        resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return resp
+
+
+@blp.route("/audit/report")
+class Report(MethodView):
+    @blp.arguments(ReportQuerySchema, location="query")
+    @blp.response(
+        200, content_type="application/pdf", description="以本机构密钥签章的审计报告 PDF/A"
+    )
+    def get(self, args: dict[str, Any]) -> Response:
+        who = _auditor()
+        org = _one_org(who, args["org"])
+        pdf, digest = audit_report(wenshu(), who, org, args["date_from"], args["date_to"])
+        resp = Response(pdf, mimetype="application/pdf")
+        resp.headers["Content-Disposition"] = (
+            f'inline; filename="audit-{org}-{args["date_from"]}-{args["date_to"]}.pdf"'
+        )
+        resp.headers["X-Content-SHA256"] = digest
+        return resp
+
+
+@blp.route("/audit/fixity")
+class Fixity(MethodView):
+    @blp.arguments(OrgQuerySchema, location="query")
+    @blp.response(200, FixityHistorySchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The last recorded fixity check of the org and the failures it found."""
+        org = _one_org(_auditor(), args["org"])
+        checks = _with_salts().where(AuditEvent.org == org, AuditEvent.action == "fixity.check")
+        with wenshu().db.read() as s:
+            last = s.execute(checks.order_by(AuditEvent.seq.desc()).limit(1)).first()
+            failures = []
+            if last is not None:
+                # A check records its failures just before its summary, after the previous check.
+                before = s.scalar(
+                    select(func.max(AuditEvent.seq)).where(
+                        AuditEvent.org == org,
+                        AuditEvent.action == "fixity.check",
+                        AuditEvent.seq < last[0].seq,
+                    )
+                )
+                failures = [
+                    event_dict(ev, salt)
+                    for ev, salt in s.execute(
+                        _with_salts()
+                        .where(AuditEvent.org == org, AuditEvent.action == "fixity.failure")
+                        .where(AuditEvent.seq > (before or 0), AuditEvent.seq < last[0].seq)
+                        .order_by(AuditEvent.seq)
+                    )
+                ]
+        return {"last_check": event_dict(*last) if last else None, "failures": failures}
+
+    @blp.arguments(OrgQuerySchema, location="query")
+    @blp.response(200, FixitySchema)
+    def post(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Run a fixity check now: the chain, the checkpoints, every blob and signature."""
+        who = _auditor()
+        scope = _scope(who, args["org"])
+        report = run_fixity(wenshu(), actor=who.name, orgs=scope)
+        return {
+            "ok": report.ok,
+            "checked": report.checked,
+            "problems": [p.__dict__ for p in report.problems],
+        }
+
+
+# ---------------------------------------------------------------- retention and holds
+
+
+@blp.route("/audit/retention")
+class Retention(MethodView):
+    @blp.arguments(RetentionQuerySchema, location="query")
+    @blp.response(200, RetentionSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Documents past their 保管期限, for disposition review. Nothing is ever deleted."""
+        who = _auditor()
+        ws = wenshu()
+        org = _one_org(who, args["org"])
+        as_of: date = args["as_of"] or ws.local_date(ws.now())
+        with ws.db.read() as s:
+            items = retention.review(s, get_org(s, org).id, as_of)
+        _record(who, "retention.review", org, {"as_of": as_of.isoformat(), "total": len(items)})
+        return {
+            "org": org,
+            "as_of": as_of.isoformat(),
+            "total": len(items),
+            "items": [
+                {
+                    "id": i.doc.id,
+                    "type": i.doc.type,
+                    "title": i.doc.title,
+                    "wenhao": i.doc.wenhao,
+                    "archive_no": i.doc.archive_no,
+                    "retention": i.doc.retention,
+                    "retention_label": retention.LABELS.get(i.doc.retention, i.doc.retention),
+                    "issued_at": ws.local_time(i.doc.issued_at).isoformat(timespec="seconds"),
+                    "due_on": i.due_on.isoformat(),
+                    "legal_hold": i.legal_hold,
+                    "withdrawn": i.withdrawn,
+                    "disposable": i.disposable,
+                }
+                for i in items
+            ],
+        }
+
+
+@blp.route("/audit/legal-holds")
+class LegalHolds(MethodView):
+    @blp.arguments(OrgQuerySchema, location="query")
+    @blp.response(200, HoldListSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Documents of the org under legal hold now."""
+        org = _one_org(_auditor(), args["org"])
+        with wenshu().db.read() as s:
+            held = retention.held_documents(s, get_org(s, org).id)
+        items = [_hold_json(doc, h.placed, h.reason, h.at) for doc, h in held]
+        return {"total": len(items), "items": items}
+
+    @blp.arguments(HoldInputSchema)
+    @blp.response(201, HoldSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Place (``hold: true``) or lift (``hold: false``) a legal hold on a document."""
+        who = _auditor()
+        ws = wenshu()
+        with ws.db.write() as s:
+            row = s.execute(
+                select(Document, Org.code)
+                .join(Org, Document.org_id == Org.id)
+                .where(Document.id == body["document_id"])
+            ).first()
+            if row is None or not who.may_see_org(row[1]):
+                raise NotFoundError("文书不存在", errors={"document_id": ["文书不存在"]})
+            doc, org_code = row
+            hold = retention.set_hold(
+                s,
+                doc,
+                org_code=org_code,
+                placed=body["hold"],
+                reason=body["reason"].strip(),
+                user_id=who.user_id,
+                actor=who.name,
+                at=ws.now(),
+            )
+            return _hold_json(doc, hold.placed, hold.reason, hold.at)
+
+
+def _hold_json(doc: Document, placed: bool, reason: str, at: Any) -> dict[str, Any]:
+    return {
+        "document_id": doc.id,
+        "archive_no": doc.archive_no,
+        "wenhao": doc.wenhao,
+        "legal_hold": placed,
+        "reason": reason,
+        "at": iso(at),
+    }
+
+
+# ---------------------------------------------------------------- numbers
+
+
+@blp.route("/numbers/gaps")
+class NumberGaps(MethodView):
+    @blp.arguments(GapsQuerySchema, location="query")
+    @blp.response(200, GapsSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Every 发文字号 and 档号 series of the org: issued, withdrawn, voided, pending, missing."""
+        who = _auditor()
+        org = args["org"] or who.org_code
+        auth.require_org(who, org)
+        result = gaps(wenshu(), org, args["year"])
+        _record(who, "numbers.gaps", org, {"year": args["year"], "missing": len(result["missing"])})
+        return result

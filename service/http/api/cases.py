@@ -1,0 +1,80 @@
+"""/api/v1/cases: the documents of one inspection linked together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from schemas.fields import PlainText
+from service.http import auth
+from service.http.api.schemas import ORG_CODE, DocumentSchema, PageQuerySchema
+from service.http.state import wenshu
+from service.workflows.cases import case_detail, create_case, list_cases
+
+blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件")
+
+
+class CaseInputSchema(Schema):
+    case_no = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[\w\-〔〕（）()]{1,64}$", error="案件编号为 1–64 个字符（汉字、字母、数字、-）"
+        ),
+    )
+    # printed and shown as typed: control characters and direction overrides are refused
+    title = PlainText(required=True, multiline=False, max_length=200)
+    org = fields.String(required=True, validate=ORG_CODE)
+
+
+class CaseSchema(Schema):
+    case_no = fields.String()
+    title = fields.String()
+    org = fields.String()
+    created_at = fields.String()
+    documents = fields.Integer()
+
+
+class CaseListSchema(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    items = fields.List(fields.Nested(CaseSchema))
+
+
+class CaseDetailSchema(Schema):
+    case_no = fields.String()
+    title = fields.String()
+    org = fields.String()
+    documents = fields.List(fields.Nested(DocumentSchema))
+    complete = fields.Boolean()
+    lacking = fields.List(fields.String())
+    signed_copies_missing = fields.List(
+        fields.String(), metadata={"description": "尚缺签字原件的检查记录单、询问笔录（文书 id）"}
+    )
+
+
+@blp.route("")
+class Cases(MethodView):
+    @blp.arguments(CaseInputSchema)
+    @blp.response(201, CaseSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        who = auth.require("cases.create")
+        auth.require_org(who, body["org"])
+        return create_case(
+            wenshu(), who, org_code=body["org"], case_no=body["case_no"], title=body["title"]
+        )
+
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, CaseListSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        return list_cases(wenshu(), auth.current(), page=args["page"], per_page=args["per_page"])
+
+
+@blp.route("/<string:case_no>")
+class CaseItem(MethodView):
+    @blp.response(200, CaseDetailSchema)
+    def get(self, case_no: str) -> dict[str, Any]:
+        return case_detail(wenshu(), auth.current(), case_no)

@@ -1,0 +1,277 @@
+"""/api/v1/documents: preview, issue, list, read, files, verification, withdrawal."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any
+
+from flask import Response, send_file
+from flask import request as flask_request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError as SchemaError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from archive.audit import AuditChain
+from archive.errors import NotFoundError, ValidationError
+from service import telemetry
+from service.doctypes import DocType, get_doctype
+from service.documents.scan import UploadTooLarge
+from service.http import auth
+from service.http.api.schemas import (
+    DocumentInputSchema,
+    DocumentListQuerySchema,
+    DocumentListSchema,
+    DocumentSchema,
+    PreviewInputSchema,
+    SignedCopyQuerySchema,
+    SignedCopyStatusSchema,
+    VerifySchema,
+    WithdrawInputSchema,
+)
+from service.http.state import wenshu
+from service.workflows import records, signed_copy
+from service.workflows.accounts import get_org
+from service.workflows.issuing import IssueRequest, issue, preview
+
+blp = Blueprint(
+    "documents",
+    __name__,
+    url_prefix="/api/v1/documents",
+    description="文书：预览、签发、查阅、下载、验证",
+)
+
+
+def validated(body: dict[str, Any]) -> tuple[DocType, dict[str, Any]]:
+    """The type and its data validated by the type's schema; 422 naming ``data.<path>``."""
+    doctype = get_doctype(body["type"])
+    if doctype is None:
+        raise ValidationError(
+            f"未知的文书类型 {body['type']!r}", errors={"type": ["未知的文书类型"]}
+        )
+    try:
+        data = doctype.schema().load(body["data"])
+    except SchemaError as exc:
+        raise ValidationError("输入有误，请按提示修改", errors={"data": exc.messages}) from exc
+    return doctype, data
+
+
+def _authorise_issue(doctype: DocType, org_code: str):  # type: ignore[no-untyped-def]
+    who = auth.require("documents.issue", issuers=doctype.issuers)
+    auth.require_org(who, org_code)
+    return who
+
+
+@blp.route("/preview")
+class Preview(MethodView):
+    @blp.arguments(PreviewInputSchema)
+    @blp.response(200, content_type="application/pdf", description="草稿 PDF，带水印，不占用文号")
+    def post(self, body: dict[str, Any]) -> Response:
+        ws = wenshu()
+        doctype = get_doctype(body["type"])
+        who = _authorise_issue(doctype, body["org"]) if doctype is not None else auth.current()
+        doctype, data = validated(body)
+        with ws.db.read() as s:
+            org = get_org(s, body["org"])
+        pdf = preview(ws, IssueRequest(doctype, org.code, data, body["data"]), org)
+        with ws.db.write() as s:  # previews are counted: every one is an audit event
+            AuditChain.append(
+                s,
+                actor=who.name,
+                action="document.preview",
+                org=org.code,
+                details={"type": doctype.code},
+            )
+        return send_file(BytesIO(pdf), mimetype="application/pdf", download_name="preview.pdf")
+
+
+@blp.route("")
+class Documents(MethodView):
+    @blp.arguments(DocumentInputSchema)
+    @blp.response(201, DocumentSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """签发：编号、生成、转换 PDF/A、签章、归档、索引、审计，全部完成或全部不发生。"""
+        ws = wenshu()
+        doctype = get_doctype(body["type"])
+        who = _authorise_issue(doctype, body["org"]) if doctype is not None else auth.current()
+        doctype, data = validated(body)
+        doc = issue(
+            ws,
+            IssueRequest(
+                doctype,
+                body["org"],
+                data,
+                body["data"],
+                case_no=body.get("case_no"),
+                supersedes=body.get("supersedes"),
+            ),
+            who,
+        )
+        ws.index_soon()
+        return records.to_json(ws, records.load(ws, who, doc.id))
+
+    @blp.arguments(DocumentListQuerySchema, location="query")
+    @blp.response(200, DocumentListSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        ws = wenshu()
+        who = auth.current()
+        total, views = records.listing(
+            ws,
+            who,
+            type=args["type"],
+            case_no=args["case_no"],
+            org=args["org"],
+            page=args["page"],
+            per_page=args["per_page"],
+            signed_copy=args["signed_copy"],
+        )
+        return {
+            "total": total,
+            "page": args["page"],
+            "per_page": args["per_page"],
+            "items": [records.to_json(ws, v) for v in views],
+        }
+
+
+@blp.route("/<string:doc_id>")
+class DocumentItem(MethodView):
+    @blp.response(200, DocumentSchema)
+    def get(self, doc_id: str) -> dict[str, Any]:
+        ws = wenshu()
+        who = auth.current()
+        view = records.load(ws, who, doc_id)
+        records.record_read(ws, who, "document.view", view)
+        return records.to_json(ws, view)
+
+
+def _file(doc_id: str, kind: str) -> Response:
+    ws = wenshu()
+    who = auth.current()
+    view = records.load(ws, who, doc_id)
+    digest = view.doc.pdf_sha256 if kind == "pdf" else view.doc.docx_sha256
+    if not ws.blobs.exists(digest):
+        raise NotFoundError("归档文件缺失，请联系审计员", errors={"file": [digest]})
+    records.record_read(ws, who, "document.download", view, {"file": kind, "sha256": digest})
+    name = (view.doc.wenhao or view.doc.archive_no) + "." + kind
+    mimetype = (
+        "application/pdf"
+        if kind == "pdf"
+        else "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    resp = send_file(
+        ws.blobs.path(digest), mimetype=mimetype, download_name=name, as_attachment=kind == "docx"
+    )
+    resp.headers["X-Content-SHA256"] = digest
+    return resp
+
+
+@blp.route("/<string:doc_id>/pdf")
+class DocumentPdf(MethodView):
+    @blp.response(200, content_type="application/pdf", description="签章后的 PDF/A-2b")
+    def get(self, doc_id: str) -> Response:
+        return _file(doc_id, "pdf")
+
+
+@blp.route("/<string:doc_id>/docx")
+class DocumentDocx(MethodView):
+    @blp.response(
+        200, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    def get(self, doc_id: str) -> Response:
+        return _file(doc_id, "docx")
+
+
+@blp.route("/<string:doc_id>/verify")
+class DocumentVerify(MethodView):
+    @blp.response(200, VerifySchema)
+    def get(self, doc_id: str) -> dict[str, Any]:
+        ws = wenshu()
+        who = auth.current()
+        view = records.load(ws, who, doc_id)
+        result = records.verification(ws, view)
+        if result["problems"]:
+            telemetry.VERIFY_FAILURES.inc()
+        records.record_read(ws, who, "document.verify", view, {"ok": not result["problems"]})
+        return result
+
+
+@blp.route("/<string:doc_id>/signed-copy")
+class DocumentSignedCopy(MethodView):
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                                "description": "一个 PDF，或按页序的 JPEG/PNG/TIFF 图片",
+                            }
+                        },
+                    }
+                }
+            },
+        }
+    )
+    @blp.response(201, DocumentSchema)
+    def post(self, doc_id: str) -> dict[str, Any]:
+        """上传签字原件（检查记录单、询问笔录）：存档、审计，随后后台识别文字并编入检索。"""
+        ws = wenshu()
+        who = auth.current()
+        view = records.load(ws, who, doc_id)
+        signed_copy.authorise_upload(who, view)  # before the body is read
+        flask_request.max_content_length = ws.config["MAX_UPLOAD_BYTES"]
+        try:
+            uploads = flask_request.files.getlist("file")
+            files = [(f.filename or "", f.mimetype or "", f.read()) for f in uploads]
+        except RequestEntityTooLarge as exc:
+            limit = ws.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
+            raise UploadTooLarge(
+                f"上传文件超过 {limit} MiB 上限", errors={"file": [f"超过 {limit} MiB"]}
+            ) from exc
+        signed_copy.upload(ws, who, view, files)
+        return records.to_json(ws, records.load(ws, who, doc_id))
+
+    @blp.arguments(SignedCopyQuerySchema, location="query")
+    @blp.response(200, content_type="application/pdf", description="签字原件 PDF（默认最新版）")
+    def get(self, args: dict[str, Any], doc_id: str) -> Response:
+        ws = wenshu()
+        who = auth.current()
+        view = records.load(ws, who, doc_id)
+        digest, name = signed_copy.download(ws, who, view, args["version"], args["form"])
+        resp = send_file(ws.blobs.path(digest), mimetype="application/pdf", download_name=name)
+        resp.headers["X-Content-SHA256"] = digest
+        return resp
+
+
+@blp.route("/<string:doc_id>/signed-copy/status")
+class DocumentSignedCopyStatus(MethodView):
+    @blp.response(200, SignedCopyStatusSchema)
+    def get(self, doc_id: str) -> dict[str, Any]:
+        """签字原件的状态（如识别进度），不含文书内容；与列表一样不另记查阅事件。"""
+        ws = wenshu()
+        who = auth.current()
+        view = records.load(ws, who, doc_id)
+        status = records.signed_copy_json(ws, view, blp.url_prefix or "")
+        if status is None:
+            raise NotFoundError("该类文书不需要签字原件")
+        return status
+
+
+@blp.route("/<string:doc_id>/withdraw")
+class DocumentWithdraw(MethodView):
+    @blp.arguments(WithdrawInputSchema)
+    @blp.response(200, DocumentSchema)
+    def post(self, body: dict[str, Any], doc_id: str) -> dict[str, Any]:
+        """作废：文书与文号保留，标记作废并记录理由。"""
+        ws = wenshu()
+        who = auth.current()
+        view = records.load(ws, who, doc_id)
+        doctype = get_doctype(view.doc.type)
+        _authorise_issue(doctype, view.org.code)  # type: ignore[arg-type]
+        records.withdraw(ws, who, view, body["reason"].strip())
+        ws.index_soon()
+        return records.to_json(ws, records.load(ws, who, doc_id))

@@ -1,0 +1,91 @@
+"""The Flask application factory: wires the settings, the ``Wenshu`` container and every blueprint."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Flask, jsonify, send_from_directory
+from sqlalchemy import text
+
+from service.http import auth, errors, limits, logs, metrics
+from service.http.api import audit, cases, doctypes, documents, search
+from service.http.web import pages
+from service.settings import load_config
+from service.wiring import Wenshu
+from service.workers.indexing import attach_indexing
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(load_config(test_config))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app.config["DATA_DIR"])
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    logs.init_app(app)  # first: its request id and start time are read by every later hook
+    limits.init_app(app)  # before any hook reads the body
+    metrics.init_app(app)
+
+    ws = Wenshu(app.config)
+    attach_indexing(ws)  # documents queued by this process's requests reach the index at once
+    app.extensions["wenshu"] = ws
+
+    api = errors.WenshuApi(
+        app,
+        spec_kwargs={
+            "info": {"description": "医保基金监管文书生成与归档服务"},
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    api.spec.components.security_scheme(
+        "bearerAuth",
+        {"type": "http", "scheme": "bearer", "description": "wenshu user-add 给出的访问令牌"},
+    )
+    errors.init_app(app)  # after Api(): our error body replaces flask-smorest's everywhere
+    auth.init_app(app)
+    app.extensions["wenshu_api"] = api
+    for blp in (doctypes.blp, documents.blp, cases.blp, search.blp, audit.blp):
+        api.register_blueprint(blp)
+    doctypes.register_input_schemas(api)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        """Liveness and readiness: the database, the archive folder and the converter answer."""
+        checks: dict[str, Any] = {}
+        try:
+            with ws.db.read() as s:
+                s.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # reported, not raised: this endpoint is the report
+            checks["database"] = f"error: {type(exc).__name__}"
+        checks["archive"] = "ok" if ws.blobs.root.is_dir() else "missing"
+        conv = ws.converter.status()
+        checks["converter"] = conv
+        ok = checks["database"] == "ok" and checks["archive"] == "ok" and conv.get("up", 0) > 0
+        resp = jsonify({"status": "ok" if ok else "degraded", "checks": checks})
+        resp.status_code = 200 if ok else 503
+        return resp
+
+    @app.get("/api/v1/static/swagger-ui/<path:filename>")
+    def swagger_ui_asset(filename: str) -> Any:
+        """The API docs' assets, served by the service itself (no CDN)."""
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+    pages.init_app(app)
+    return app
+
+
+def _secret_key(data_dir: Any) -> str:
+    """A per-installation secret kept in the data dir, so every worker signs sessions alike."""
+    path = Path(data_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "x") as fh:
+                fh.write(secrets.token_hex(32))
+        except FileExistsError:
+            pass
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,143 @@
+"""新建文书 (choose a type, fill the generated form, preview, issue) and the document pages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from archive.errors import ConflictError, ValidationError
+from archive.models import Org
+from service.doctypes import DOCTYPES, get_doctype
+from service.documents.render import sample_input
+from service.http.state import wenshu
+from service.http.web.blueprint import bp
+from service.http.web.formspec import form_spec
+from service.http.web.guard import may, me, page
+from service.labels import RETENTION, TYPE_BLURBS
+from service.workflows import records
+from service.workflows.cases import list_cases
+
+PER_PAGE = 20
+
+
+@bp.get("/documents/new")
+@page("documents.issue")
+def new_document() -> Any:
+    who = me()
+    types = [dt for dt in DOCTYPES.values() if may(who, "documents.issue", issuers=dt.issuers)]
+    return render_template("new_choose.html", types=types, blurbs=TYPE_BLURBS)
+
+
+@bp.get("/documents/new/<doctype>")
+@page("documents.read")
+def document_form(doctype: str) -> Any:
+    ws, who = wenshu(), me()
+    dt = get_doctype(doctype)
+    if dt is None:
+        abort(404)
+    if not may(who, "documents.issue", issuers=dt.issuers):
+        abort(403)
+    initial, original = None, None
+    supersedes = request.args.get("supersedes")
+    if supersedes:
+        original = records.load(ws, who, supersedes)
+        if original.doc.type != dt.code:
+            abort(404)
+        record = json.loads(ws.blobs.get(original.doc.input_sha256))
+        initial = record.get("data")
+    with ws.db.read() as s:
+        q = select(Org).order_by(Org.code)
+        if who.role != "admin":
+            q = q.where(Org.code == who.org_code)
+        orgs = [(o.code, o.name) for o in s.scalars(q)]
+    cases = list_cases(ws, who, page=1, per_page=100)["items"]
+    return render_template(
+        "new_form.html",
+        dt=dt,
+        spec=form_spec(dt),
+        sample=sample_input(dt.code),
+        initial=initial,
+        original=original,
+        orgs=orgs,
+        cases=cases,
+        case_no=request.args.get("case_no") or (original.doc.case_no if original else None),
+    )
+
+
+@bp.get("/documents")
+@page("documents.read")
+def documents() -> Any:
+    ws, who = wenshu(), me()
+    doctype = request.args.get("type") or None
+    case_no = request.args.get("case_no") or None
+    page_no = max(1, request.args.get("page", 1, type=int) or 1)
+    signed_copy = "missing" if request.args.get("signed_copy") == "missing" else None
+    total, views = records.listing(
+        ws,
+        who,
+        type=doctype,
+        case_no=case_no,
+        org=None,
+        page=page_no,
+        per_page=PER_PAGE,
+        signed_copy=signed_copy,
+    )
+    return render_template(
+        "documents.html",
+        views=views,
+        total=total,
+        page_no=page_no,
+        pages=max(1, -(-total // PER_PAGE)),
+        doctype=doctype,
+        case_no=case_no,
+        signed_copy=signed_copy,
+        types=DOCTYPES,
+    )
+
+
+@bp.get("/documents/<doc_id>")
+@page("documents.read")
+def document(doc_id: str) -> Any:
+    ws, who = wenshu(), me()
+    view = records.load(ws, who, doc_id)
+    records.record_read(ws, who, "document.view", view)
+    dt = DOCTYPES[view.doc.type]
+    return render_template(
+        "document.html",
+        v=view,
+        dt=dt,
+        retention=RETENTION.get(view.doc.retention, view.doc.retention),
+        may_issue=may(who, "documents.issue", issuers=dt.issuers)
+        and who.may_see_org(view.org.code),
+        just_issued=request.args.get("issued") == "1",
+        signed_copy=records.signed_copy_json(ws, view, "/api/v1/documents"),
+        may_upload=may(who, "signed_copies.upload") and who.may_see_org(view.org.code),
+        max_upload_mib=ws.config["MAX_UPLOAD_BYTES"] // (1024 * 1024),
+    )
+
+
+@bp.post("/documents/<doc_id>/withdraw")
+@page("documents.issue")
+def withdraw(doc_id: str) -> Any:
+    ws, who = wenshu(), me()
+    view = records.load(ws, who, doc_id)
+    if not may(who, "documents.issue", issuers=DOCTYPES[view.doc.type].issuers):
+        abort(403)
+    reason = request.form.get("reason", "").strip()
+    if not 2 <= len(reason) <= 2000:
+        flash("请填写作废理由（2–2000 字）。", "error")
+    else:
+        try:
+            records.withdraw(ws, who, view, reason)
+        except ValidationError as exc:
+            details = "；".join(m for ms in (exc.errors or {}).values() for m in ms)
+            flash(f"{exc.message}：{details}" if details else exc.message, "error")
+        except ConflictError as exc:
+            flash(exc.message, "error")
+        else:
+            ws.index_soon()
+            flash("文书已作废；文书与文号保留并标注作废。", "ok")
+    return redirect(url_for("web.document", doc_id=doc_id))

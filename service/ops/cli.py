@@ -1,0 +1,279 @@
+"""The ``wenshu`` command: init, users and orgs, reindex, verify, serve."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+
+from archive.errors import WenshuError
+from archive.migrate import upgrade
+from archive.models import Document, Org
+from service import policy
+from service.ops.server import serve
+from service.settings import load_config
+from service.wiring import Wenshu
+from service.workers.ocr import Recogniser
+from service.workflows import accounts
+from service.workflows.backup import backup, restore
+from service.workflows.fixity import checkpoint_now, run_fixity, verify_archive
+
+
+def _ws() -> Wenshu:
+    """The one ``Wenshu`` of this command, built from the service's settings on first use."""
+    root = click.get_current_context().find_root()
+    if not isinstance(root.obj, Wenshu):
+        root.obj = Wenshu(load_config())
+        root.call_on_close(root.obj.close)
+    return root.obj
+
+
+def _fail(exc: WenshuError) -> None:
+    click.echo(f"错误：{exc.message}", err=True)
+    for path, msg in exc.errors.items():
+        click.echo(f"  {path}: {msg}", err=True)
+    sys.exit(2)
+
+
+def initialise(ws: Wenshu) -> list[str]:
+    """Data dirs, migrations, the demo org. Idempotent; returns what it did."""
+    done = []
+    for key in ("DATA_DIR", "ARCHIVE_DIR", "INDEX_DIR", "RUN_DIR"):
+        ws.config[key].mkdir(parents=True, exist_ok=True)
+    ws.config["KEYS_DIR"].mkdir(parents=True, exist_ok=True, mode=0o700)
+    upgrade(ws.config["DATABASE_URL"])
+    with ws.db.read() as s:
+        exists = s.scalar(select(Org).where(Org.code == accounts.DEMO_ORG["code"])) is not None
+    if not exists:
+        accounts.add_org(ws, **accounts.DEMO_ORG)
+        done.append(
+            f"created demo org {accounts.DEMO_ORG['code']} ({accounts.DEMO_ORG['name']}) with a TEST signing certificate"
+        )
+    return done
+
+
+@click.command("init")
+def init_cmd() -> None:
+    """Create the data dir, migrate the database, seed the demo org (idempotent)."""
+    ws = _ws()
+    for line in initialise(ws):
+        click.echo(line)
+    click.echo(f"data dir: {ws.config['DATA_DIR']}")
+    click.echo(f"database: {ws.db.engine.url.render_as_string(hide_password=True)}")
+
+
+def _password_arg(value: str | None) -> str | None:
+    """``--password -`` reads the password from the first line of stdin (keeps it out of ps)."""
+    if value == "-":
+        return sys.stdin.readline().rstrip("\r\n")
+    return value
+
+
+@click.command("user-add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(policy.ROLES))
+@click.option("--org", "org_code", required=True)
+@click.option("--password", default=None, help="网页登录密码（- 表示从标准输入读取一行）")
+def user_add_cmd(name: str, role: str, org_code: str, password: str | None) -> None:
+    """Add a user; prints its API token as the last line (shown once)."""
+    try:
+        token = accounts.add_user(
+            _ws(),
+            name=name,
+            role=role,
+            org_code=org_code,
+            actor="cli",
+            password=_password_arg(password),
+        )
+    except WenshuError as exc:
+        _fail(exc)
+    web = " with a web password" if password is not None else ""
+    click.echo(f"user {name} ({role}) of {org_code} created{web}; API token:")
+    click.echo(token)
+
+
+@click.command("user-password")
+@click.argument("name")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="新密码（- 表示从标准输入读取一行）",
+)
+def user_password_cmd(name: str, password: str) -> None:
+    """Set or reset a user's web password (ends the user's sessions, lifts a lockout)."""
+    try:
+        accounts.set_password(_ws(), name=name, password=_password_arg(password) or "", actor="cli")
+    except WenshuError as exc:
+        _fail(exc)
+    click.echo(f"password of {name} set")
+
+
+@click.command("org-add")
+@click.argument("code")
+@click.option("--name", required=True, help="机关全称，如 吕梁市医疗保障局")
+@click.option("--zihao", required=True, help="机关代字，如 吕医保发")
+@click.option("--mark", default=None, help="发文机关标志 (default: {name}文件)")
+@click.option("--fonds-no", default=None, help="全宗号")
+@click.option("--unit-code", default="BGS", help="档号中的机构代码")
+@click.option("--seal-text", default=None, help="印章文字 (default: name)")
+@click.option("--region", default="", help="地区，如 吕梁市")
+def org_add_cmd(
+    code: str,
+    name: str,
+    zihao: str,
+    mark: str | None,
+    fonds_no: str | None,
+    unit_code: str,
+    seal_text: str | None,
+    region: str,
+) -> None:
+    """Add an org, with a dev (test) signing certificate."""
+    try:
+        accounts.add_org(
+            _ws(),
+            code=code,
+            name=name,
+            zihao=zihao,
+            mark=mark,
+            fonds_no=fonds_no,
+            unit_code=unit_code,
+            seal_text=seal_text,
+            region=region,
+            actor="cli",
+        )
+    except WenshuError as exc:
+        _fail(exc)
+    click.echo(f"org {code} ({name}, {zihao}) created with a TEST signing certificate")
+
+
+@click.command("reindex")
+def reindex_cmd() -> None:
+    """Rebuild the search index from the archive."""
+    ws = _ws()
+    with ws.db.read() as s:
+        total = int(s.scalar(select(func.count()).select_from(Document)) or 0)
+    with click.progressbar(length=total, label="重建检索索引") as bar:
+        last = [0]
+
+        def progress(n: int) -> None:
+            bar.update(n - last[0])
+            last[0] = n
+
+        n = ws.indexer.rebuild(progress)
+    click.echo(f"indexed {n} documents")
+
+
+@click.command("verify")
+def verify_cmd() -> None:
+    """Check the audit chain, every blob's hash and every signature; exit 1 on any failure."""
+    report = run_fixity(_ws(), actor="cli")  # the outcome is recorded in the audit trail
+    for line in report.lines:
+        click.echo(line)
+    if report.failures:
+        click.echo(f"FAILED: {len(report.failures)} problem(s)", err=True)
+        for f in report.failures:
+            click.echo(f"  - {f}", err=True)
+        sys.exit(1)
+    click.echo("OK: audit chain, blobs and signatures verified")
+
+
+@click.command("ocr")
+def ocr_cmd() -> None:
+    """Recognise the queued scans of signed originals now (`wenshu serve` does it in the
+    background); waits for a running recogniser to finish first."""
+    n = Recogniser(_ws()).drain(timeout=3600)
+    click.echo(f"recognised {n} scan(s)")
+
+
+@click.command("checkpoint")
+@click.option("--org", "org_code", default=None, help="one org (default: every org)")
+def checkpoint_cmd(org_code: str | None) -> None:
+    """Sign the audit chain head now with each org's key."""
+    made = checkpoint_now(_ws(), actor="cli", reason="cli", orgs={org_code} if org_code else None)
+    for cp in made:
+        click.echo(f"checkpoint {cp['org']}@{cp['seq']} {cp['head_hash']}")
+    if not made:
+        click.echo("nothing to sign (empty chain or no org keys)")
+
+
+@click.command("serve")
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+@click.option("--workers", default=None, type=int)
+def serve_cmd(host: str | None, port: int | None, workers: int | None) -> None:
+    """Start the converter pool and gunicorn; stop both cleanly on SIGTERM/SIGINT."""
+    sys.exit(serve(_ws(), host=host, port=port, workers=workers))
+
+
+@click.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--keys",
+    "keys_dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="where to put the signing keys (default: DIRECTORY/keys)",
+)
+def backup_cmd(directory: Path, keys_dir: Path | None) -> None:
+    """Copy the database (a consistent snapshot), the archive and, apart, the keys; safe while serving."""
+    try:
+        summary = backup(_ws(), directory, keys_dir)
+    except WenshuError as exc:
+        _fail(exc)
+    click.echo(
+        f"backup in {summary.directory}: database {summary.database}, {summary.blobs} blobs; keys in {summary.keys}"
+    )
+
+
+@click.command("restore")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--keys",
+    "keys_dir",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+def restore_cmd(directory: Path, keys_dir: Path | None) -> None:
+    """Restore a backup into a fresh data dir, then migrate, verify and rebuild the index."""
+    ws = _ws()
+    try:
+        n = restore(ws, directory, keys_dir)
+    except WenshuError as exc:
+        _fail(exc)
+    initialise(ws)
+    report = verify_archive(ws)
+    ws.indexer.rebuild()
+    click.echo(f"restored {n} blobs into {ws.config['DATA_DIR']}; search index rebuilt")
+    if report.failures:
+        for f in report.failures:
+            click.echo(f"  - {f}", err=True)
+        sys.exit(1)
+    click.echo("verify: OK")
+
+
+COMMANDS = (
+    init_cmd,
+    backup_cmd,
+    restore_cmd,
+    user_add_cmd,
+    user_password_cmd,
+    org_add_cmd,
+    reindex_cmd,
+    verify_cmd,
+    checkpoint_cmd,
+    ocr_cmd,
+    serve_cmd,
+)
+
+
+@click.group(commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+def wenshu() -> None:
+    """Wenshu 文书: the same settings as the service (WENSHU_DATA, DATABASE_URL)."""
+
+
+def main() -> None:
+    wenshu(prog_name="wenshu")

@@ -1,0 +1,160 @@
+"""``wenshu serve``: the converter pool and gunicorn under one process that stops both cleanly."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from service.documents.convert.pool import ConverterPool
+from service.telemetry import MULTIPROC_ENV
+from service.wiring import Wenshu
+from service.workers.indexing import attach_indexing
+from service.workers.integrity import RecurringChecks
+from service.workers.ocr import Recogniser
+
+log = logging.getLogger(__name__)
+
+
+def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None) -> int:
+    host = host or os.environ.get("WENSHU_HOST", "127.0.0.1")
+    port = port or int(os.environ.get("WENSHU_PORT", "8000"))
+    workers = workers or int(
+        os.environ.get("WENSHU_WORKERS", str(max(2, (os.cpu_count() or 2) * 2)))
+    )
+    run_dir_lock = _own_run_dir(Path(ws.config["RUN_DIR"]))
+    if run_dir_lock is None:
+        return 1
+    pool = ConverterPool(ws.pool_settings)
+    log.info("starting %d LibreOffice instance(s)", ws.pool_settings.size)
+    pool.start()
+    upkeep = RecurringChecks(
+        ws,
+        fixity_every=ws.config["FIXITY_INTERVAL_SECONDS"],
+        checkpoint_every=ws.config["CHECKPOINT_INTERVAL_SECONDS"],
+    )
+    upkeep.start()
+    attach_indexing(ws)  # the recogniser queues recognised text for the index
+    recogniser = Recogniser(ws)  # scans of signed originals queued by uploads
+    recogniser.start()
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        # Threads let a worker answer reads while its other requests wait on LibreOffice.
+        "--worker-class",
+        "gthread",
+        "--threads",
+        os.environ.get("WENSHU_THREADS", "8"),
+        "--timeout",
+        str(int(ws.config["CONVERSION_TIMEOUT"] + ws.config["CONVERTER_ACQUIRE_TIMEOUT"] + 30)),
+        "--graceful-timeout",
+        "20",
+        "--config",
+        "python:service.ops.gunicorn_conf",
+        # gunicorn's control socket is one fixed path per user: every server on the machine
+        # would take it from the one before. Nothing here uses it.
+        "--no-control-socket",
+        "wsgi:app",
+    ]
+    if setpriv := shutil.which("setpriv"):
+        # If this process is SIGKILLed, gunicorn gets SIGTERM and shuts its workers down
+        # instead of serving on, orphaned, without a converter pool and holding the port.
+        cmd = [setpriv, "--pdeathsig", "TERM", *cmd]
+    _wait_for_free_port(host, port, timeout=60)
+    gunicorn = subprocess.Popen(
+        cmd,
+        cwd=str(Path(__file__).resolve().parents[2]),  # the project root, where wsgi.py is
+        env={**os.environ, MULTIPROC_ENV: str(_fresh_metrics_dir(ws))},
+    )
+    stopping: dict[str, Any] = {"sig": None}
+
+    def _stop(signum: int, _frame: Any) -> None:
+        stopping["sig"] = signum
+        if gunicorn.poll() is None:
+            gunicorn.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        code = gunicorn.wait()
+    finally:
+        if gunicorn.poll() is None:
+            gunicorn.kill()
+        upkeep.stop()
+        recogniser.stop()
+        pool.stop()
+        log.info("stopped")
+    return 0 if stopping["sig"] else code
+
+
+def _wait_for_free_port(host: str, port: int, timeout: float) -> None:
+    """After a crash, the previous gunicorn's workers may still be finishing their requests
+    (up to the graceful timeout) with the port open; gunicorn itself gives up after 5 s."""
+    deadline = time.monotonic() + timeout
+    waiting = False
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    return  # let gunicorn report the port in use
+        if not waiting:
+            log.warning("port %s:%d still in use (previous server stopping?); waiting", host, port)
+            waiting = True
+        time.sleep(0.5)
+
+
+def _own_run_dir(run_dir: Path) -> Any:
+    """Hold ``RUN_DIR/serve.lock`` for as long as this process lives (the kernel lets go when
+    it dies, however it dies): a second server on the same run dir — its converter pool,
+    metrics and locks — would pull them from under the first. None if another holds it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(run_dir / "serve.lock", "a+")  # noqa: SIM115 (kept open on purpose)
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "?"
+        fh.close()
+        log.error(
+            "run dir %s is in use by another wenshu serve (pid %s): each server needs its own "
+            "WENSHU_RUN (docs/scale-out.md)",
+            run_dir,
+            holder,
+        )
+        print(
+            f"运行目录 {run_dir} 已被另一个 wenshu serve（pid {holder}）使用："
+            "每个服务进程须有自己的 WENSHU_RUN",
+            file=sys.stderr,
+        )
+        return None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh
+
+
+def _fresh_metrics_dir(ws: Wenshu) -> Path:
+    """The workers' metric files (gunicorn access log replaced by the app's JSON request log):
+    emptied at each start, so counters begin at zero with the service, as Prometheus expects."""
+    path = Path(ws.config["RUN_DIR"]) / "metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path

@@ -1,0 +1,257 @@
+"""Integrity upkeep: fixity checks and signed checkpoints, on demand and on a timer.
+
+A fixity check recomputes the audit chain, checks every signed checkpoint, every blob's sha256,
+every PDF signature against its org's certificate, and that each document row still says what
+its ``document.issue`` event recorded (a swapped PDF with a row edited to match shows up there).
+Its outcome is itself recorded: one ``fixity.check`` event per org, and one ``fixity.failure``
+event per document with problems.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import checkpoints
+from archive.audit import AuditChain, ChainReport, verify_chain
+from archive.certificates import certificate_history, trusted_certificates
+from archive.checkpoints import CheckpointReport, checkpoint_dict, verify_checkpoints
+from archive.models import AuditEvent, Document, Org
+from archive.signed_copies import copy_problems
+from service.documents.pades import verify_pdf
+from service.wiring import Wenshu
+
+log = logging.getLogger(__name__)
+
+RECORDED_FIELDS = ("pdf_sha256", "docx_sha256", "input_sha256", "wenhao", "archive_no")
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # chain | checkpoint | blob | signature | record
+    message: str
+    org: str | None = None
+    document_id: str | None = None
+    seq: int | None = None
+
+
+@dataclass
+class ArchiveReport:
+    lines: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)  # documents checked per org
+    chain: ChainReport | None = None
+    checkpoints: CheckpointReport | None = None
+
+    @property
+    def failures(self) -> list[str]:
+        return [p.message for p in self.problems]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_trail(s: Session, orgs: set[str] | None = None) -> tuple[ChainReport, CheckpointReport]:
+    """The whole chain, and the signed checkpoints of ``orgs`` (None: every org) against it."""
+    return verify_chain(s), verify_checkpoints(s, certificate_history(s), orgs=orgs)
+
+
+def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
+    """Check the chain, the checkpoints and the documents of ``orgs`` (None: every org)."""
+    report = ArchiveReport()
+    with ws.db.read() as s:
+        chain, cps = report.chain, report.checkpoints = verify_trail(s, orgs)
+        q = select(Document, Org).join(Org, Document.org_id == Org.id)
+        if orgs is not None:
+            q = q.where(Org.code.in_(orgs))
+        docs = s.execute(q.order_by(Document.issued_at, Document.id)).all()
+        recorded = _issue_events(s, orgs)
+        doc_orgs = {doc.id: org.code for doc, org in docs}
+        copies = copy_problems(s, ws.blobs, None if orgs is None else set(doc_orgs))
+        trusted = trusted_certificates(s, orgs)
+    if chain.ok:
+        report.lines.append(f"audit chain: {chain.checked} events, head {chain.head_hash[:16]}…")
+    else:
+        report.problems.append(
+            Problem(
+                "chain",
+                f"audit chain broken at seq {chain.first_bad_seq}: {chain.problem}",
+                seq=chain.first_bad_seq,
+            )
+        )
+    report.lines.append(f"checkpoints: {cps.checked} checked")
+    for p in cps.problems:
+        report.problems.append(
+            Problem(
+                "checkpoint",
+                f"checkpoint {p.org}@{p.seq} (from seq {p.first_bad_seq}): {p.message}",
+                org=p.org,
+                seq=p.first_bad_seq,
+            )
+        )
+    bad_docs = set()
+    for doc, org in docs:
+        report.checked[org.code] = report.checked.get(org.code, 0) + 1
+        issued = recorded.pop(doc.id, None)
+        for kind, message in _document_problems(ws, doc, trusted.get(org.code, []), issued):
+            bad_docs.add(doc.id)
+            label = f"document {doc.id} ({doc.wenhao or doc.archive_no})"
+            report.problems.append(Problem(kind, f"{label}: {message}", org.code, doc.id))
+    for doc_id, (seq, org_code, details) in recorded.items():
+        report.problems.append(
+            Problem(
+                "record",
+                f"document {doc_id} ({details.get('wenhao') or details.get('archive_no')}) "
+                f"recorded as issued at seq {seq} is missing from the archive",
+                org_code,
+                doc_id,
+                seq,
+            )
+        )
+    for doc_id, message in copies:  # the hand-signed originals' scans and OCR output
+        bad_docs.add(doc_id)
+        kind = "blob" if "blob" in message else "record"
+        report.problems.append(
+            Problem(kind, f"document {doc_id}: {message}", doc_orgs.get(doc_id), doc_id)
+        )
+    report.lines.append(f"documents: {len(docs)} checked, {len(bad_docs)} with problems")
+    return report
+
+
+def _issue_events(
+    s: Any, orgs: set[str] | None
+) -> dict[str, tuple[int, str | None, dict[str, Any]]]:
+    q = select(AuditEvent).where(AuditEvent.action == "document.issue")
+    if orgs is not None:
+        q = q.where(AuditEvent.org.in_(orgs))
+    return {
+        str(ev.object_id): (ev.seq, ev.org, json.loads(ev.details))
+        for ev in s.scalars(q.order_by(AuditEvent.seq))
+    }
+
+
+def _document_problems(
+    ws: Wenshu,
+    doc: Document,
+    trusted: list[bytes],
+    issued: tuple[int, str | None, dict[str, Any]] | None,
+) -> list[tuple[str, str]]:
+    problems = []
+    for kind, digest in (
+        ("input", doc.input_sha256),
+        ("docx", doc.docx_sha256),
+        ("pdf", doc.pdf_sha256),
+    ):
+        if not ws.blobs.exists(digest):
+            problems.append(("blob", f"{kind} blob {digest} is missing"))
+        elif not ws.blobs.verify(digest):
+            problems.append(("blob", f"{kind} blob {digest} does not match its sha256"))
+    if ws.blobs.exists(doc.pdf_sha256):
+        sig = verify_pdf(ws.blobs.get(doc.pdf_sha256), trusted_certs=trusted)
+        if not sig.ok:
+            problems.append(
+                (
+                    "signature",
+                    f"signature not valid (intact={sig.intact}, valid={sig.valid}, "
+                    f"trusted={sig.trusted}, covers_whole_file={sig.covers_whole_file}, "
+                    f"signer={sig.signer!r}): {sig.error or ''}",
+                )
+            )
+    if issued is None:
+        problems.append(("record", "no document.issue event in the audit trail"))
+    else:
+        seq, _org, details = issued
+        for name in RECORDED_FIELDS:
+            if details.get(name) != getattr(doc, name):
+                problems.append(
+                    (
+                        "record",
+                        f"{name} {getattr(doc, name)} differs from {details.get(name)} "
+                        f"recorded at seq {seq}",
+                    )
+                )
+    return problems
+
+
+def record(ws: Wenshu, report: ArchiveReport, *, actor: str, orgs: set[str] | None = None) -> None:
+    """Append the outcome to the trail: a summary per org, a failure event per bad document."""
+    with ws.db.write() as s:
+        codes = sorted(orgs if orgs is not None else set(s.scalars(select(Org.code))))
+        general = [p.message for p in report.problems if p.kind == "chain"]
+        for code in codes:
+            mine = [p for p in report.problems if p.org == code]
+            by_doc: dict[str, list[Problem]] = {}
+            for p in mine:
+                if p.document_id:
+                    by_doc.setdefault(p.document_id, []).append(p)
+            for doc_id, found in by_doc.items():
+                AuditChain.append(
+                    s,
+                    actor=actor,
+                    action="fixity.failure",
+                    org=code,
+                    object_id=doc_id,
+                    details={
+                        "kinds": sorted({p.kind for p in found}),
+                        "problems": [p.message for p in found],
+                    },
+                )
+            AuditChain.append(
+                s,
+                actor=actor,
+                action="fixity.check",
+                org=code,
+                details={
+                    "ok": not mine and not general,
+                    "documents": report.checked.get(code, 0),
+                    "failed_documents": sorted(by_doc),
+                    "chain_ok": bool(report.chain and report.chain.ok),
+                    "first_bad_seq": report.chain.first_bad_seq if report.chain else None,
+                    "problems": (general + [p.message for p in mine if not p.document_id])[:50],
+                },
+            )
+
+
+def run_fixity(ws: Wenshu, *, actor: str, orgs: set[str] | None = None) -> ArchiveReport:
+    report = verify_archive(ws, orgs)
+    record(ws, report, actor=actor, orgs=orgs)
+    for p in report.problems:
+        log.error("fixity: %s", p.message)
+    return report
+
+
+def checkpoint_now(
+    ws: Wenshu,
+    *,
+    actor: str,
+    reason: str,
+    orgs: set[str] | None = None,
+    only_if_new: bool = False,
+) -> list[dict[str, Any]]:
+    """Sign the chain head with the key of each org in ``orgs`` (None: every org with a key).
+
+    ``only_if_new`` skips an org whose last checkpoint already covers all activity (the timer
+    uses it, so an idle archive does not grow a checkpoint per interval).
+    """
+    with ws.db.write() as s:
+        q = select(Org)
+        if orgs is not None:
+            q = q.where(Org.code.in_(orgs))
+        activity = checkpoints.last_activity_seq(s)
+        identities = {}
+        for org in s.scalars(q.order_by(Org.code)):
+            if not ws.keys.has(org.code):
+                log.warning("no signing key for org %s: no checkpoint", org.code)
+                continue
+            if only_if_new and checkpoints.last_checkpoint_seq(s, org.code) >= activity:
+                continue
+            key_pem, _cert = ws.keys.load(org.code)
+            identities[org.code] = (key_pem, org.cert_pem.encode("ascii"))
+        made = checkpoints.make_checkpoints(s, identities, actor=actor, reason=reason, at=ws.now())
+        return [checkpoint_dict(cp) for cp in made]

@@ -1,0 +1,246 @@
+"""issue(): from validated input to a numbered, signed, archived, indexed document.
+
+1. one short write transaction reserves the 发文字号 (notices) and the 档号;
+2. render, convert and sign run with no database lock held;
+3. the blobs are written (fsync, rename) before anything refers to them;
+4. one write transaction marks the numbers used, inserts the document row, appends the audit
+   event and queues the index update — all of it or none of it;
+5. on any failure the numbers are released on record (and reused by the next request).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from io import BytesIO
+from typing import Any
+
+from pypdf import PdfReader
+
+from archive import numbering
+from archive.audit import AuditChain
+from archive.blobs import sha256_hex
+from archive.errors import NotFoundError, ValidationError
+from archive.indexer import enqueue
+from archive.models import Document, Org
+from service.doctypes import DocType
+from service.documents.pades import sign_pdf
+from service.documents.render import Letterhead, render_docx
+from service.documents.seal import make_seal_png
+from service.documents.watermark import watermark_draft
+from service.wiring import Wenshu
+from service.workflows.accounts import Principal
+from service.workflows.cases import require_case
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    doctype: DocType
+    org_code: str
+    data: dict[str, Any]  # validated, normalised by the type's schema
+    raw: dict[str, Any]  # as the client sent it, archived as the input record
+    case_no: str | None = None
+    supersedes: str | None = None
+
+
+def letterhead(org: Org) -> Letterhead:
+    return Letterhead(name=org.name, mark=org.mark, zihao=org.zihao)
+
+
+def _page_count(pdf: bytes) -> int:
+    return len(PdfReader(BytesIO(pdf)).pages)
+
+
+def _render(
+    ws: Wenshu, req: IssueRequest, org: Org, *, wenhao: str, issue_date: date, seal: bool
+) -> bytes:
+    """The DOCX: the type's template filled with the data (and its derived title), literally."""
+    data = {**req.data, "title": req.doctype.title(req.data, org)}
+    return render_docx(
+        req.doctype.code,
+        data,
+        org=letterhead(org),
+        wenhao=wenhao,
+        issue_date=issue_date,
+        seal_png=make_seal_png(org.seal_text) if seal else None,
+    )
+
+
+def preview(ws: Wenshu, req: IssueRequest, org: Org) -> bytes:
+    """The final layout, watermarked 草稿, with placeholder numbers. Consumes and stores nothing."""
+    today = ws.local_date(ws.now())
+    wenhao = numbering.format_wenhao(org.zihao, today.year, None) if req.doctype.numbered else ""
+    docx = _render(ws, req, org, wenhao=wenhao, issue_date=today, seal=False)
+    return watermark_draft(ws.converter.to_pdf(docx, pdfa=False))
+
+
+def _reserve(ws: Wenshu, org: Org, doctype: DocType, year: int) -> list[numbering.Reservation]:
+    lease = _lease(ws)
+    retention = ws.config["RETENTION"][doctype.code]
+    with ws.db.write() as s:
+        taken = []
+        if doctype.numbered:
+            taken.append(
+                numbering.reserve(
+                    s, numbering.wenhao_series(org.code, org.zihao, year), now=ws.now(), lease=lease
+                )
+            )
+        taken.append(
+            numbering.reserve(
+                s,
+                numbering.archive_series(org.fonds_no, year, retention, org.unit_code),
+                now=ws.now(),
+                lease=lease,
+            )
+        )
+        return taken
+
+
+def _lease(ws: Wenshu) -> timedelta:
+    return timedelta(seconds=ws.config["RESERVATION_LEASE_SECONDS"])
+
+
+def issue(ws: Wenshu, req: IssueRequest, who: Principal) -> Document:
+    with ws.db.read() as s:
+        org = s.query(Org).filter_by(code=req.org_code).one_or_none()
+        if org is None:
+            raise NotFoundError(f"机构 {req.org_code} 不存在", errors={"org": ["机构不存在"]})
+        if req.supersedes is not None:
+            old = s.get(Document, req.supersedes)
+            if old is None or old.org_id != org.id:
+                raise ValidationError("被更正的文书不存在", errors={"supersedes": ["文书不存在"]})
+            if old.type != req.doctype.code:
+                raise ValidationError(
+                    "更正文书须与原文书类型相同", errors={"supersedes": ["文书类型不同"]}
+                )
+        if req.case_no is not None:
+            require_case(s, org, req.case_no)
+    key_pem, cert_pem = ws.keys.load(org.code)
+    started = ws.now()
+    issue_date: date = req.data.get("date") or ws.local_date(started)
+    year = ws.local_date(started).year
+    reservations = _reserve(ws, org, req.doctype, year)
+    try:
+        doc = _produce_and_commit(
+            ws, req, who, org, reservations, issue_date, year, key_pem, cert_pem
+        )
+    except BaseException as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        try:
+            with ws.db.write() as s:
+                for r in reservations:
+                    numbering.release(s, r, reason)
+                AuditChain.append(
+                    s,
+                    actor=who.name,
+                    action="document.issue_failed",
+                    org=org.code,
+                    details={
+                        "type": req.doctype.code,
+                        "numbers": [f"{r.series}#{r.n}" for r in reservations],
+                        "reason": reason[:500],
+                    },
+                )
+        except Exception:  # the lease will expire and the number is reused; say so loudly
+            log.exception("could not release reservations %s", reservations)
+        raise
+    return doc
+
+
+def _produce_and_commit(
+    ws: Wenshu,
+    req: IssueRequest,
+    who: Principal,
+    org: Org,
+    reservations: list[numbering.Reservation],
+    issue_date: date,
+    year: int,
+    key_pem: bytes,
+    cert_pem: bytes,
+) -> Document:
+    retention = ws.config["RETENTION"][req.doctype.code]
+    wenhao = (
+        numbering.format_wenhao(org.zihao, year, reservations[0].n)
+        if req.doctype.numbered
+        else None
+    )
+    archive_res = reservations[-1]
+    archive_no = numbering.format_archive_no(
+        org.fonds_no, year, retention, org.unit_code, archive_res.n
+    )
+
+    docx = _render(ws, req, org, wenhao=wenhao or "", issue_date=issue_date, seal=True)
+    pdf = ws.converter.to_pdf(docx, pdfa=True)
+    signed = sign_pdf(
+        pdf,
+        key_pem=key_pem,
+        cert_pem=cert_pem,
+        reason=f"签发 {wenhao or archive_no}",
+        location=org.name,
+    )
+    input_record = json.dumps(
+        {
+            "type": req.doctype.code,
+            "org": org.code,
+            "case_no": req.case_no,
+            "supersedes": req.supersedes,
+            "data": req.raw,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    ).encode("utf-8")
+    hashes = {
+        name: ws.blobs.put(blob)
+        for name, blob in (("input", input_record), ("docx", docx), ("pdf", signed))
+    }
+    assert hashes["pdf"] == sha256_hex(signed)
+
+    doc_id = secrets.token_hex(10)
+    issued_at = ws.now()
+    with ws.db.write() as s:
+        for r in reservations:
+            numbering.consume(s, r, doc_id)
+        doc = Document(
+            id=doc_id,
+            type=req.doctype.code,
+            org_id=org.id,
+            case_no=req.case_no,
+            title=req.doctype.title(req.data, org),
+            wenhao=wenhao,
+            archive_no=archive_no,
+            retention=retention,
+            input_sha256=hashes["input"],
+            docx_sha256=hashes["docx"],
+            pdf_sha256=hashes["pdf"],
+            page_count=_page_count(signed),
+            supersedes=req.supersedes,
+            facts=req.doctype.facts(req.data),
+            issued_at=issued_at,
+            issued_by=who.user_id,
+        )
+        s.add(doc)
+        s.flush()
+        AuditChain.append(
+            s,
+            actor=who.name,
+            action="document.issue",
+            org=org.code,
+            object_id=doc_id,
+            at=issued_at,
+            details={
+                "type": doc.type,
+                "wenhao": wenhao,
+                "archive_no": archive_no,
+                "pdf_sha256": hashes["pdf"],
+                "docx_sha256": hashes["docx"],
+                "input_sha256": hashes["input"],
+                "supersedes": req.supersedes,
+            },
+        )
+        enqueue(s, doc_id, issued_at)
+    return doc

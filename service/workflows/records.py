@@ -1,0 +1,271 @@
+"""Reading the archive: one document, lists, files, verification — each read recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy import func, select
+
+from archive.audit import AuditChain
+from archive.blobs import sha256_hex
+from archive.certificates import trusted_certificates
+from archive.errors import ConflictError, Forbidden, NotFoundError, ValidationError
+from archive.indexer import enqueue
+from archive.models import Document, Org, User, Withdrawal
+from archive.signed_copies import SIGNED_TYPES, CopyState, latest_copies, missing_condition
+from schemas.fields import PlainText
+from service.documents.pades import verify_pdf
+from service.wiring import Wenshu
+from service.workflows.accounts import Principal
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    doc: Document
+    org: Org
+    issued_by: str
+    withdrawal: Withdrawal | None
+    superseded_by: tuple[str, ...] = ()
+    signed: CopyState | None = None
+    """The latest signed copy (records and transcripts only)."""
+
+    @property
+    def owes_signed_copy(self) -> bool:
+        """A live record or transcript whose hand-signed original is not archived yet."""
+        return self.doc.type in SIGNED_TYPES and self.signed is None and self.withdrawal is None
+
+
+SIGNED_COPY_ARCHIVED = "已归档签字原件"
+SIGNED_COPY_MISSING = "待上传签字原件"
+OCR_LABELS = {None: "正在识别", "done": "已识别", "failed": "识别失败"}
+
+
+def _iso(ws: Wenshu, at: Any) -> str | None:
+    return ws.local_time(at).isoformat(timespec="seconds") if at else None
+
+
+def to_json(ws: Wenshu, v: DocumentView, base_url: str = "/api/v1/documents") -> dict[str, Any]:
+    d = v.doc
+    return {
+        "id": d.id,
+        "type": d.type,
+        "org": v.org.code,
+        "case_no": d.case_no,
+        "wenhao": d.wenhao,
+        "archive_no": d.archive_no,
+        "title": d.title,
+        "sha256": d.pdf_sha256,
+        "issued_at": _iso(ws, d.issued_at),
+        "issued_by": v.issued_by,
+        "page_count": d.page_count,
+        "retention": d.retention,
+        "supersedes": d.supersedes,
+        "superseded_by": list(v.superseded_by),
+        "status": "withdrawn" if v.withdrawal else "issued",
+        "withdrawal": (
+            {"reason": v.withdrawal.reason, "withdrawn_at": _iso(ws, v.withdrawal.withdrawn_at)}
+            if v.withdrawal
+            else None
+        ),
+        "signed_copy": signed_copy_json(ws, v, base_url),
+        "links": {
+            "self": f"{base_url}/{d.id}",
+            "pdf": f"{base_url}/{d.id}/pdf",
+            "docx": f"{base_url}/{d.id}/docx",
+            "verify": f"{base_url}/{d.id}/verify",
+        },
+    }
+
+
+def signed_copy_json(ws: Wenshu, view: DocumentView, base_url: str) -> dict[str, Any] | None:
+    """The document's signed-copy status (None for types signed electronically only)."""
+    doc = view.doc
+    if doc.type not in SIGNED_TYPES:
+        return None
+    links = {"upload": f"{base_url}/{doc.id}/signed-copy"}
+    state = view.signed
+    if state is None:
+        return {
+            "status": SIGNED_COPY_MISSING,
+            "version": None,
+            "pages": None,
+            "expected_pages": doc.page_count,
+            "page_mismatch": None,
+            "sha256": None,
+            "uploaded_at": None,
+            "uploaded_by": None,
+            "ocr": None,
+            "links": links,
+        }
+    c, ocr = state.copy, state.ocr
+    links["download"] = f"{base_url}/{doc.id}/signed-copy"
+    links["scan"] = f"{base_url}/{doc.id}/signed-copy?form=scan"
+    return {
+        "status": SIGNED_COPY_ARCHIVED,
+        "version": c.version,
+        "source": c.source,
+        "pages": c.pages,
+        "expected_pages": c.expected_pages,
+        "page_mismatch": c.pages != c.expected_pages,
+        "sha256": c.sha256,
+        "uploaded_at": ws.local_time(c.uploaded_at).isoformat(timespec="seconds"),
+        "uploaded_by": state.uploaded_by,
+        "ocr": {
+            "status": OCR_LABELS[ocr.status if ocr else None],
+            "done": bool(ocr and ocr.status == "done"),
+            "pdf_sha256": ocr.pdf_sha256 if ocr else None,
+            "rotated_pages": list(ocr.rotated_pages or []) if ocr else [],
+            "error": ocr.error if ocr else None,
+            "finished_at": (
+                ws.local_time(ocr.finished_at).isoformat(timespec="seconds") if ocr else None
+            ),
+        },
+        "links": links,
+    }
+
+
+def _query():  # type: ignore[no-untyped-def]
+    return (
+        select(Document, Org, User.name, Withdrawal)
+        .join(Org, Document.org_id == Org.id)
+        .join(User, Document.issued_by == User.id)
+        .outerjoin(Withdrawal, Withdrawal.document_id == Document.id)
+    )
+
+
+def load(ws: Wenshu, who: Principal, doc_id: str) -> DocumentView:
+    """The document, if the caller's org may see it (404 otherwise: no existence leak)."""
+    with ws.db.read() as s:
+        row = s.execute(_query().where(Document.id == doc_id)).first()
+        if row is None or not who.may_see_org(row[1].code):
+            raise NotFoundError("文书不存在")
+        later = s.scalars(
+            select(Document.id).where(Document.supersedes == doc_id).order_by(Document.issued_at)
+        )
+        signed = latest_copies(s, [doc_id]).get(doc_id)
+        return DocumentView(*row, superseded_by=tuple(later), signed=signed)
+
+
+def record_read(
+    ws: Wenshu, who: Principal, action: str, v: DocumentView, details: dict[str, Any] | None = None
+) -> None:
+    """Every view, download and verification of a document is an audit event."""
+    with ws.db.write() as s:
+        AuditChain.append(
+            s,
+            actor=who.name,
+            action=action,
+            org=v.org.code,
+            object_id=v.doc.id,
+            details=details or {},
+        )
+
+
+def listing(
+    ws: Wenshu,
+    who: Principal,
+    *,
+    type: str | None,
+    case_no: str | None,
+    org: str | None,
+    page: int,
+    per_page: int,
+    signed_copy: str | None = None,
+) -> tuple[int, list[DocumentView]]:
+    """A page of the caller's documents; ``signed_copy="missing"``: those still owing their
+    hand-signed original (live records and transcripts without one)."""
+    q = _query()
+    if who.role != "admin":
+        if org and org != who.org_code:
+            raise Forbidden("无权访问其他机构的文书")
+        q = q.where(Org.code == who.org_code)
+    elif org:
+        q = q.where(Org.code == org)
+    if type:
+        q = q.where(Document.type == type)
+    if case_no:
+        q = q.where(Document.case_no == case_no)
+    if signed_copy == "missing":
+        q = q.where(missing_condition(), Withdrawal.document_id.is_(None))
+    with ws.db.read() as s:
+        total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
+        rows = s.execute(
+            q.order_by(Document.issued_at.desc(), Document.id)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).all()
+        signed = latest_copies(s, [r[0].id for r in rows if r[0].type in SIGNED_TYPES])
+    return total, [DocumentView(*r, signed=signed.get(r[0].id)) for r in rows]
+
+
+def verification(ws: Wenshu, v: DocumentView) -> dict[str, Any]:
+    """Hash of the stored PDF against the record, and its signature against the org certificate."""
+    d = v.doc
+    if not ws.blobs.exists(d.pdf_sha256):
+        return {
+            "sha256_ok": False,
+            "sha256": d.pdf_sha256,
+            "signature": {
+                "intact": False,
+                "valid": False,
+                "trusted": False,
+                "signer": None,
+                "signed_at": None,
+            },
+            "problems": ["签章文件缺失"],
+        }
+    pdf = ws.blobs.get(d.pdf_sha256)
+    sha_ok = sha256_hex(pdf) == d.pdf_sha256
+    with ws.db.read() as s:
+        trusted = trusted_certificates(s, {v.org.code}).get(v.org.code, [])
+    report = verify_pdf(pdf, trusted_certs=trusted)
+    problems = []
+    if not sha_ok:
+        problems.append("文件哈希与归档记录不符（文件被改动）")
+    if not report.ok:
+        if report.intact and report.valid and report.trusted and not report.covers_whole_file:
+            problems.append("签名之后文件被追加修改（签名未覆盖全部内容）")
+        else:
+            problems.append(report.error or "签名未通过验证")
+    return {
+        "sha256_ok": sha_ok,
+        "sha256": d.pdf_sha256,
+        "signature": {
+            "intact": report.intact,
+            "valid": report.valid,
+            "trusted": report.trusted,
+            "signer": report.signer,
+            "signed_at": report.signed_at.isoformat() if report.signed_at else None,
+            "covers_whole_file": report.covers_whole_file,
+        },
+        "problems": problems,
+    }
+
+
+def withdraw(ws: Wenshu, who: Principal, v: DocumentView, reason: str) -> None:
+    """作废: the document and its number stay; a withdrawal row marks it, on record."""
+    try:  # the web form comes here without the API's schema
+        reason = PlainText(required=True, max_length=2000).deserialize(reason)
+    except SchemaError as exc:
+        raise ValidationError("作废理由有误", errors={"reason": exc.messages}) from exc
+    with ws.db.write() as s:
+        if s.get(Withdrawal, v.doc.id) is not None:
+            raise ConflictError("该文书已作废")
+        now = ws.now()
+        s.add(
+            Withdrawal(
+                document_id=v.doc.id, reason=reason, withdrawn_at=now, withdrawn_by=who.user_id
+            )
+        )
+        AuditChain.append(
+            s,
+            actor=who.name,
+            action="document.withdraw",
+            org=v.org.code,
+            object_id=v.doc.id,
+            at=now,
+            details={"reason": reason, "wenhao": v.doc.wenhao, "archive_no": v.doc.archive_no},
+        )
+        enqueue(s, v.doc.id, now)

@@ -1,0 +1,108 @@
+"""The hand-signed original of a record or transcript: upload, status and download.
+
+The upload is inspected in full (:mod:`service.documents.scan`) before anything is written; then the scan
+is written as a blob (write-once, sha256) and one transaction commits the signed-copy row, its
+audit event and its OCR queue entry. Recognition follows in the background (:mod:`service.workers.ocr`),
+and re-indexes the document with the scan's text when it is done.
+"""
+
+from __future__ import annotations
+
+from archive import signed_copies as sc
+from archive.audit import AuditChain
+from archive.errors import ConflictError, Forbidden, NotFoundError, ValidationError
+from archive.signed_copies import SIGNED_TYPES
+from service import policy
+from service.documents.scan import FIELD, inspect_upload
+from service.wiring import Wenshu
+from service.workflows.accounts import Principal
+from service.workflows.records import DocumentView, record_read
+
+FORMS = ("archival", "scan")
+"""``archival``: the PDF/A with the recognised text layer (the scan itself until recognition is
+done); ``scan``: the scan exactly as stored at upload."""
+
+
+def authorise_upload(who: Principal, view: DocumentView) -> None:
+    """A clerk or inspector of the document's org (or an admin); 403 otherwise."""
+    if not policy.may(who.role, "signed_copies.upload"):
+        raise Forbidden(f"角色 {who.role} 无权上传签字原件")
+    if not who.may_see_org(view.org.code):
+        raise Forbidden("无权访问其他机构的文书")
+
+
+def upload(
+    ws: Wenshu, who: Principal, view: DocumentView, files: list[tuple[str, str, bytes]]
+) -> int:
+    """Store ``files`` (name, declared type, bytes) as the next version of the document's signed
+    copy; returns the version."""
+    authorise_upload(who, view)
+    doc = view.doc
+    if doc.type not in SIGNED_TYPES:
+        message = "只有检查记录单和询问笔录（现场手写签字的文书）需要上传签字原件"
+        raise ValidationError(message, errors={FIELD: [message]})
+    if view.withdrawal is not None:
+        raise ConflictError("该文书已作废，不再接收签字原件", errors={FIELD: ["文书已作废"]})
+    scan = inspect_upload(files)  # every check before the first byte is written
+    digest = ws.blobs.put(scan.pdf)
+    now = ws.now()
+    with ws.db.write() as s:
+        copy = sc.add_copy(
+            s,
+            doc,
+            sha256=digest,
+            source=scan.source,
+            size=len(scan.pdf),
+            pages=scan.pages,
+            by_user=who.user_id,
+            at=now,
+        )
+        AuditChain.append(
+            s,
+            actor=who.name,
+            action=sc.UPLOAD_ACTION,
+            org=view.org.code,
+            object_id=doc.id,
+            at=now,
+            details={
+                "version": copy.version,
+                "sha256": digest,
+                "source": scan.source,
+                "files": len(files),
+                "upload_bytes": scan.upload_bytes,
+                "pages": scan.pages,
+                "expected_pages": doc.page_count,
+                "archive_no": doc.archive_no,
+            },
+        )
+        return copy.version
+
+
+def download(
+    ws: Wenshu, who: Principal, view: DocumentView, version: int | None, form: str
+) -> tuple[str, str]:
+    """(blob digest, file name) of the asked version and form; the download is recorded."""
+    with ws.db.read() as s:
+        state = sc.copy_version(s, view.doc.id, version)
+    if state is None:
+        what = f"第 {version} 版签字原件" if version else "签字原件"
+        raise NotFoundError(f"该文书没有{what}")
+    archival = form == "archival" and state.ocr is not None and state.ocr.status == "done"
+    digest = state.ocr.pdf_sha256 if archival and state.ocr else state.copy.sha256
+    assert digest is not None
+    if not ws.blobs.exists(digest):
+        raise NotFoundError("归档文件缺失，请联系审计员", errors={"file": [digest]})
+    record_read(
+        ws,
+        who,
+        "document.download",
+        view,
+        {
+            "file": "signed_copy",
+            "version": state.copy.version,
+            "form": "archival" if archival else "scan",
+            "sha256": digest,
+        },
+    )
+    name = f"{view.doc.archive_no}-签字原件-v{state.copy.version}.pdf"
+    return digest, name

@@ -1,0 +1,191 @@
+"""Search in PostgreSQL: what holds only there -- a table shared by every app server, its writer
+lock, rebuilds swapped in whole, very long documents, and the service end to end on it. (The
+relevance set and the index semantics run on both backends in test_search_relevance.py and
+test_search_index.py.)"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from archive.db import make_engine
+from archive.errors import ValidationError
+from archive.search.docs import IndexedDoc
+from archive.search.postgres.backend import TABLE, PgSearchIndex
+from service.settings import load_config
+from tests.support import fresh_database
+from tests.support.search_backends import doc
+
+DOCS = [
+    doc("adjacent", "本月将开展专项检查工作。"),
+    doc("apart", "本月将开展专项治理和检查。"),
+    doc("name", "经查，张三丰于2021年3月在某药店套取医保基金。", org="tyyb"),
+]
+
+
+@pytest.fixture
+def pg_url(tmp_path: Path) -> Iterator[str]:
+    with fresh_database("postgresql", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_index(pg_url: str) -> Iterator[PgSearchIndex]:
+    engine = make_engine(pg_url)
+    yield PgSearchIndex(engine)
+    engine.dispose()
+
+
+def found(ix: PgSearchIndex, q: str, **kw: Any) -> set[str]:
+    return {h.id for h in ix.search(q, orgs=None, per_page=100, **kw).hits}
+
+
+def test_the_backend_follows_the_database_unless_configured() -> None:
+    assert load_config({"DATABASE_URL": "sqlite:///x.db"})["SEARCH_BACKEND"] == "whoosh"
+    pg = "postgresql+psycopg://u:p@h/db"
+    assert load_config({"DATABASE_URL": pg})["SEARCH_BACKEND"] == "postgresql"
+    chosen = load_config({"DATABASE_URL": pg, "SEARCH_BACKEND": "whoosh"})
+    assert chosen["SEARCH_BACKEND"] == "whoosh"
+    with pytest.raises(ValueError, match="WENSHU_SEARCH_BACKEND"):
+        load_config({"SEARCH_BACKEND": "elastic"})
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        PgSearchIndex(make_engine("sqlite://"))
+
+
+def test_writes_replace_delete_and_rebuild_swap_for_every_handle(pg_url: str) -> None:
+    engines = [make_engine(pg_url), make_engine(pg_url)]
+    try:
+        mine, other_server = (PgSearchIndex(e) for e in engines)
+        mine.add(DOCS)
+        assert other_server.doc_count() == 3 and found(other_server, "张三丰") == {"name"}
+        mine.add([doc("name", "设备编号XYZ789已解封。", org="tyyb")])
+        assert other_server.doc_count() == 3
+        assert found(other_server, "张三丰") == set() and found(other_server, "xyz789") == {"name"}
+        mine.delete(["name", "no-such-id"])
+        assert found(other_server, "xyz789") == set()
+
+        progress: list[int] = []
+        assert mine.rebuild([doc("only", "唯一的文件")], progress.append) == 1
+        assert progress[-1] == 1
+        assert other_server.doc_count() == 1 and found(other_server, "唯一") == {"only"}
+        assert mine.check() and other_server.check()
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+def test_a_failed_rebuild_leaves_the_live_table_alone(pg_index: PgSearchIndex) -> None:
+    pg_index.add(DOCS)
+
+    def broken() -> Iterator[IndexedDoc]:
+        yield doc("first", "第一份")
+        raise RuntimeError("archive read failed")
+
+    with pytest.raises(RuntimeError):
+        pg_index.rebuild(broken())
+    with pytest.raises(ValidationError):
+        pg_index.rebuild([doc("twice", "一"), doc("twice", "二")])
+    assert pg_index.doc_count() == 3 and found(pg_index, "专项") == {"adjacent", "apart"}
+    with pg_index.engine.connect() as conn:
+        tables = conn.scalars(
+            text("SELECT tablename FROM pg_tables WHERE tablename LIKE :t"), {"t": TABLE + "%"}
+        ).all()
+    assert tables == [TABLE]  # the half-built ones are gone
+
+
+def test_a_stale_table_fails_the_check_and_a_rebuild_renews_it(pg_index: PgSearchIndex) -> None:
+    pg_index.add(DOCS)
+    with pg_index.engine.begin() as conn:
+        conn.execute(
+            text(f"COMMENT ON TABLE {TABLE} IS 'wenshu search index, analysis v1, table v1'")
+        )
+    assert not pg_index.check()
+    assert pg_index.search("专项", orgs=None).total == 2  # still answers until rebuilt
+    pg_index.rebuild(DOCS, procs=2)
+    assert pg_index.check()
+    assert found(pg_index, '"专项检查"') == {"adjacent"}
+
+
+def test_one_writer_at_a_time_across_servers(pg_url: str) -> None:
+    """The advisory lock every server's indexer takes: never two holders, and a waiter gives
+    up in bounded time instead of hanging."""
+    engines = [make_engine(pg_url) for _ in range(3)]
+    try:
+        handles = [PgSearchIndex(e) for e in engines]
+        holding: list[int] = []
+        overlaps: list[int] = []
+        got = []
+
+        def write(n: int) -> None:
+            for _ in range(5):
+                with handles[n].exclusive(30) as ok:
+                    got.append(ok)
+                    holding.append(n)
+                    overlaps.append(len(holding))
+                    time.sleep(0.02)
+                    holding.remove(n)
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert got == [True] * 15 and max(overlaps) == 1
+        with handles[0].exclusive(5) as ok:
+            assert ok
+            started = time.monotonic()
+            with handles[1].exclusive(0.3) as other:
+                assert other is False
+            assert time.monotonic() - started < 5
+        with handles[1].exclusive(1) as ok:
+            assert ok  # released when the holder left
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+def test_phrases_in_very_long_documents(pg_index: PgSearchIndex) -> None:
+    """Past PostgreSQL's 16,383 positions a phrase is matched by its terms; before it, exactly."""
+    filler = "，".join(f"第{n}条检查意见" for n in range(4000))  # ~24,000 positions
+    long_doc = doc("long", filler + "。最后发现虚假住院问题。")
+    pg_index.add([*DOCS, long_doc])
+    assert found(pg_index, '"虚假住院"') == {"long"}
+    assert found(pg_index, "第3999条") == {"long"}
+    assert found(pg_index, '"专项检查"') == {"adjacent"}  # short documents stay exact
+    assert "long" not in found(pg_index, '"住院虚假"')
+
+
+def test_every_text_of_the_record_is_indexed_and_a_scan_only_match_says_so(
+    pg_index: PgSearchIndex,
+) -> None:
+    scanned = doc("scanned", "检查记录正文。", scan_text="被检查人手写补充：药房台账缺失。")
+    pg_index.add([*DOCS, scanned])
+    hit = pg_index.search("药房台账", orgs=None).hits
+    assert [h.id for h in hit] == ["scanned"] and hit[0].from_scan
+    assert "<mark>药房台账</mark>" in hit[0].snippet
+    body_hit = pg_index.search("检查记录", orgs=None).hits
+    assert [h.id for h in body_hit] == ["scanned"] and not body_hit[0].from_scan
+
+
+@pytest.mark.parametrize("sort", ["relevance", "newest", "oldest"])
+def test_common_phrases_are_checked_in_the_documents_shown(
+    pg_index: PgSearchIndex, monkeypatch: pytest.MonkeyPatch, sort: str
+) -> None:
+    """Past the budget the total counts documents with the phrase's terms, and the documents
+    shown are checked by position: one with the terms apart is never shown."""
+    import archive.search.postgres.backend
+
+    near = doc("near", "专项检验，检查完毕。", issued_at=datetime(2021, 7, 1))  # 专项 项检 检查
+    pg_index.add([*DOCS, near])
+    exact = pg_index.search('"专项检查"', orgs=None, sort=sort)
+    monkeypatch.setattr(archive.search.postgres.backend, "PHRASE_CHECK_BUDGET", 1)
+    checked = pg_index.search('"专项检查"', orgs=None, sort=sort)
+    assert [h.id for h in exact.hits] == [h.id for h in checked.hits] == ["adjacent"]
+    assert exact.total == checked.total == 1

@@ -1,0 +1,50 @@
+"""The two search backends, for tests that must hold on both: Whoosh in a folder, and
+PostgreSQL in a fresh database (from WENSHU_TEST_PG, as the database-facing tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from archive.search.docs import IndexedDoc
+
+SEARCH_BACKENDS = ("whoosh", "postgresql")
+
+
+@contextmanager
+def open_index(kind: str, tmp_path: Path) -> Iterator[Any]:
+    """An empty search index of ``kind``; a PostgreSQL one is dropped with its database."""
+    if kind == "whoosh":
+        from archive.search.whoosh.index import SearchIndex
+
+        yield SearchIndex(tmp_path / "index")
+        return
+    from archive.db import make_engine
+    from archive.search.postgres.backend import PgSearchIndex
+    from tests.support import fresh_database
+
+    with fresh_database("postgresql", tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            yield PgSearchIndex(engine)
+        finally:
+            engine.dispose()
+
+
+def doc(doc_id: str, body: str, **kw: object) -> IndexedDoc:
+    fields: dict[str, object] = {
+        "id": doc_id,
+        "type": "notice",
+        "org": "llyb",
+        "case_no": None,
+        "wenhao": None,
+        "archive_no": None,
+        "title": f"文书{doc_id}",
+        "body": body,
+        "issued_at": datetime(2021, 6, 1, 9, 30),
+    }
+    fields.update(kw)
+    return IndexedDoc(**fields)  # type: ignore[arg-type]

@@ -1,0 +1,21 @@
+"""Short load run: a few clients for a few seconds against `wenshu serve`, asserting no error
+and gap-free, duplicate-free numbering (not speed: that is scripts/bench_load's job)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.harness import Service
+from tests.support.load import run
+
+
+def test_mixed_load_has_no_errors_and_numbering_stays_gap_free(tmp_path: Path) -> None:
+    service = Service.create(tmp_path / "svc", WENSHU_CONVERTER_ACQUIRE_TIMEOUT="120")
+    report = run(service, clients=4, seconds=15)
+    assert report.error_count() == 0, dict(report.errors)
+    assert len(report.issued) >= 4
+    assert {"issue", "search", "read"} <= set(report.latencies)
+    assert report.open_numbers == {}  # every number handed out is on a document
+    assert report.account is not None and report.account.problems == []
+    assert report.account.documents == len(report.issued) + 5  # + the warm-up and the baseline
+    assert report.bare_conversions > 0

@@ -1,0 +1,190 @@
+"""Fixity: a flipped byte, a PDF re-signed with another key, a vanished document — each is named,
+reported by `wenshu verify` and recorded in the trail; the recurring check runs on its own."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from archive.errors import ValidationError
+from archive.models import AuditCheckpoint, AuditEvent
+from archive.retention import due_on, parse_setting
+from service.documents.pades import make_dev_identity, sign_pdf
+from service.workers.integrity import RecurringChecks
+from service.workflows.fixity import run_fixity, verify_archive
+from tests.support import WenshuCli, sample
+
+
+def issue(users: dict[str, Any]) -> dict[str, Any]:
+    r = users["clerk"].post(
+        "/api/v1/documents", {"type": "notice", "org": "llyb", "data": sample("notice")}
+    )
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()  # type: ignore[no-any-return]
+
+
+def overwrite(path: Path, data: bytes) -> None:
+    path.chmod(0o644)
+    path.write_bytes(data)
+
+
+def flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    overwrite(path, bytes(data))
+
+
+def raw_sql(ws: Any, *sql: str) -> None:
+    con = sqlite3.connect(ws.config["DATA_DIR"] / "wenshu.db", timeout=60)
+    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
+        con.execute(f"DROP TRIGGER {name}")
+    for stmt in sql:
+        con.execute(stmt)
+    con.commit()
+    con.close()
+
+
+def events(ws: Any, action: str) -> list[AuditEvent]:
+    with ws.db.read() as s:
+        return list(
+            s.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            )
+        )
+
+
+@pytest.mark.parametrize("blob", ["pdf_sha256", "docx_sha256"])
+def test_a_flipped_byte_is_named_and_recorded(users: dict[str, Any], ws: Any, blob: str) -> None:
+    doc, other = issue(users), issue(users)
+    with ws.db.read() as s:
+        from archive.models import Document
+
+        digest = getattr(s.get(Document, doc["id"]), blob)
+    assert verify_archive(ws).ok
+    flip_byte(ws.blobs.path(digest))
+
+    report = run_fixity(ws, actor="tester")
+    assert {p.document_id for p in report.problems} == {doc["id"]}
+    assert any(
+        f"{blob[:-7]} blob {digest} does not match its sha256" in p.message for p in report.problems
+    )
+    failure = events(ws, "fixity.failure")[-1]
+    assert failure.object_id == doc["id"] and failure.org == "llyb"
+    summary = [e for e in events(ws, "fixity.check") if e.org == "llyb"][-1]
+    assert json.loads(summary.details)["failed_documents"] == [doc["id"]]
+    assert other["id"] not in failure.details
+
+
+def test_a_pdf_resigned_with_another_key_is_named(users: dict[str, Any], ws: Any) -> None:
+    doc = issue(users)
+    seq = events(ws, "document.issue")[-1].seq
+    with ws.db.read() as s:
+        from archive.models import Document
+
+        row = s.get(Document, doc["id"])
+        assert row is not None
+        docx = ws.blobs.get(row.docx_sha256)
+    # An impostor certificate with the same name: only the key differs.
+    key_pem, cert_pem = make_dev_identity("吕梁市医疗保障局", org_code="llyb")
+    forged = sign_pdf(ws.converter.to_pdf(docx, pdfa=True), key_pem=key_pem, cert_pem=cert_pem)
+
+    # 1. dropped in place of the archived file
+    original = ws.blobs.path(doc["sha256"])
+    kept = original.read_bytes()
+    overwrite(original, forged)
+    problems = verify_archive(ws).problems
+    assert {p.document_id for p in problems} == {doc["id"]}
+    assert {p.kind for p in problems} == {"blob", "signature"}
+    assert any("trusted=False" in p.message for p in problems)
+    overwrite(original, kept)
+    assert verify_archive(ws).ok
+
+    # 2. stored as a proper blob and the document row edited to point at it
+    new_digest = ws.blobs.put(forged)
+    raw_sql(ws, f"UPDATE documents SET pdf_sha256='{new_digest}' WHERE id='{doc['id']}'")
+    problems = verify_archive(ws).problems
+    assert {p.document_id for p in problems} == {doc["id"]}
+    messages = "\n".join(p.message for p in problems)
+    assert "trusted=False" in messages
+    assert f"pdf_sha256 {new_digest} differs from {doc['sha256']} recorded at seq {seq}" in messages
+    # and the reader's verification endpoint says the same
+    v = users["auditor"].get(doc["links"]["verify"]).get_json()
+    assert v["signature"]["trusted"] is False and v["problems"]
+
+
+def test_a_vanished_document_is_named_by_its_issue_event(users: dict[str, Any], ws: Any) -> None:
+    doc = issue(users)
+    seq = events(ws, "document.issue")[-1].seq
+    raw_sql(ws, f"DELETE FROM documents WHERE id='{doc['id']}'")
+    problems = verify_archive(ws).problems
+    assert [(p.kind, p.document_id, p.seq) for p in problems] == [("record", doc["id"], seq)]
+    assert "missing from the archive" in problems[0].message
+    gaps = users["auditor"].get("/api/v1/numbers/gaps?org=llyb").get_json()
+    assert {m["number"] for m in gaps["missing"]} == {doc["wenhao"], doc["archive_no"]}
+
+
+def test_wenshu_verify_and_checkpoint_commands(app: Any, users: dict[str, Any], ws: Any) -> None:
+    doc = issue(users)
+    runner = WenshuCli(ws)
+    ok = runner.invoke(args=["verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "OK" in ok.output
+
+    made = runner.invoke(args=["checkpoint"])
+    assert (
+        made.exit_code == 0
+        and "checkpoint llyb@" in made.output
+        and "checkpoint tyyb@" in made.output
+    )
+
+    flip_byte(ws.blobs.path(doc["sha256"]))
+    bad = runner.invoke(args=["verify"])
+    assert bad.exit_code == 1
+    assert doc["id"] in bad.output and "does not match its sha256" in bad.output
+    summaries = [e for e in events(ws, "fixity.check") if e.org == "llyb"]
+    assert [e.actor for e in summaries] == ["cli", "cli"]
+    assert [json.loads(e.details)["ok"] for e in summaries] == [True, False]
+
+
+def test_recurring_checks_run_on_their_interval(users: dict[str, Any], ws: Any) -> None:
+    checks = RecurringChecks(ws, fixity_every=0.3, checkpoint_every=0.2)
+    checks.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not events(ws, "fixity.check"):
+            time.sleep(0.1)
+    finally:
+        checks.stop()
+    assert {e.actor for e in events(ws, "fixity.check")} == {"system:fixity"}
+    with ws.db.read() as s:
+        reasons = {(cp.org, cp.reason) for cp in s.scalars(select(AuditCheckpoint))}
+    assert {("llyb", "interval"), ("tyyb", "interval")} <= reasons
+    assert users["auditor"].get("/api/v1/audit/verify").get_json()["ok"]
+
+
+def test_retention_setting_is_parsed_and_checked() -> None:
+    assert parse_setting("notice=10年, inspection_report=永久,x=D30") == {
+        "notice": "D10",
+        "inspection_report": "Y",
+        "x": "D30",
+    }
+    assert str(due_on("D10", 2026)) == "2037-01-01" and due_on("Y", 2026) is None
+    for bad in ("notice=D20", "notice", "=Y", "notice=五年"):
+        with pytest.raises(ValidationError):
+            parse_setting(bad)
+
+
+def test_retention_and_intervals_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.settings import load_config
+
+    monkeypatch.setenv("WENSHU_RETENTION", "notice=10年")
+    monkeypatch.setenv("WENSHU_FIXITY_INTERVAL_SECONDS", "600")
+    cfg = load_config({"DATA_DIR": "/nonexistent"})
+    assert cfg["RETENTION"]["notice"] == "D10" and cfg["RETENTION"]["inspection_report"] == "Y"
+    assert cfg["FIXITY_INTERVAL_SECONDS"] == 600 and cfg["CHECKPOINT_INTERVAL_SECONDS"] == 3600
