@@ -25,6 +25,7 @@ from archive.errors import Forbidden, NotFoundError
 from archive.models import AuditCheckpoint, AuditEvent, AuditEventSalt, Document, Org
 from schemas.fields import PlainText
 from service.http import auth
+from service.http.api.responses import declare_errors
 from service.http.api.schemas import ORG_CODE, AuditEventSchema
 from service.http.state import wenshu
 from service.workflows.accounts import Principal, get_org
@@ -246,6 +247,7 @@ class GapsSchema(Schema):
 class Events(MethodView):
     @blp.arguments(EventsQuerySchema, location="query")
     @blp.response(200, EventsSchema)
+    @declare_errors(blp, 403, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Events of the caller's org (admin: every org, or ``org``), oldest first."""
         who = _auditor()
@@ -269,6 +271,7 @@ class Events(MethodView):
 class ChainVerify(MethodView):
     @blp.arguments(OrgQuerySchema, location="query")
     @blp.response(200, ChainVerifySchema)
+    @declare_errors(blp, 403, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Recompute the whole chain and check the org's signed checkpoints against it."""
         who = _auditor()
@@ -310,6 +313,7 @@ class ChainVerify(MethodView):
 class Checkpoints(MethodView):
     @blp.arguments(OrgQuerySchema, location="query")
     @blp.response(200, CheckpointListSchema)
+    @declare_errors(blp, 403, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The signed checkpoints of the caller's org, oldest first."""
         scope = _scope(_auditor(), args["org"])
@@ -322,6 +326,7 @@ class Checkpoints(MethodView):
 
     @blp.arguments(OrgQuerySchema, location="query")
     @blp.response(201, CheckpointListSchema)
+    @declare_errors(blp, 403, 422)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Sign the chain head now with the org's key (admin without ``org``: every org)."""
         who = _auditor()
@@ -339,6 +344,7 @@ class Export(MethodView):
         content_type="application/json",
         description="事件（他机构事件脱敏）、检查点、证书与文书哈希；用 scripts/verify_export.py 离线核验",
     )
+    @declare_errors(blp, 403, 422)
     def get(self, args: dict[str, Any]) -> Response:
         who = _auditor()
         scope = _scope(who, args["org"])
@@ -357,6 +363,7 @@ class Report(MethodView):
     @blp.response(
         200, content_type="application/pdf", description="以本机构密钥签章的审计报告 PDF/A"
     )
+    @declare_errors(blp, 403, 404, 422, 503)
     def get(self, args: dict[str, Any]) -> Response:
         who = _auditor()
         org = _one_org(who, args["org"])
@@ -373,6 +380,7 @@ class Report(MethodView):
 class Fixity(MethodView):
     @blp.arguments(OrgQuerySchema, location="query")
     @blp.response(200, FixityHistorySchema)
+    @declare_errors(blp, 403, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The last recorded fixity check of the org and the failures it found."""
         org = _one_org(_auditor(), args["org"])
@@ -402,6 +410,7 @@ class Fixity(MethodView):
 
     @blp.arguments(OrgQuerySchema, location="query")
     @blp.response(200, FixitySchema)
+    @declare_errors(blp, 403, 422)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Run a fixity check now: the chain, the checkpoints, every blob and signature."""
         who = _auditor()
@@ -421,6 +430,7 @@ class Fixity(MethodView):
 class Retention(MethodView):
     @blp.arguments(RetentionQuerySchema, location="query")
     @blp.response(200, RetentionSchema)
+    @declare_errors(blp, 403, 404, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Documents past their 保管期限, for disposition review. Nothing is ever deleted."""
         who = _auditor()
@@ -458,6 +468,7 @@ class Retention(MethodView):
 class LegalHolds(MethodView):
     @blp.arguments(OrgQuerySchema, location="query")
     @blp.response(200, HoldListSchema)
+    @declare_errors(blp, 403, 404, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Documents of the org under legal hold now."""
         org = _one_org(_auditor(), args["org"])
@@ -468,6 +479,7 @@ class LegalHolds(MethodView):
 
     @blp.arguments(HoldInputSchema)
     @blp.response(201, HoldSchema)
+    @declare_errors(blp, 400, 403, 404, 409, 413, 422)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Place (``hold: true``) or lift (``hold: false``) a legal hold on a document."""
         who = _auditor()
@@ -512,6 +524,7 @@ def _hold_json(doc: Document, placed: bool, reason: str, at: Any) -> dict[str, A
 class NumberGaps(MethodView):
     @blp.arguments(GapsQuerySchema, location="query")
     @blp.response(200, GapsSchema)
+    @declare_errors(blp, 403, 404, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Every 发文字号 and 档号 series of the org: issued, withdrawn, voided, pending, missing."""
         who = _auditor()

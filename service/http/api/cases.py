@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from schemas.fields import PlainText
 from service.http import auth
+from service.http.api.responses import declare_errors
 from service.http.api.schemas import ORG_CODE, DocumentSchema, PageQuerySchema
 from service.http.state import wenshu
 from service.workflows.cases import case_detail, create_case, list_cases
@@ -60,6 +61,7 @@ class CaseDetailSchema(Schema):
 class Cases(MethodView):
     @blp.arguments(CaseInputSchema)
     @blp.response(201, CaseSchema)
+    @declare_errors(blp, 400, 403, 404, 409, 413, 422)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         who = auth.require("cases.create")
         auth.require_org(who, body["org"])
@@ -69,6 +71,7 @@ class Cases(MethodView):
 
     @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, CaseListSchema)
+    @declare_errors(blp, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         return list_cases(wenshu(), auth.current(), page=args["page"], per_page=args["per_page"])
 
@@ -76,5 +79,6 @@ class Cases(MethodView):
 @blp.route("/<string:case_no>")
 class CaseItem(MethodView):
     @blp.response(200, CaseDetailSchema)
+    @declare_errors(blp, 404)
     def get(self, case_no: str) -> dict[str, Any]:
         return case_detail(wenshu(), auth.current(), case_no)

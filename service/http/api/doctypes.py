@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from service.doctypes import DOCTYPES
 from service.documents.render import sample_input
 from service.http import auth
+from service.http.api.responses import declare_errors
 from service.http.api.schemas import DocTypeSchema
 
 blp = Blueprint("doctypes", __name__, url_prefix="/api/v1/doctypes", description="文书类型")
@@ -28,6 +29,7 @@ def register_input_schemas(api: Any) -> None:
 @blp.route("")
 class DocTypes(MethodView):
     @blp.response(200, DocTypeSchema(many=True))
+    @declare_errors(blp)
     def get(self) -> list[dict[str, Any]]:
         auth.current()
         components = current_app.extensions["wenshu_api"].spec.to_dict()["components"]["schemas"]

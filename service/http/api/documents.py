@@ -18,6 +18,7 @@ from service import telemetry
 from service.doctypes import DocType, get_doctype
 from service.documents.scan import UploadTooLarge
 from service.http import auth
+from service.http.api.responses import declare_errors
 from service.http.api.schemas import (
     DocumentInputSchema,
     DocumentListQuerySchema,
@@ -66,6 +67,7 @@ def _authorise_issue(doctype: DocType, org_code: str):  # type: ignore[no-untype
 class Preview(MethodView):
     @blp.arguments(PreviewInputSchema)
     @blp.response(200, content_type="application/pdf", description="草稿 PDF，带水印，不占用文号")
+    @declare_errors(blp, 400, 403, 404, 413, 422, 503)
     def post(self, body: dict[str, Any]) -> Response:
         ws = wenshu()
         doctype = get_doctype(body["type"])
@@ -89,6 +91,7 @@ class Preview(MethodView):
 class Documents(MethodView):
     @blp.arguments(DocumentInputSchema)
     @blp.response(201, DocumentSchema)
+    @declare_errors(blp, 400, 403, 404, 409, 413, 422, 503)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """签发：编号、生成、转换 PDF/A、签章、归档、索引、审计，全部完成或全部不发生。"""
         ws = wenshu()
@@ -112,6 +115,7 @@ class Documents(MethodView):
 
     @blp.arguments(DocumentListQuerySchema, location="query")
     @blp.response(200, DocumentListSchema)
+    @declare_errors(blp, 403, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         ws = wenshu()
         who = auth.current()
@@ -136,6 +140,7 @@ class Documents(MethodView):
 @blp.route("/<string:doc_id>")
 class DocumentItem(MethodView):
     @blp.response(200, DocumentSchema)
+    @declare_errors(blp, 404)
     def get(self, doc_id: str) -> dict[str, Any]:
         ws = wenshu()
         who = auth.current()
@@ -168,6 +173,7 @@ def _file(doc_id: str, kind: str) -> Response:
 @blp.route("/<string:doc_id>/pdf")
 class DocumentPdf(MethodView):
     @blp.response(200, content_type="application/pdf", description="签章后的 PDF/A-2b")
+    @declare_errors(blp, 404)
     def get(self, doc_id: str) -> Response:
         return _file(doc_id, "pdf")
 
@@ -177,6 +183,7 @@ class DocumentDocx(MethodView):
     @blp.response(
         200, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     )
+    @declare_errors(blp, 404)
     def get(self, doc_id: str) -> Response:
         return _file(doc_id, "docx")
 
@@ -184,6 +191,7 @@ class DocumentDocx(MethodView):
 @blp.route("/<string:doc_id>/verify")
 class DocumentVerify(MethodView):
     @blp.response(200, VerifySchema)
+    @declare_errors(blp, 404)
     def get(self, doc_id: str) -> dict[str, Any]:
         ws = wenshu()
         who = auth.current()
@@ -217,6 +225,7 @@ class DocumentSignedCopy(MethodView):
         }
     )
     @blp.response(201, DocumentSchema)
+    @declare_errors(blp, 403, 404, 409, 413, 422)
     def post(self, doc_id: str) -> dict[str, Any]:
         """上传签字原件（检查记录单、询问笔录）：存档、审计，随后后台识别文字并编入检索。"""
         ws = wenshu()
@@ -237,6 +246,7 @@ class DocumentSignedCopy(MethodView):
 
     @blp.arguments(SignedCopyQuerySchema, location="query")
     @blp.response(200, content_type="application/pdf", description="签字原件 PDF（默认最新版）")
+    @declare_errors(blp, 404, 422)
     def get(self, args: dict[str, Any], doc_id: str) -> Response:
         ws = wenshu()
         who = auth.current()
@@ -250,6 +260,7 @@ class DocumentSignedCopy(MethodView):
 @blp.route("/<string:doc_id>/signed-copy/status")
 class DocumentSignedCopyStatus(MethodView):
     @blp.response(200, SignedCopyStatusSchema)
+    @declare_errors(blp, 404)
     def get(self, doc_id: str) -> dict[str, Any]:
         """签字原件的状态（如识别进度），不含文书内容；与列表一样不另记查阅事件。"""
         ws = wenshu()
@@ -265,6 +276,7 @@ class DocumentSignedCopyStatus(MethodView):
 class DocumentWithdraw(MethodView):
     @blp.arguments(WithdrawInputSchema)
     @blp.response(200, DocumentSchema)
+    @declare_errors(blp, 400, 403, 404, 409, 413, 422)
     def post(self, body: dict[str, Any], doc_id: str) -> dict[str, Any]:
         """作废：文书与文号保留，标记作废并记录理由。"""
         ws = wenshu()

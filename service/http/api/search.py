@@ -12,6 +12,7 @@ from archive.audit import AuditChain
 from archive.errors import Forbidden
 from archive.search.snippet import mask_identifiers
 from service.http import auth
+from service.http.api.responses import declare_errors
 from service.http.api.schemas import ORG_CODE, SearchResultSchema
 from service.http.state import wenshu
 
@@ -94,6 +95,7 @@ _FILTERS = (
 class Search(MethodView):
     @blp.arguments(SearchQuerySchema, location="query")
     @blp.response(200, SearchResultSchema)
+    @declare_errors(blp, 403, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         ws = wenshu()
         who = auth.current()
