@@ -37,6 +37,8 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Twips
 
+from service.documents._internals import replace_part_bytes, section_xml, story_xml
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "doc_templates"
 
@@ -1066,7 +1068,7 @@ def build(spec: TemplateSpec) -> bytes:
     for child in parse_xml(spec.styles):
         styles_el.append(child)
     font_part = next(r.target_part for r in doc.part.rels.values() if r.reltype == RT.FONT_TABLE)
-    font_part._blob = fonts_xml().encode("utf-8")
+    replace_part_bytes(font_part, fonts_xml().encode("utf-8"))
 
     # Page setup.
     section = doc.sections[0]
@@ -1086,12 +1088,12 @@ def build(spec: TemplateSpec) -> bytes:
         stories.append((section.header, spec.header))
     for story, content in stories:
         story.is_linked_to_previous = False
-        el = story._element
+        el = story_xml(story)
         for child in list(el):
             el.remove(child)
         for child in parse_xml(f"<w:root {nsdecls('w')}>{content}</w:root>"):
             el.append(child)
-    sect_pr = section._sectPr
+    sect_pr = section_xml(section)
     grid = sect_pr.find(qn("w:docGrid"))
     if grid is None:
         grid = parse_xml(f"<w:docGrid {nsdecls('w')}/>")

@@ -31,6 +31,7 @@ from lxml import etree
 from markupsafe import Markup, escape
 
 from archive.errors import WenshuError
+from service.documents._internals import paragraph_xml, run_xml
 from service.documents.seal import SEAL_DIAMETER_MM, float_seal
 
 _ZIP_TIME = (2026, 1, 1, 0, 0, 0)
@@ -278,11 +279,11 @@ class Fragment:
 
     def add(self, style_id: str, text: str = "", char_style: str | None = None) -> Paragraph:
         p = self.doc.add_paragraph()
-        p._p.style = style_id
+        paragraph_xml(p).style = style_id
         if text:
             run = p.add_run(printable(text))
             if char_style:
-                run._r.style = char_style
+                run_xml(run).style = char_style
         self.paragraphs.append(p)
         return p
 
@@ -295,7 +296,7 @@ class Fragment:
 
 def set_indent(p: Paragraph, *, left_pt: float = 0, right_pt: float = 0) -> None:
     """Direct left/right indent that also overrides the style's indent in characters."""
-    ind = p._p.get_or_add_pPr().get_or_add_ind()
+    ind = paragraph_xml(p).get_or_add_pPr().get_or_add_ind()
     ind.set(qn("w:left"), str(round(left_pt * 20)))
     ind.set(qn("w:right"), str(round(right_pt * 20)))
     ind.set(qn("w:leftChars"), "0")
@@ -333,7 +334,7 @@ def write_blocks(frag: Fragment, blocks: Iterable[Mapping[str, Any]]) -> None:
                 # Levels 1–2 have their own font; a run-in text needs a full stop after them.
                 if level <= 2 and heading[-1] not in "。！？；：.!?;:":
                     p.runs[0].text = printable(heading + "。")
-                p.add_run(printable(lines[0]))._r.style = "WenshuBodyChar"
+                run_xml(p.add_run(printable(lines[0]))).style = "WenshuBodyChar"
                 p.paragraph_format.keep_with_next = False  # a paragraph of text, not a heading
                 for line in lines[1:]:
                     frag.add("WenshuBody", line)

@@ -16,6 +16,7 @@ from docx.oxml.ns import nsdecls, qn
 from docx.shared import Pt
 from docxtpl import DocxTemplate
 
+from service.documents._internals import paragraph_xml, run_xml
 from service.documents.layout import (
     CHAR_PT,
     MARK_SIZE_PT,
@@ -87,7 +88,7 @@ def _attachment_list(tpl: DocxTemplate, attachments: list[Mapping[str, Any]]) ->
     titles = [str(a["title"]).rstrip("。.，,；;") for a in attachments]
     if len(titles) == 1:
         p = frag.add("WenshuAttachmentList", "附件：" + titles[0])
-        ind = p._p.get_or_add_pPr().get_or_add_ind()
+        ind = paragraph_xml(p).get_or_add_pPr().get_or_add_ind()
         ind.set(qn("w:left"), str(round(5 * CHAR_PT * 20)))
         ind.set(qn("w:leftChars"), "500")
         ind.set(qn("w:hanging"), str(round(3 * CHAR_PT * 20)))
@@ -126,7 +127,7 @@ def _finish_notice(document: DocxDocument, job: RenderJob) -> None:
         if p.style is not None and p.style.style_id == "WenshuMark":
             for run in p.runs:
                 run.font.size = Pt(int(size_pt * 2) / 2)
-                sz = run._r.get_or_add_rPr().find(qn("w:sz"))
+                sz = run_xml(run).get_or_add_rPr().find(qn("w:sz"))
                 sz.addprevious(parse_xml(f'<w:w {nsdecls("w")} w:val="{width_pct}"/>'))
 
 

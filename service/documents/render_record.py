@@ -14,6 +14,7 @@ from typing import Any
 
 from docxtpl import DocxTemplate
 
+from service.documents._internals import run_xml
 from service.documents.layout import (
     DoctypeRenderer,
     Fragment,
@@ -82,7 +83,7 @@ def question_and_answers(tpl: DocxTemplate, qa: Iterable[Mapping[str, str]]) -> 
         ):
             first, *rest = text_lines(text) or [""]
             p = frag.add(style)
-            p.add_run(label)._r.style = "WenshuLabelChar"
+            run_xml(p.add_run(label)).style = "WenshuLabelChar"
             if first:
                 p.add_run(printable(first))
             for line in rest:

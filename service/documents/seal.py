@@ -21,6 +21,8 @@ from docx.shared import Mm
 from docx.text.run import Run
 from PIL import Image, ImageDraw, ImageFont
 
+from service.documents._internals import run_xml
+
 log = logging.getLogger("wenshu.seal")
 
 SEAL_RED = (230, 0, 18)
@@ -145,7 +147,7 @@ def float_seal(run: Run, png: bytes, *, x_emu: int, y_emu: int, diameter_mm: flo
     is rewritten as a ``wp:anchor`` with no text wrapping.
     """
     run.add_picture(io.BytesIO(png), width=Mm(diameter_mm), height=Mm(diameter_mm))
-    inline = run._r.xpath(".//wp:inline")[-1]
+    inline = run_xml(run).xpath(".//wp:inline")[-1]
     extent = inline.find(inline.extent.tag)
     doc_pr = inline.docPr
     doc_pr.set("name", "公章")

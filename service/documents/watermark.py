@@ -24,6 +24,7 @@ from pypdf.generic import (
     StreamObject,
 )
 
+from service.documents._internals import add_pdf_object
 from service.documents.seal import _font_source
 
 DRAFT_TEXT = "草稿"
@@ -73,8 +74,8 @@ def _stamp_pdf(width_pt: float, height_pt: float, text: str) -> bytes:
     w, h = mask.size
     writer = PdfWriter()
     page = writer.add_blank_page(width_pt, height_pt)
-    alpha = writer._add_object(_image_stream(mask.tobytes(), w, h))
-    grey = writer._add_object(_image_stream(bytes([_GREY]) * (w * h), w, h, smask=alpha))
+    alpha = add_pdf_object(writer, _image_stream(mask.tobytes(), w, h))
+    grey = add_pdf_object(writer, _image_stream(bytes([_GREY]) * (w * h), w, h, smask=alpha))
     page[NameObject("/Resources")] = DictionaryObject(
         {
             NameObject("/XObject"): DictionaryObject({NameObject("/Draft"): grey}),
@@ -83,7 +84,7 @@ def _stamp_pdf(width_pt: float, height_pt: float, text: str) -> bytes:
     )
     content = DecodedStreamObject()
     content.set_data(f"q {width_pt:.3f} 0 0 {height_pt:.3f} 0 0 cm /Draft Do Q".encode())
-    page[NameObject("/Contents")] = writer._add_object(content)
+    page[NameObject("/Contents")] = add_pdf_object(writer, content)
     buf = io.BytesIO()
     writer.write(buf)
     return buf.getvalue()

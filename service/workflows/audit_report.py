@@ -29,6 +29,7 @@ from archive.checkpoints import cert_fingerprint, checkpoint_dict, verify_checkp
 from archive.models import AuditCheckpoint, AuditEvent, AuditHead, Document, Org, Withdrawal
 from archive.retention import holds
 from service.doctypes import get_doctype
+from service.documents._internals import run_xml
 from service.documents.pades import sign_pdf
 from service.labels import ACTIONS as ACTION_LABELS  # one list of Chinese action names
 from service.wiring import Wenshu
@@ -267,7 +268,7 @@ def _run(
     run.font.size = Pt(size)
     run.font.bold = bold
     run.font.name = font
-    run._element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), font)
+    run_xml(run).get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), font)
 
 
 def _para(doc: Any, text: str, **kw: Any) -> Any:

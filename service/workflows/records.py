@@ -145,7 +145,8 @@ def load(ws: Wenshu, who: Principal, doc_id: str) -> DocumentView:
             select(Document.id).where(Document.supersedes == doc_id).order_by(Document.issued_at)
         )
         signed = latest_copies(s, [doc_id]).get(doc_id)
-        return DocumentView(*row, superseded_by=tuple(later), signed=signed)
+        doc, org, issued_by, withdrawal = row
+        return DocumentView(doc, org, issued_by, withdrawal, tuple(later), signed)
 
 
 def record_read(
@@ -197,7 +198,10 @@ def listing(
             .limit(per_page)
         ).all()
         signed = latest_copies(s, [r[0].id for r in rows if r[0].type in SIGNED_TYPES])
-    return total, [DocumentView(*r, signed=signed.get(r[0].id)) for r in rows]
+    return total, [
+        DocumentView(doc, org, issued_by, withdrawal, signed=signed.get(doc.id))
+        for doc, org, issued_by, withdrawal in rows
+    ]
 
 
 def verification(ws: Wenshu, v: DocumentView) -> dict[str, Any]:

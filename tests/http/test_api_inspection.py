@@ -34,10 +34,10 @@ def upload_blank_scan(client: Any, doc_id: str) -> Any:
 
     out = io.BytesIO()
     Image.new("L", (210, 297), 255).save(out, format="PNG")
-    return client._c.post(
+    return client.flask.post(
         f"/api/v1/documents/{doc_id}/signed-copy",
         data={"file": [(io.BytesIO(out.getvalue()), "page-1.png", "image/png")]},
-        headers=client._h(),
+        headers=client.headers(),
         content_type="multipart/form-data",
     )
 

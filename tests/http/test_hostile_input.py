@@ -65,7 +65,7 @@ def post_raw(users: dict[str, Any], url: str, data: bytes | None, **kw: Any) -> 
     headers = {"Authorization": f"Bearer {clerk.token}", **kw.pop("headers", {})}
     if data is not None:
         kw["data"] = data
-    return clerk._c.post(url, content_type="application/json", headers=headers, **kw)
+    return clerk.flask.post(url, content_type="application/json", headers=headers, **kw)
 
 
 # --------------------------------------------------------------------------- size

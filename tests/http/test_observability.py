@@ -38,7 +38,7 @@ def test_metrics_only_for_admins(users: dict[str, Any]) -> None:
         r = users[role].get("/metrics")
         assert r.status_code == (401 if role == "anonymous" else 403), role
         assert b"wenshu_" not in r.data
-    bad = users["clerk"]._c.get("/metrics", headers={"Authorization": "Bearer nope"})
+    bad = users["clerk"].flask.get("/metrics", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
     r = users["admin"].get("/metrics")
     assert r.status_code == 200
@@ -87,12 +87,12 @@ def test_request_id_is_returned_and_logged(
 ) -> None:
     clerk = users["clerk"]
     with caplog.at_level(logging.INFO, logger="wenshu.request"):
-        given = clerk._c.get(
+        given = clerk.flask.get(
             "/api/v1/documents",
             headers={"Authorization": f"Bearer {clerk.token}", "X-Request-Id": "abc-123"},
         )
         generated = clerk.get("/api/v1/cases")
-        hostile = clerk._c.get("/healthz", headers={"X-Request-Id": 'x" {"level":"ERROR"}'})
+        hostile = clerk.flask.get("/healthz", headers={"X-Request-Id": 'x" {"level":"ERROR"}'})
     assert given.headers["X-Request-Id"] == "abc-123"
     assert len(generated.headers["X-Request-Id"]) == 32
     assert hostile.headers["X-Request-Id"] != 'x" {"level":"ERROR"}'  # replaced, not echoed

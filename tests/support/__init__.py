@@ -94,20 +94,20 @@ class Client:
     """A test client that speaks for one user, with the user's bearer token."""
 
     def __init__(self, app: Any, token: str | None) -> None:
-        self.app, self.token, self._c = app, token, app.test_client()
+        self.app, self.token, self.flask = app, token, app.test_client()
 
-    def _h(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def get(self, url: str, **kw: Any) -> Any:
-        return self._c.get(url, headers=self._h(), **kw)
+        return self.flask.get(url, headers=self.headers(), **kw)
 
     def post(self, url: str, body: Any = None, **kw: Any) -> Any:
-        return self._c.post(
+        return self.flask.post(
             url,
             data=json.dumps(body, ensure_ascii=False),
             content_type="application/json",
-            headers=self._h(),
+            headers=self.headers(),
             **kw,
         )
 

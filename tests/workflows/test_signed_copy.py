@@ -72,10 +72,10 @@ def edited(png: bytes, *, rotate: int = 0, note: str | None = None) -> bytes:
 
 def upload(client: Client, doc_id: str, files: list[tuple[bytes, str, str]]) -> Any:
     """POST multipart ``file`` parts: (bytes, file name, declared Content-Type)."""
-    return client._c.post(
+    return client.flask.post(
         f"/api/v1/documents/{doc_id}/signed-copy",
         data={"file": [(BytesIO(b), name, ctype) for b, name, ctype in files]},
-        headers=client._h(),
+        headers=client.headers(),
         content_type="multipart/form-data",
     )
 

@@ -14,7 +14,7 @@ import random
 import time
 import xmlrpc.client
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from archive.errors import ConversionError, ConverterUnavailable
 from service import telemetry
@@ -172,7 +172,7 @@ class Converter:
                 raise _InstanceGone(before_request=False) from exc
             raise ConversionError(f"LibreOffice 无法转换该文档：{exc.faultString[:300]}") from exc
         instance.set_conversions(instance.conversions() + 1)
-        pdf = bytes(result.data)
+        pdf = bytes(cast(xmlrpc.client.Binary, result).data)  # unoserver answers base64
         logger.debug(
             "instance %d converted %d bytes in %.0f ms",
             instance.index, len(docx), (time.perf_counter() - started) * 1000,

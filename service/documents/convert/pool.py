@@ -53,8 +53,8 @@ class ConverterPool:
         self._stop = threading.Event()
         self._supervisors: list[_Supervisor] = []
         self._lock_fd: int | None = None
-        me = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (pool := me()) and pool._forget_in_child())
+        forget = weakref.WeakMethod(self._forget_in_child)
+        os.register_at_fork(after_in_child=lambda: (method := forget()) is not None and method())
 
     def start(self) -> None:
         """Spawn every instance and return once all of them convert (about 6 s)."""
