@@ -1,0 +1,1 @@
+"""Background threads on one base class (``base.Worker``): index, OCR, integrity timers."""

@@ -1,4 +1,5 @@
-"""Integrity upkeep: fixity checks and signed checkpoints, on demand and on a timer.
+"""Integrity upkeep: fixity checks and signed checkpoints (on demand; the timer is
+``service/workers/integrity.py``).
 
 A fixity check recomputes the audit chain, checks every signed checkpoint, every blob's sha256,
 every PDF signature against its org's certificate, and that each document row still says what

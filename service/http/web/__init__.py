@@ -1,0 +1,1 @@
+"""The Chinese web pages: one blueprint (``blueprint.py``), its views, the page guard and forms."""

@@ -1,10 +1,6 @@
-"""The web pages (Chinese) for clerks, inspectors, auditors and administrators.
+"""The blueprint every page registers on (its own module, so no view imports the package back).
 
-One blueprint at "/": server-rendered Jinja2 pages, plain CSS and JavaScript served from
-``/assets/`` (nothing from another origin; the Content-Security-Policy says so too). Pages
-that need the slow or the structured work — preview, issue, search, the audit checks — call
-the JSON API from the browser with the login session and its CSRF token.
-"""
+Server-rendered Jinja2 pages at "/", plain CSS and JavaScript from ``/assets/``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The web pages (Chinese) for clerks, inspectors, auditors and administrators.
+"""The web pages (Chinese) for clerks, inspectors, auditors and administrators, wired into the app.
 
 One blueprint at "/": server-rendered Jinja2 pages, plain CSS and JavaScript served from
 ``/assets/`` (nothing from another origin; the Content-Security-Policy says so too). Pages
