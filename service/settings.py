@@ -38,7 +38,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "KEYS_DIR": Path(_env("KEYS", data_dir / "keys")).resolve(),
         "RUN_DIR": Path(_env("RUN", data_dir / "run")).resolve(),
         "CONVERTER_POOL_SIZE": int(_env("CONVERTER_POOL_SIZE", os.cpu_count() or 2)),
-        "CONVERTER_BASE_PORT": int(_env("CONVERTER_BASE_PORT", 2003)),
+        "CONVERTER_BASE_PORT": int(_env("CONVERTER_BASE_PORT", 0)),  # 0: free ports chosen at start
         "CONVERTER_MAX_CONVERSIONS": int(_env("CONVERTER_MAX_CONVERSIONS", 200)),
         "CONVERSION_TIMEOUT": float(_env("CONVERSION_TIMEOUT", 30)),
         "CONVERTER_ACQUIRE_TIMEOUT": float(_env("CONVERTER_ACQUIRE_TIMEOUT", 20)),

@@ -331,3 +331,25 @@ def test_instance_is_recycled_after_max_conversions_and_stop_cleans_up(tmp_path,
     with pytest.raises(ConverterUnavailable):
         Converter(settings).to_pdf(one_page)
     assert time.monotonic() - started < 1, "a stopped pool is reported at once"
+
+
+def test_two_pools_without_a_fixed_port_each_choose_free_ports(tmp_path, one_page):
+    """Two services on one host, neither told a port: both start and both convert."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))  # a port some other program holds
+    pools, clients = [], []
+    try:
+        for name in ("a", "b"):
+            settings = PoolSettings(run_dir=tmp_path / name, size=1, base_port=0)
+            pool = ConverterPool(settings)
+            pool.start()
+            pools.append(pool)
+            clients.append(Converter(settings))
+        ports = {int((tmp_path / name / "base_port").read_text()) for name in ("a", "b")}
+        assert len(ports) == 2 and held.getsockname()[1] not in ports
+        for client in clients:
+            assert _pdftotext(client.to_pdf(one_page), tmp_path).count(MARKER) == 1
+    finally:
+        for pool in pools:
+            pool.stop()
+        held.close()

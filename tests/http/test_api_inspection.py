@@ -217,3 +217,18 @@ def test_withdraw_and_supersede_keep_the_original(users: dict[str, Any], ws: Any
     assert {"document.issue", "document.withdraw"} <= actions
     detail = users["auditor"].get(f"/api/v1/documents/{new['id']}").get_json()
     assert detail["supersedes"] == old["id"]
+
+
+def test_a_case_needs_no_org_for_a_user_of_one_org_and_extra_keys_are_refused_in_chinese(
+    users: dict[str, Any],
+) -> None:
+    made = users["inspector"].post("/api/v1/cases", {"case_no": "LL-2026-009", "title": "某医院"})
+    assert made.status_code == 201 and made.get_json()["org"] == "llyb"
+    extra = users["inspector"].post(
+        "/api/v1/cases", {"case_no": "LL-2026-010", "title": "某药店", "orgg": "llyb"}
+    )
+    assert extra.status_code == 422
+    assert extra.get_json()["errors"] == {"orgg": "未知字段，请检查拼写"}
+    assert users["inspector"].get("/api/v1/cases/LL-2026-010").status_code == 404
+    paged = users["inspector"].get("/api/v1/documents?page=x")
+    assert paged.status_code == 422 and paged.get_json()["errors"] == {"page": "应为整数"}

@@ -17,6 +17,8 @@ instance with a file lock. The run directory is the only thing they share:
     lo-<i>/unoserver.log   output of the current run (previous run in unoserver.log.1)
 
 Instance i serves XML-RPC on ``base_port + 2i`` and LibreOffice UNO on ``base_port + 2i + 1``.
+With ``base_port`` 0 (the default) the supervisor picks a free block when it starts and
+publishes it in ``base_port`` in the run directory, so two services on one host never collide.
 unoserver runs in its own session, so "the instance" is one process group (pgid = the
 unoserver pid) that a client can kill on timeout without being its parent.
 """
@@ -56,8 +58,9 @@ class PoolSettings:
     """Shared state (locks, pids, counters, profiles); local disk, writable by all workers."""
     size: int = os.cpu_count() or 2
     """Number of LibreOffice instances, i.e. documents converted at the same time."""
-    base_port: int = 2003
-    """First XML-RPC port; instance i uses base_port + 2i and base_port + 2i + 1 (UNO)."""
+    base_port: int = 0
+    """First XML-RPC port; instance i uses base_port + 2i and base_port + 2i + 1 (UNO).
+    0: the supervisor chooses a free block at start (``WENSHU_CONVERTER_BASE_PORT`` fixes one)."""
     max_conversions: int = 200
     """Restart an instance after this many conversions, to bound LibreOffice's memory growth."""
     conversion_timeout: float = 30.0
@@ -70,6 +73,17 @@ class PoolSettings:
     """Interpreter that can ``import uno`` (Debian's python3 or a venv built from it)."""
     startup_timeout: float = 60.0
     """Seconds an instance may take to answer after being spawned."""
+
+
+BASE_PORT_FILE = "base_port"
+
+
+def published_base_port(run_dir: Path) -> int:
+    """The first port of the block the supervisor chose (0 if none was published yet)."""
+    try:
+        return int((run_dir / BASE_PORT_FILE).read_text())
+    except (OSError, ValueError):
+        return 0
 
 
 def try_lock(path: Path) -> int | None:
@@ -143,13 +157,22 @@ class Instance:
 
     def __init__(self, settings: PoolSettings, index: int) -> None:
         self.index = index
+        self.settings = settings
         self.dir = settings.run_dir / f"lo-{index}"
-        self.port = settings.base_port + 2 * index
-        self.uno_port = self.port + 1
         self.lock_path = self.dir / "lock"
         self.profile_dir = self.dir / "profile"
         self.log_path = self.dir / "unoserver.log"
         self.temp_dir = self.dir / "tmp"
+
+    @property
+    def port(self) -> int:
+        """This instance's XML-RPC port (0 while no supervisor has published its block)."""
+        base = self.settings.base_port or published_base_port(self.settings.run_dir)
+        return base + 2 * self.index if base else 0
+
+    @property
+    def uno_port(self) -> int:
+        return self.port + 1 if self.port else 0
 
     def rpc(self, timeout: float) -> xmlrpc.client.ServerProxy:
         return xmlrpc.client.ServerProxy(

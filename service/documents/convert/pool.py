@@ -19,11 +19,13 @@ import threading
 import time
 import weakref
 import xmlrpc.client
+from pathlib import Path
 
 import docx
 
 from archive.errors import ConversionError
 from service.documents.convert.instance import (
+    BASE_PORT_FILE,
     CRASH_ERRORS,
     DOCX_IMPORT_FILTER,
     PDFA_2B_OPTIONS,
@@ -63,6 +65,8 @@ class ConverterPool:
         if self._lock_fd is None:
             raise ConversionError(f"{self.settings.run_dir} 已由另一个转换进程池管理")
         self._stop.clear()
+        if not self.settings.base_port:
+            _publish_base_port(self.settings.run_dir, _free_port_block(2 * self.settings.size))
         self._supervisors = [
             _Supervisor(Instance(self.settings, i), self.settings, self._stop)
             for i in range(self.settings.size)
@@ -274,21 +278,45 @@ class _Supervisor:
         proc.wait()
 
 
+def _free_port_block(count: int) -> int:
+    """A first port with ``count`` free loopback ports from it on (asked of the kernel)."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + count >= 65536:
+            continue
+        if all(_port_is_free(port) for port in range(base, base + count)):
+            return base
+    raise ConversionError(f"找不到 {count} 个连续的空闲端口")
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _publish_base_port(run_dir: Path, base: int) -> None:
+    """Write the chosen block where every client reads it (atomically: clients read it often)."""
+    tmp = run_dir / f".{BASE_PORT_FILE}.tmp"
+    tmp.write_text(str(base))
+    os.replace(tmp, run_dir / BASE_PORT_FILE)
+
+
 def _require_free_port(port: int, wait: float = 5.0) -> None:
     """A foreign server on our port would answer our readiness probe: refuse to start.
 
     Waits a little first: a just-killed soffice.bin may hold its port for a moment.
     """
     deadline = time.monotonic() + wait
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", port))
-                return
-            except OSError as exc:
-                if time.monotonic() > deadline:
-                    raise ConversionError(f"port {port} is already in use") from exc
+    while not _port_is_free(port):
+        if time.monotonic() > deadline:
+            raise ConversionError(f"port {port} is already in use")
         time.sleep(0.1)
 
 
