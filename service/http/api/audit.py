@@ -26,7 +26,7 @@ from archive.models import AuditCheckpoint, AuditEvent, AuditEventSalt, Document
 from schemas.fields import PlainText
 from service.http import auth
 from service.http.api.responses import declare_errors
-from service.http.api.schemas import ORG_CODE, AuditEventSchema
+from service.http.api.schemas import ORG_CODE, AuditEventSchema, RequestSchema
 from service.http.state import wenshu
 from service.workflows.accounts import Principal, get_org
 from service.workflows.audit_report import audit_report, build_export
@@ -79,7 +79,7 @@ def _with_salts() -> Any:
 # ---------------------------------------------------------------- schemas
 
 
-class OrgQuerySchema(Schema):
+class OrgQuerySchema(RequestSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -201,7 +201,7 @@ class RetentionSchema(Schema):
     items = fields.List(fields.Nested(RetentionItemSchema))
 
 
-class HoldInputSchema(Schema):
+class HoldInputSchema(RequestSchema):
     document_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
     hold = fields.Boolean(load_default=True)
     reason = PlainText(

@@ -11,14 +11,14 @@ from marshmallow import Schema, fields, validate
 from schemas.fields import PlainText
 from service.http import auth
 from service.http.api.responses import declare_errors
-from service.http.api.schemas import ORG_CODE, DocumentSchema, PageQuerySchema
+from service.http.api.schemas import ORG_CODE, DocumentSchema, PageQuerySchema, RequestSchema
 from service.http.state import wenshu
 from service.workflows.cases import case_detail, create_case, list_cases
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件")
 
 
-class CaseInputSchema(Schema):
+class CaseInputSchema(RequestSchema):
     case_no = fields.String(
         required=True,
         validate=validate.Regexp(
@@ -27,7 +27,9 @@ class CaseInputSchema(Schema):
     )
     # printed and shown as typed: control characters and direction overrides are refused
     title = PlainText(required=True, multiline=False, max_length=200)
-    org = fields.String(required=True, validate=ORG_CODE)
+    org = fields.String(
+        validate=ORG_CODE, metadata={"description": "机构代码；省略时为调用者所在机构"}
+    )
 
 
 class CaseSchema(Schema):
@@ -64,9 +66,10 @@ class Cases(MethodView):
     @declare_errors(blp, 400, 403, 404, 409, 413, 422)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         who = auth.require("cases.create")
-        auth.require_org(who, body["org"])
+        org = body.get("org") or who.org_code  # a user belongs to one org: that is the default
+        auth.require_org(who, org)
         return create_case(
-            wenshu(), who, org_code=body["org"], case_no=body["case_no"], title=body["title"]
+            wenshu(), who, org_code=org, case_no=body["case_no"], title=body["title"]
         )
 
     @blp.arguments(PageQuerySchema, location="query")

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from schemas.fields import PlainText
+from schemas.fields import PlainText, WenshuSchema
 from service.workflows.signed_copy import FORMS
+
+
+class RequestSchema(WenshuSchema):
+    """Base of every request body and query string: messages in Chinese, as for document input;
+    unknown keys in a body are refused (a query string ignores them: ``unknown = EXCLUDE``)."""
+
+    error_messages = {"unknown": "未知字段，请检查拼写", "type": "应为对象（JSON 对象）"}
 
 
 class ErrorSchema(Schema):
@@ -20,7 +27,7 @@ class ErrorSchema(Schema):
 ORG_CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="机构代码只能由字母、数字、-、_ 组成")
 
 
-class DocumentInputSchema(Schema):
+class DocumentInputSchema(RequestSchema):
     type = fields.String(
         required=True,
         validate=validate.Length(max=40),
@@ -40,7 +47,7 @@ class DocumentInputSchema(Schema):
     )
 
 
-class PreviewInputSchema(Schema):
+class PreviewInputSchema(RequestSchema):
     type = fields.String(required=True, validate=validate.Length(max=40))
     org = fields.String(required=True, validate=ORG_CODE)
     data = fields.Dict(required=True)
@@ -81,7 +88,7 @@ class SignedCopyStatusSchema(Schema):
     links = fields.Dict(keys=fields.String(), values=fields.String())
 
 
-class SignedCopyQuerySchema(Schema):
+class SignedCopyQuerySchema(RequestSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -122,7 +129,7 @@ class DocumentSchema(Schema):
     links = fields.Nested(LinksSchema)
 
 
-class PageQuerySchema(Schema):
+class PageQuerySchema(RequestSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -164,7 +171,7 @@ class VerifySchema(Schema):
     problems = fields.List(fields.String())
 
 
-class WithdrawInputSchema(Schema):
+class WithdrawInputSchema(RequestSchema):
     reason = PlainText(
         required=True,
         max_length=2000,

@@ -6,14 +6,14 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, fields, validate
 
 from archive.audit import AuditChain
 from archive.errors import Forbidden
 from archive.search.snippet import mask_identifiers
 from service.http import auth
 from service.http.api.responses import declare_errors
-from service.http.api.schemas import ORG_CODE, SearchResultSchema
+from service.http.api.schemas import ORG_CODE, RequestSchema, SearchResultSchema
 from service.http.state import wenshu
 
 blp = Blueprint("search", __name__, url_prefix="/api/v1/search", description="全文检索")
@@ -21,7 +21,7 @@ blp = Blueprint("search", __name__, url_prefix="/api/v1/search", description="�
 _TYPES = ["notice", "inspection_record", "interview_transcript", "inspection_report"]
 
 
-class SearchQuerySchema(Schema):
+class SearchQuerySchema(RequestSchema):
     class Meta:
         unknown = EXCLUDE
 
