@@ -1,29 +1,28 @@
 """Feeding the search index from the archive, one writer at a time.
 
 The document's transaction also writes a row to ``index_queue``: the to-do is as durable as
-the document. ``drain`` takes an exclusive lock (so no two processes ever write the index at
-once: a file lock for Whoosh, an advisory lock shared by every app server for the PostgreSQL
-table), indexes the pending rows and marks them done. After its commit an issuing request
-wakes its process's background indexer, which lets a batch gather first while documents
-stream in (``GATHER_SECONDS``); a search wakes it and waits, bounded in time, for what was
-queued before it (``wait_for``), then says how many documents were still on their way into
-the index. The index is derived data: ``rebuild`` makes it anew from the archive.
+the document. ``drain`` takes the lock the backend asks for (``SearchBackend.exclusive``: so
+no two processes ever write the index at once -- a file lock for a Whoosh folder, an advisory
+lock shared by every app server for the PostgreSQL table), indexes the pending rows and marks
+them done. After its commit an issuing request wakes its process's background indexer, which
+lets a batch gather first while documents stream in (``GATHER_SECONDS``); a search wakes it
+and waits, bounded in time, for what was queued before it (``wait_for``), then says how many
+documents were still on their way into the index. The index is derived data: ``rebuild``
+makes it anew from the archive.
 """
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
@@ -32,10 +31,8 @@ from sqlalchemy.orm import Session
 from archive.blobs import BlobStore
 from archive.db import Database
 from archive.models import Document, IndexQueueEntry, Org, Withdrawal
-from archive.search.docs import IndexedDoc
+from archive.search import IndexedDoc, SearchBackend
 from archive.search.extract import identifiers_in, input_facts
-from archive.search.postgres.backend import PgSearchIndex
-from archive.search.whoosh.index import SearchIndex
 from archive.signed_copies import scan_text_digests
 
 __all__ = ["Indexer", "enqueue", "identifiers_in", "indexed_doc", "pending_count", "pdf_text"]
@@ -67,27 +64,6 @@ def pending_count(session: Session, upto: int | None = None) -> int:
     if upto is not None:
         query = query.where(IndexQueueEntry.id <= upto)
     return int(session.scalar(query) or 0)
-
-
-@contextmanager
-def exclusive(lock_path: Path, timeout: float) -> Iterator[bool]:
-    """Hold the index-writer lock; yields False if it could not be had within ``timeout``."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as fh:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    yield False
-                    return
-                time.sleep(0.02)
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -157,16 +133,17 @@ def _load(session: Session, doc_ids: list[str], blobs: BlobStore) -> list[Indexe
 
 class Indexer:
     def __init__(
-        self, db: Database, blobs: BlobStore, index: SearchIndex | PgSearchIndex, lock_path: Path
+        self, db: Database, blobs: BlobStore, index: SearchBackend, lock_path: Path
     ) -> None:
+        """``lock_path``: this machine's lock file for the writers of an index that lives here
+        (the backend says whether it needs it, see ``_exclusive``)."""
         self.db, self.blobs, self.index, self.lock_path = db, blobs, index, lock_path
 
-    def _exclusive(self, timeout: float) -> Any:
-        """The writer lock: PostgreSQL's advisory lock when the index is a table every server
-        shares (a file lock does not reach other machines), else the file lock."""
-        if isinstance(self.index, PgSearchIndex):
-            return self.index.exclusive(timeout)
-        return exclusive(self.lock_path, timeout)
+    def _exclusive(self, timeout: float) -> AbstractContextManager[bool]:
+        """The writer lock, as the backend needs it: PostgreSQL's advisory lock when the index
+        is a table every server shares (a file lock does not reach other machines), the file
+        lock on ``lock_path`` for a Whoosh folder."""
+        return self.index.exclusive(timeout, self.lock_path)
 
     def drain(self, timeout: float = 10.0, *, gather: bool = False) -> int:
         """Index what is queued (later entries wait for the next drain: a batch stays a

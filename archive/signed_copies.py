@@ -2,12 +2,14 @@
 
 A signed copy is a scan (a PDF, blob) linked to its document, one row per uploaded version;
 its recognition (OCR) is a row of its own, written later by the recogniser from a durable queue.
-Both tables are append-only. This module holds the queries; nothing here knows HTTP or OCR.
+Both tables are append-only. This module holds the queries; nothing here knows HTTP or OCR, nor
+which types are signed by hand: the caller says (each type declares it, ``service/doctypes``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,8 +20,6 @@ from sqlalchemy.orm import Session
 from archive.blobs import BlobStore
 from archive.models import AuditEvent, Document, OcrQueueEntry, SignedCopy, SignedCopyOcr, User
 
-#: The types signed by hand on site: each needs its signed original in the archive.
-SIGNED_TYPES = ("inspection_record", "interview_transcript")
 UPLOAD_ACTION = "document.signed_copy"
 OCR_ACTION = "document.signed_copy_ocr"
 MAX_ATTEMPTS = 3
@@ -107,10 +107,11 @@ def add_copy(
     return copy
 
 
-def missing_condition() -> Any:
-    """SQL condition: a document of a signed type with no signed copy yet."""
+def missing_condition(signed_types: Collection[str]) -> Any:
+    """SQL condition: a document of one of ``signed_types`` (those signed by hand on site,
+    each needing its signed original) with no signed copy yet."""
     has_copy = select(SignedCopy.id).where(SignedCopy.document_id == Document.id).exists()
-    return and_(Document.type.in_(SIGNED_TYPES), ~has_copy)
+    return and_(Document.type.in_(sorted(signed_types)), ~has_copy)
 
 
 def scan_text_digests(session: Session, doc_ids: list[str]) -> dict[str, str]:

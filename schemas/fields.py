@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import RAISE, Schema, ValidationError, fields
 from marshmallow.types import ErrorMessages
@@ -337,12 +337,25 @@ def _localise(field: fields.Field) -> None:
             _localise(sub)
 
 
+#: What search makes of a field (``metadata={"search": role}``, read by
+#: ``archive/search/extract.py``): the names of people concerned, of inspected institutions,
+#: of the inspectors, interviewers and recorders, and the amounts a report adds up.
+#: ``metadata={"search_when": {"kind": {"person": "person"}}}`` next to it changes the role
+#: by the value of a sibling field (a record's subject is an institution or a person).
+SEARCH_ROLES = ("person", "institution", "inspector", "amount")
+
+
 class WenshuSchema(Schema):
     """Base of every input schema: unknown keys are errors, messages are in Chinese.
 
     ``load()`` returns a plain dict; errors are a marshmallow ``ValidationError`` whose
     ``messages`` nest by field name and list index (``{"body": {0: {"level": [...]}}}``).
     """
+
+    doctype: ClassVar[str | None] = None
+    """The code of the document type whose whole input this is (``schemas/<code>.py``);
+    None for the parts nested in it. Lets the layers below the service find a type's schema
+    by the code stored on a document (:data:`schemas.INPUT_SCHEMAS`)."""
 
     error_messages = {
         "unknown": "未知字段，请检查拼写（此类文书没有这一项）",

@@ -23,11 +23,12 @@ def line(max_length: int = 200, **kwargs: Any) -> PlainText:
     return PlainText(multiline=False, max_length=max_length, **kwargs)
 
 
-def people(minimum: int, what: str) -> fields.List:
+def people(minimum: int, what: str, **kwargs: Any) -> fields.List:
     """A list of names with at least ``minimum`` entries (the forms say 至少 2 人)."""
     return fields.List(
         line(50, required=True),
         required=True,
+        **kwargs,
         validate=[
             validate.Length(min=minimum, error=f"{what}至少 {minimum} 人"),
             validate.Length(max=20, error=f"{what}最多 20 人"),
@@ -55,10 +56,18 @@ class SubjectSchema(WenshuSchema):
             SUBJECT_KINDS, error="对象类别 kind 应为 institution（单位）或 person（个人）"
         ),
     )
-    name = line(200, required=True)
+    # Search: the name is the inspected institution, or the person inspected; the 法定代表人
+    # a person concerned, or for a person the 工作单位 (an institution).
+    name = line(
+        200,
+        required=True,
+        metadata={"search": "institution", "search_when": {"kind": {"person": "person"}}},
+    )
     category = line(50)  # 类别/性质, or 性别 for a person
     address = line(300)
-    legal_rep = line(200)  # 法定代表人, or 工作单位 for a person
+    legal_rep = line(  # 法定代表人, or 工作单位 for a person
+        200, metadata={"search": "person", "search_when": {"kind": {"person": "institution"}}}
+    )
     phone = PhoneNumber()
     id_code = fields.String(validate=validate.Length(max=32))  # checked below by kind
 
@@ -78,16 +87,18 @@ class SubjectSchema(WenshuSchema):
 class InspectionRecordSchema(WenshuSchema):
     """检查记录单. Datetimes are ISO 8601; the end must follow the start."""
 
+    doctype = "inspection_record"
+
     title = line(200)
     location = line(300, required=True)
     started_at = fields.DateTime(required=True)
     ended_at = fields.DateTime(required=True)
     subject = fields.Nested(SubjectSchema, required=True)
-    inspectors = people(2, "检查人员")
-    recorder = line(50, required=True)
+    inspectors = people(2, "检查人员", metadata={"search": "inspector"})
+    recorder = line(50, required=True, metadata={"search": "inspector"})
     matter = line(300, required=True)
     findings = paragraphs(required=True, minimum=1)
-    witness = line(50)
+    witness = line(50, metadata={"search": "person"})
 
     @validates_schema
     def _when(self, data: dict[str, Any], **kwargs: Any) -> None:

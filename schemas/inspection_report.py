@@ -59,7 +59,7 @@ def report_facts(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class ViolationSchema(WenshuSchema):
-    institution = line(200, required=True)
+    institution = line(200, required=True, metadata={"search": "institution"})
     id_code = CreditCode()
     institution_type = fields.String(
         required=True,
@@ -73,7 +73,7 @@ class ViolationSchema(WenshuSchema):
         places=2,
         allow_nan=False,
         validate=validate.Range(min=0, error="金额不能为负数"),
-        metadata={"description": "元"},
+        metadata={"description": "元", "search": "amount"},
     )
     measures = fields.List(
         fields.String(
@@ -85,6 +85,8 @@ class ViolationSchema(WenshuSchema):
 
 
 class InspectionReportSchema(WenshuSchema):
+    doctype = "inspection_report"
+
     title = line(200)
     inspection_type = fields.String(
         required=True,

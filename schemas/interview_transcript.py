@@ -11,7 +11,7 @@ from schemas.inspection_record import line, people
 
 
 class IntervieweeSchema(WenshuSchema):
-    name = line(50, required=True)
+    name = line(50, required=True, metadata={"search": "person"})
     gender = line(4, validate=validate.OneOf(("男", "女"), error="性别应为“男”或“女”"))
     address = line(300)
     position = line(100)
@@ -27,13 +27,15 @@ class QASchema(WenshuSchema):
 class InterviewTranscriptSchema(WenshuSchema):
     """询问笔录: fewer than two interviewers gives the interviewee the right to refuse."""
 
+    doctype = "interview_transcript"
+
     title = line(200)
     location = line(300, required=True)
     started_at = fields.DateTime(required=True)
     ended_at = fields.DateTime(required=True)
     interviewee = fields.Nested(IntervieweeSchema, required=True)
-    interviewers = people(2, "承办人")
-    recorder = line(50, required=True)
+    interviewers = people(2, "承办人", metadata={"search": "inspector"})
+    recorder = line(50, required=True, metadata={"search": "inspector"})
     matter = line(300, required=True)
     qa = fields.List(
         fields.Nested(QASchema),

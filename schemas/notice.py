@@ -108,13 +108,15 @@ class AttachmentSchema(WenshuSchema):
 class ContactSchema(WenshuSchema):
     """联系人 printed at the end of the body."""
 
-    name = _line(50, required=True)
+    name = _line(50, required=True, metadata={"search": "person"})
     phone = PhoneNumber()
     email = EmailAddress()
 
 
 class NoticeSchema(WenshuSchema):
     """通知. ``load()`` returns a plain dict; dates are ``datetime.date``."""
+
+    doctype = "notice"
 
     title = PlainText(required=True, max_length=200)
     addressees = fields.List(
@@ -132,7 +134,7 @@ class NoticeSchema(WenshuSchema):
         validate=validate.Length(max=50, error="附件最多 50 个"),
     )
     contact = fields.Nested(ContactSchema)
-    signer = _line(100)
+    signer = _line(100, metadata={"search": "person"})
     urgency = _line(10, validate=validate.OneOf(URGENCIES, error="紧急程度只能是“特急”或“加急”"))
     secrecy = _line(
         10,

@@ -46,10 +46,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from archive import search  # noqa: E402
+from archive.search import IndexedDoc  # noqa: E402
 from archive.search.analysis import warm_up  # noqa: E402
-from archive.search.docs import IndexedDoc  # noqa: E402
 from archive.search.extract import input_facts  # noqa: E402
-from archive.search.whoosh.index import SearchIndex  # noqa: E402
 from scripts.bench_pg import relation_mib, scratch_database, server_cpu_seconds  # noqa: E402
 
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -598,16 +598,20 @@ def _load() -> str:
 def open_backend(backend: str, path: Path, keep: bool) -> Iterator[tuple[Any, Any]]:
     """The index of ``backend`` with a function giving its size on disk (MiB)."""
     if backend == "whoosh":
-        yield SearchIndex(path / "index"), lambda: dir_size(path / "index") / 2**20
+        index = search.open_backend(backend, index_dir=path / "index", engine=None)
+        yield index, lambda: dir_size(path / "index") / 2**20
         return
     from archive.db import make_engine
-    from archive.search.postgres.backend import TABLE, PgSearchIndex
+    from archive.search.postgres.backend import TABLE
 
     url_file = path / "postgresql-url"
     if keep and url_file.exists():
         url = url_file.read_text().strip()
         engine = make_engine(url)
-        yield PgSearchIndex(engine), lambda: relation_mib(url, TABLE)
+        yield (
+            search.open_backend(backend, index_dir=None, engine=engine),
+            lambda: relation_mib(url, TABLE),
+        )
         engine.dispose()
         return
     with scratch_database("wenshu_bench", keep=keep) as url:
@@ -615,7 +619,10 @@ def open_backend(backend: str, path: Path, keep: bool) -> Iterator[tuple[Any, An
             url_file.write_text(url + "\n")
         engine = make_engine(url)
         try:
-            yield PgSearchIndex(engine), lambda: relation_mib(url, TABLE)
+            yield (
+                search.open_backend(backend, index_dir=None, engine=engine),
+                lambda: relation_mib(url, TABLE),
+            )
         finally:
             engine.dispose()
 

@@ -13,12 +13,10 @@ from typing import Any
 from archive.retention import parse_setting as parse_retention
 
 #: Retention (保管期限) per document type as it appears in the 档号: Y 永久, D30 定期30年, D10 定期10年.
-DEFAULT_RETENTION = {
-    "notice": "D30",
-    "inspection_record": "D30",
-    "interview_transcript": "D30",
-    "inspection_report": "Y",
-}
+#: Each type declares its default in its module (``service/doctypes/``, a layer above this one,
+#: so nothing here names a type); ``service/wiring.py`` fills this table from the registry, and
+#: ``WENSHU_RETENTION`` overrides it per type.
+DEFAULT_RETENTION: dict[str, str] = {}
 
 
 def _env(name: str, default: Any) -> Any:

@@ -17,12 +17,22 @@ from archive.blobs import BlobStore
 from archive.db import Database
 from archive.indexer import Indexer
 from archive.keys import KeyStore
-from archive.search.postgres.backend import PgSearchIndex
-from archive.search.whoosh.index import SearchIndex
+from archive.search import SearchBackend, open_backend
+from service import settings
+from service.doctypes import DOCTYPES
 from service.documents.convert.client import Converter
 from service.documents.convert.instance import FONTS_CONF, PoolSettings
+from service.documents.render import register_doctype
 
 log = logging.getLogger(__name__)
+
+# The document types of the registry, declared to the layers below it that answer by a type's
+# code alone: its renderer and template (service/documents/render.py) and its default
+# retention (service/settings.py, which WENSHU_RETENTION overrides). Whatever builds a Wenshu
+# has imported this module, so it holds for the server, the command, the workers and tests.
+for _doctype in DOCTYPES.values():
+    register_doctype(_doctype.code, _doctype.renderer, _doctype.template)
+    settings.DEFAULT_RETENTION[_doctype.code] = _doctype.retention
 
 
 class BackgroundIndexing(Protocol):
@@ -61,11 +71,13 @@ class Wenshu:
         return Converter(self.pool_settings)
 
     @cached_property
-    def index(self) -> Any:
-        """The search index of the configured backend (``SEARCH_BACKEND``): the same methods."""
-        if self.config.get("SEARCH_BACKEND") == "postgresql":
-            return PgSearchIndex(self.db.engine)
-        return SearchIndex(self.config["INDEX_DIR"])
+    def index(self) -> SearchBackend:
+        """The search index of the configured backend (``SEARCH_BACKEND``)."""
+        return open_backend(
+            self.config.get("SEARCH_BACKEND") or "whoosh",
+            index_dir=self.config.get("INDEX_DIR"),
+            engine=self.db.engine,
+        )
 
     @cached_property
     def indexer(self) -> Indexer:

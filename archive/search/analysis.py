@@ -1,4 +1,4 @@
-"""Tokenising Chinese official documents for Whoosh, the same way for documents and queries.
+"""Tokenising Chinese official documents, the same way for documents and queries.
 
 Why not jieba's ``ChineseAnalyzer``: it drops single non-CJK characters (``4号`` loses the
 ``4``) and records character offsets as positions, so phrase queries never match. Here the
@@ -25,8 +25,9 @@ Traditional to Simplified (OpenCC ``t2s``) -- and the fold keeps the length of t
 offsets into the folded text are offsets into the original (used for highlighting and for
 masking identifiers in snippets).
 
-The tokenizer class is pickled into the index schema by reference: renaming or moving it
-means rebuilding the index.
+Pure Python (jieba, OpenCC): the Whoosh index takes these terms through its analyzer
+(:mod:`archive.search.whoosh.analyzer`), the PostgreSQL table as pre-tokenised lexemes
+(:mod:`archive.search.postgres.rows`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from typing import Any
 
 import jieba
 import opencc
-from whoosh.analysis import Token, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -192,65 +192,6 @@ class _Units:
         return self.texts[i] + self.texts[i + 1]
 
 
-class ChineseDocumentTokenizer(Tokenizer):  # type: ignore[misc]
-    """Whoosh tokenizer emitting units and bigrams at sequential positions.
-
-    Indexing does not go through ``__call__`` (see :class:`archive.search.whoosh.writer.UnitPositions`,
-    which asks :func:`term_positions` for the whole term table at once); it is kept so that
-    anything Whoosh does with an analyzer (highlighting, a query parser) sees the same terms.
-    """
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __call__(
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        tokenize: bool = True,
-        mode: str = "",
-        **kwargs: Any,
-    ) -> Iterator[Any]:
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        if not tokenize:
-            token.text = fold(value)
-            token.original = value
-            token.boost = 1.0
-            if positions:
-                token.pos = start_pos
-            if chars:
-                token.startchar, token.endchar = start_char, start_char + len(value)
-            yield token
-            return
-        for text, pos, start, end in iter_tokens(value):
-            token.text = text
-            token.boost = 1.0
-            token.stopped = False
-            if keeporiginal:
-                token.original = value[start:end]
-            if positions:
-                token.pos = start_pos + pos
-            if chars:
-                token.startchar, token.endchar = start_char + start, start_char + end
-            yield token
-
-    @staticmethod
-    def term_positions(value: str) -> dict[str, list[int]]:
-        return term_positions(value)
-
-    @staticmethod
-    def term_runs(value: str) -> Iterator[tuple[int, list[str]]]:
-        return term_runs(value)
-
-
 def iter_tokens(value: str) -> Iterator[tuple[str, int, int, int]]:
     """Yield ``(text, position, startchar, endchar)`` for every term of ``value``, in order.
 
@@ -321,18 +262,13 @@ def is_cjk(char: str) -> bool:
     return _CJK_CHAR_RE.fullmatch(char) is not None
 
 
-def document_analyzer() -> ChineseDocumentTokenizer:
-    """The analyzer for title and body fields (a tokenizer alone: folding happens inside)."""
-    return ChineseDocumentTokenizer()
-
-
 def phrase_terms(text: str) -> list[str]:
     """Terms at consecutive positions that match ``text`` exactly as a sequence of units.
 
     One term per unit: the bigram with the next unit where they touch, the unit alone where
     a separator follows. ``专项检查`` -> ``专项 项检 检查``; ``吕医保发〔2021〕44号`` ->
     ``吕医 医保 保发 发 2021 44号``. The final unit is implied by the last bigram and left out.
-    Feed the list to a Whoosh ``Phrase``; an empty list means nothing searchable.
+    A phrase query is a chain of these terms; an empty list means nothing searchable.
     """
     units = _Units(fold(text))
     n = len(units)

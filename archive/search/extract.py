@@ -1,17 +1,24 @@
 """What search needs from a document's archived input: names, inspectors, identifiers, amount.
 
 The PDF text gives the words on paper; the input JSON says which of them are an inspected
-institution, a person, an inspector, and what a report's violations add up to. Both the
-indexer (from the archive) and ``scripts/bench_search`` (from generated input) use this.
+institution, a person, an inspector, and what a report's violations add up to. Which field is
+which is said by the type's schema, not here: a field marked ``metadata={"search": role}``
+(``schemas.fields.SEARCH_ROLES``) gives its text to that role, so a new type, or a new field,
+is searched by what its schema says. Both the indexer (from the archive) and
+``scripts/bench_search`` (from generated input) use this.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
-from schemas.fields import is_valid_credit_code, is_valid_id_card
+from marshmallow import Schema, fields
+
+from schemas import INPUT_SCHEMAS
+from schemas.fields import SEARCH_ROLES, is_valid_credit_code, is_valid_id_card
 
 
 @dataclass(frozen=True)
@@ -45,53 +52,92 @@ def identifiers_in(value: Any) -> set[str]:
 
 
 def input_facts(doc_type: str, data: dict[str, Any] | None) -> InputFacts:
-    """The facts of one document's input ``data`` (tolerant: archived input is never re-validated)."""
+    """The facts of one document's input ``data`` (tolerant: archived input is never
+    re-validated), read by the roles its type's schema gives its fields. A type without a
+    schema here (an unknown code) has only its identifiers."""
     data = data if isinstance(data, dict) else {}
-    institutions: list[str] = []
-    persons: list[str] = []
-    inspectors: list[str] = []
-    amount: Decimal | None = None
-    if doc_type == "notice":
-        persons += [_get(data, "contact", "name"), _get(data, "signer")]
-    elif doc_type == "inspection_record":
-        subject = data.get("subject") or {}
-        if isinstance(subject, dict) and subject.get("kind") == "person":
-            persons.append(_text(subject.get("name")))
-            institutions.append(_text(subject.get("legal_rep")))  # 工作单位 for a person
-        elif isinstance(subject, dict):
-            institutions.append(_text(subject.get("name")))
-            persons.append(_text(subject.get("legal_rep")))
-        persons.append(_get(data, "witness"))
-        inspectors += [*_texts(data.get("inspectors")), _get(data, "recorder")]
-    elif doc_type == "interview_transcript":
-        persons.append(_get(data, "interviewee", "name"))
-        inspectors += [*_texts(data.get("interviewers")), _get(data, "recorder")]
-    elif doc_type == "inspection_report":
-        violations = [v for v in data.get("violations") or [] if isinstance(v, dict)]
-        institutions += [_text(v.get("institution")) for v in violations]
-        amount = sum((_amount(v.get("amount")) for v in violations), Decimal(0))
+    schema = INPUT_SCHEMAS.get(doc_type)
+    found: dict[str, list[Any]] = {role: [] for role in SEARCH_ROLES}
+    if schema is not None:
+        _collect(schema, data, found)
+    amounts = found["amount"]
     return InputFacts(
-        institutions=_unique(institutions),
-        persons=_unique(persons),
-        inspectors=_unique(inspectors),
+        institutions=_unique(found["institution"]),
+        persons=_unique(found["person"]),
+        inspectors=_unique(found["inspector"]),
         identifiers=tuple(sorted(identifiers_in(data))),
-        amount=amount,
+        amount=(
+            sum((_amount(v) for v in amounts), Decimal(0))
+            if schema is not None and _declares(schema, "amount")
+            else None
+        ),
     )
 
 
-def _get(data: dict[str, Any], *path: str) -> str:
-    value: Any = data
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return _text(value)
+def _collect(schema: type[Schema], data: dict[str, Any], found: dict[str, list[Any]]) -> None:
+    """Walk ``data`` along ``schema``'s fields in their declared order (the order of the
+    facts), into nested objects and lists of them; what is not shaped as the schema says is
+    passed over."""
+    for name, field in _fields(schema).items():
+        value = data.get(field.data_key or name)
+        inner = field.inner if isinstance(field, fields.List) else None
+        role = _role(field, data)
+        if role is not None:
+            if inner is None:
+                found[role].append(value if role == "amount" else _text(value))
+            elif isinstance(value, list):
+                found[role].extend(v if role == "amount" else _text(v) for v in value)
+        nested = _nested(inner if inner is not None else field)
+        if nested is None:
+            continue
+        if inner is None:
+            items = [value]
+        else:
+            items = value if isinstance(value, list) else []
+        for item in items:
+            if isinstance(item, dict):
+                _collect(nested, item, found)
+
+
+def _role(field: fields.Field, data: dict[str, Any]) -> str | None:
+    """The field's search role; ``search_when`` picks another by a sibling's value."""
+    role = field.metadata.get("search")
+    for sibling, by_value in (field.metadata.get("search_when") or {}).items():
+        value = data.get(sibling)
+        if isinstance(value, str) and value in by_value:
+            role = by_value[value]
+    return role if role in SEARCH_ROLES else None
+
+
+@cache
+def _declares(schema: type[Schema], role: str) -> bool:
+    """Whether ``schema`` or a schema nested in it has a field of ``role`` (a report has an
+    amount, 0 when it lists no violation; other types have none)."""
+    for field in _fields(schema).values():
+        inner = field.inner if isinstance(field, fields.List) else field
+        if field.metadata.get("search") == role or inner.metadata.get("search") == role:
+            return True
+        nested = _nested(inner)
+        if nested is not None and _declares(nested, role):
+            return True
+    return False
+
+
+@cache
+def _fields(schema: type[Schema]) -> dict[str, fields.Field]:
+    """The schema's fields in declared order (one instance per schema, made once)."""
+    return dict(schema().fields)
+
+
+def _nested(field: fields.Field) -> type[Schema] | None:
+    if not isinstance(field, fields.Nested):
+        return None
+    nested = field.nested
+    return nested if isinstance(nested, type) else type(nested)  # type: ignore[return-value]
 
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
-
-
-def _texts(value: Any) -> list[str]:
-    return [_text(v) for v in value] if isinstance(value, list) else []
 
 
 def _unique(values: list[str]) -> tuple[str, ...]:

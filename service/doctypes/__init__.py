@@ -1,84 +1,46 @@
-"""The registry of document types: schema, who may issue, derived title and computed facts."""
+"""The registry of document types: one module per type here, each declaring its ``DOCTYPE``.
+
+A module of this package that declares ``DOCTYPE`` is a type (its file named by the type's
+code); the registry is built from them at import, so a new type is a new module (with its
+schema, template and sample, see docs/doctypes.md) and no list elsewhere. Everything else asks
+the registry: :data:`DOCTYPES` in the types' order, :func:`get_doctype`, :data:`HAND_SIGNED`.
+
+The layers below this one (``service/documents``, ``service/settings.py``) name no type;
+``service/wiring.py`` declares every type of the registry to the lookups they answer by code.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+import importlib
+import pkgutil
 
-from marshmallow import Schema
+from service.doctypes.registry import CaseRole, DocType, FormText, OrgNames, build_registry
 
-from schemas.inspection_record import InspectionRecordSchema
-from schemas.inspection_report import InspectionReportSchema, report_facts
-from schemas.interview_transcript import InterviewTranscriptSchema
-from schemas.notice import NoticeSchema
+__all__ = [
+    "DOCTYPES",
+    "HAND_SIGNED",
+    "CaseRole",
+    "DocType",
+    "FormText",
+    "OrgNames",
+    "get_doctype",
+]
 
+_declared: list[DocType] = []
+# At import, not in a function: every type module is loaded once, in a fixed order.
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
+    _module = importlib.import_module(f"{__name__}.{_info.name}")
+    _doctype = getattr(_module, "DOCTYPE", None)
+    if isinstance(_doctype, DocType):
+        if _doctype.code != _info.name:
+            raise ValueError(f"{_module.__name__} declares the type {_doctype.code!r}")
+        _declared.append(_doctype)
 
-class OrgNames(Protocol):
-    name: str
-    region: str
+DOCTYPES: dict[str, DocType] = build_registry(_declared)
+"""Code → type, in the order types are listed everywhere."""
 
-
-def _no_facts(data: dict[str, Any]) -> dict[str, Any]:
-    return {}
-
-
-def _no_title(data: dict[str, Any], org: OrgNames) -> str:
-    return ""
-
-
-@dataclass(frozen=True)
-class DocType:
-    code: str
-    label: str
-    schema: type[Schema]
-    issuers: frozenset[str]  # roles that may issue it (admin may issue everything)
-    numbered: bool  # carries a 发文字号
-    default_title: Callable[[dict[str, Any], OrgNames], str] = _no_title
-    facts: Callable[[dict[str, Any]], dict[str, Any]] = _no_facts
-
-    def title(self, data: dict[str, Any], org: OrgNames) -> str:
-        """The title typed by the user, else the type's default for this org (seed 002)."""
-        return str(data.get("title") or self.default_title(data, org) or self.label)
-
-
-def _region(org: OrgNames) -> str:
-    return org.region or org.name.removesuffix("医疗保障局")
-
-
-DOCTYPES: dict[str, DocType] = {
-    dt.code: dt
-    for dt in (
-        DocType("notice", "通知", NoticeSchema, frozenset({"clerk"}), numbered=True),
-        DocType(
-            "inspection_record",
-            "检查记录单",
-            InspectionRecordSchema,
-            frozenset({"inspector"}),
-            numbered=False,
-            default_title=lambda data, org: f"{_region(org)}定点医疗机构专项治理检查记录单",
-        ),
-        DocType(
-            "interview_transcript",
-            "询问笔录",
-            InterviewTranscriptSchema,
-            frozenset({"inspector"}),
-            numbered=False,
-            default_title=lambda data, org: f"{_region(org)}定点医疗机构专项治理检查询问笔录",
-        ),
-        DocType(
-            "inspection_report",
-            "检查报告",
-            InspectionReportSchema,
-            frozenset({"inspector", "clerk"}),
-            numbered=False,
-            default_title=lambda data, org: (
-                f"{org.name}关于定点医药机构{data['inspection_type']}情况的报告"
-            ),
-            facts=report_facts,
-        ),
-    )
-}
+HAND_SIGNED: frozenset[str] = frozenset(c for c, d in DOCTYPES.items() if d.hand_signed)
+"""Codes of the types signed by hand on site, whose signed originals belong in the archive."""
 
 
 def get_doctype(code: str) -> DocType | None:

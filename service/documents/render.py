@@ -1,23 +1,25 @@
 """Render validated input into a DOCX from the type's template in ``doc_templates/``.
 
-Each document type has a :class:`DoctypeRenderer` (a function that builds the docxtpl
-context, and optionally one that adjusts the rendered document), registered here under its
-code with :func:`register_doctype`. The types themselves live in their own modules:
+A document type renders with a :class:`DoctypeRenderer` (a function that builds the docxtpl
+context, and optionally one that adjusts the rendered document) and a
+:class:`~service.documents.templates.Template`; :func:`render_document` takes both as
+arguments. Which type uses which is declared by the type's module in ``service/doctypes/``,
+a layer above this one, so nothing here names a type: the renderers are building blocks
+(:mod:`service.documents.render_notice` for the red-header notice,
+:mod:`service.documents.render_record` for the forms filled in on site,
+:mod:`service.documents.render_report` for the report), and the by-code lookups
+(:func:`render_docx`, :func:`template_path`, :func:`sample_input`, for callers that hold
+only a code) answer from what :func:`register_doctype` was told — ``service/wiring.py``
+tells it every type of the registry when it is imported.
 
-- ``notice`` (通知): :mod:`service.documents.render_notice`
-- ``inspection_record`` (检查记录单), ``interview_transcript`` (询问笔录):
-  :mod:`service.documents.render_record`
-- ``inspection_report`` (检查报告): :mod:`service.documents.render_report`
-
-The helpers they share (literal text, dates, fragments of paragraphs, the 署名 with the seal)
-are in :mod:`service.documents.layout` and re-exported here.
+The helpers the renderers share (literal text, dates, fragments of paragraphs, the 署名 with
+the seal) are in :mod:`service.documents.layout` and re-exported here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,6 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from archive.errors import NotFoundError, ValidationError
-from service.documents import render_notice, render_record, render_report
 from service.documents.layout import (
     DoctypeRenderer,
     Fragment,
@@ -44,6 +45,7 @@ from service.documents.layout import (
     printable,
     write_blocks,
 )
+from service.documents.templates import Template
 
 __all__ = [
     "DoctypeRenderer",
@@ -58,36 +60,37 @@ __all__ = [
     "literal",
     "register_doctype",
     "render_docx",
+    "render_document",
     "sample_input",
     "template_path",
     "write_blocks",
 ]
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "doc_templates"
-
-_REGISTRY: dict[str, DoctypeRenderer] = {}
+_DECLARED: dict[str, tuple[DoctypeRenderer, Template]] = {}
 
 
-def register_doctype(doctype: str, renderer: DoctypeRenderer) -> None:
-    """Make ``doctype`` renderable with ``doc_templates/<doctype>.docx``."""
-    _REGISTRY[doctype] = renderer
+def register_doctype(doctype: str, renderer: DoctypeRenderer, template: Template) -> None:
+    """Let callers that hold only the code ``doctype`` render it, find its template and
+    sample (the registry of types declares each of its types here)."""
+    _DECLARED[doctype] = (renderer, template)
 
 
 def template_path(doctype: str) -> Path:
-    """``doc_templates/<doctype>.docx``."""
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", doctype):
+    """The template file of the type ``doctype``, e.g. ``doc_templates/notice.docx``."""
+    declared = _DECLARED.get(doctype)
+    if declared is None:
         raise NotFoundError(f"未知的文书类型：{doctype}")
-    return TEMPLATES_DIR / f"{doctype}.docx"
+    return declared[1].path
 
 
 def sample_input(doctype: str) -> dict[str, Any]:
     """The realistic example input kept next to the template (a fresh copy each call)."""
-    path = template_path(doctype).with_suffix(".sample.json")
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise NotFoundError(f"没有文书类型 {doctype} 的示例输入") from exc
-    return data
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", doctype):
+        raise NotFoundError(f"未知的文书类型：{doctype}")
+    declared = _DECLARED.get(doctype)
+    if declared is None:
+        raise NotFoundError(f"没有文书类型 {doctype} 的示例输入")
+    return declared[1].sample_input()
 
 
 def render_docx(
@@ -99,26 +102,51 @@ def render_docx(
     issue_date: dt.date,
     seal_png: bytes | None = None,
 ) -> bytes:
-    """Fill the template of ``doctype`` with ``data`` (the output of the type's schema).
+    """:func:`render_document` for the type declared under the code ``doctype``."""
+    declared = _DECLARED.get(doctype)
+    if declared is None:
+        raise ValidationError(
+            f"未知的文书类型：{doctype}", errors={"type": [f"未知的文书类型：{doctype}"]}
+        )
+    renderer, template = declared
+    return render_document(
+        renderer,
+        template,
+        doctype,
+        data,
+        org=org,
+        wenhao=wenhao,
+        issue_date=issue_date,
+        seal_png=seal_png,
+    )
+
+
+def render_document(
+    renderer: DoctypeRenderer,
+    template: Template,
+    doctype: str,
+    data: dict,
+    *,
+    org: Letterhead,
+    wenhao: str,
+    issue_date: dt.date,
+    seal_png: bytes | None = None,
+) -> bytes:
+    """Fill ``template`` with ``data`` (the output of the type's schema) by ``renderer``.
 
     ``wenhao`` is printed as given (a real number, or a placeholder for a preview; types
     without a 发文字号 ignore it). With ``seal_png`` the seal floats over the 署名 and
     成文日期 of the types that have them (notice, report); records and transcripts are
     signed by hand and ignore it. Equal arguments give byte-identical DOCX files.
     """
-    renderer = _REGISTRY.get(doctype)
-    if renderer is None:
-        raise ValidationError(
-            f"未知的文书类型：{doctype}", errors={"type": [f"未知的文书类型：{doctype}"]}
-        )
     job = RenderJob(doctype, data, org, wenhao, issue_date, seal_png)
-    tpl = DocxTemplate(template_path(doctype))
+    tpl = DocxTemplate(template.path)
     env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
     try:
         context = renderer.build_context(tpl, job)
         tpl.render(context, jinja_env=env, autoescape=True)
     except TemplateError as exc:
-        raise RenderError(f"模板 {doctype}.docx 与数据不匹配：{exc}") from exc
+        raise RenderError(f"模板 {template.file} 与数据不匹配：{exc}") from exc
     document = tpl.docx
     if renderer.finish:
         renderer.finish(document, job)
@@ -142,9 +170,3 @@ def _set_properties(document: DocxDocument, job: RenderJob, label: str) -> None:
     props.revision = 1
     moment = dt.datetime.combine(job.issue_date, dt.time())
     props.created = props.modified = moment
-
-
-register_doctype("notice", render_notice.RENDERER)
-register_doctype("inspection_record", render_record.INSPECTION_RECORD)
-register_doctype("interview_transcript", render_record.INTERVIEW_TRANSCRIPT)
-register_doctype("inspection_report", render_report.RENDERER)

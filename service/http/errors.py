@@ -11,7 +11,7 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from archive import errors as E
-from archive.search.docs import IndexBusy
+from archive.search import IndexBusy
 from service.documents.render import RenderError
 from service.documents.scan import UploadTooLarge
 

@@ -43,6 +43,9 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
     )
     upkeep.start()
     attach_indexing(ws)  # the recogniser queues recognised text for the index
+    # A first round now: an index that is missing, damaged or from another version of the
+    # analysis (an upgrade) is rebuilt from the archive before searches need it.
+    ws.index_soon()
     recogniser = Recogniser(ws)  # scans of signed originals queued by uploads
     recogniser.start()
     cmd = [

@@ -24,7 +24,8 @@ from sqlalchemy import select
 
 from archive import signed_copies as sc
 from archive.audit import AuditChain
-from archive.indexer import enqueue, exclusive
+from archive.indexer import enqueue
+from archive.locks import exclusive
 from archive.models import Document, Org, SignedCopy, SignedCopyOcr
 from service.wiring import Wenshu
 from service.workers.base import Worker

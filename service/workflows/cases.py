@@ -9,18 +9,18 @@ from sqlalchemy import func, select
 from archive.audit import AuditChain
 from archive.errors import ConflictError, NotFoundError, ValidationError
 from archive.models import Case, Document, Org
-from archive.signed_copies import SIGNED_TYPES
+from service.doctypes import DOCTYPES, HAND_SIGNED
 from service.wiring import Wenshu
 from service.workflows import records
 from service.workflows.accounts import Principal, get_org
 
-#: What a complete case holds: (type, label, at least how many).
-REQUIRED = (
-    ("inspection_record", "检查记录单", 1),
-    ("interview_transcript", "询问笔录", 1),
-    ("inspection_report", "检查报告", 1),
+#: What a complete case holds, in the registry's order: (type, label, at least how many),
+#: from the case role each type declares.
+REQUIRED = tuple(
+    (dt.code, dt.case_role.label or dt.label, dt.case_role.minimum)
+    for dt in DOCTYPES.values()
+    if dt.case_role is not None
 )
-LABELS = {t: label for t, label, _ in REQUIRED}
 
 
 def create_case(
@@ -110,8 +110,8 @@ def case_detail(ws: Wenshu, who: Principal, case_no: str) -> dict[str, Any]:
     live = [v for v in views if v.withdrawal is None]
     lacking = [label for t, label, n in REQUIRED if sum(1 for v in live if v.doc.type == t) < n]
     # Records and transcripts are signed by hand on site: each needs its signed original.
-    unsigned = [v for v in live if v.doc.type in SIGNED_TYPES and v.signed is None]
-    lacking += [f"{LABELS[v.doc.type]}签字原件（{v.doc.archive_no}）" for v in unsigned]
+    unsigned = [v for v in live if v.doc.type in HAND_SIGNED and v.signed is None]
+    lacking += [f"{DOCTYPES[v.doc.type].label}签字原件（{v.doc.archive_no}）" for v in unsigned]
     return {
         "case_no": case.case_no,
         "title": case.title,

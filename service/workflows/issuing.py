@@ -28,7 +28,7 @@ from archive.indexer import enqueue
 from archive.models import Document, Org
 from service.doctypes import DocType
 from service.documents.pades import sign_pdf
-from service.documents.render import Letterhead, render_docx
+from service.documents.render import Letterhead
 from service.documents.seal import make_seal_png
 from service.documents.watermark import watermark_draft
 from service.wiring import Wenshu
@@ -61,8 +61,7 @@ def _render(
 ) -> bytes:
     """The DOCX: the type's template filled with the data (and its derived title), literally."""
     data = {**req.data, "title": req.doctype.title(req.data, org)}
-    return render_docx(
-        req.doctype.code,
+    return req.doctype.render(
         data,
         org=letterhead(org),
         wenhao=wenhao,
@@ -81,7 +80,7 @@ def preview(ws: Wenshu, req: IssueRequest, org: Org) -> bytes:
 
 def _reserve(ws: Wenshu, org: Org, doctype: DocType, year: int) -> list[numbering.Reservation]:
     lease = _lease(ws)
-    retention = ws.config["RETENTION"][doctype.code]
+    retention = doctype.retention_in(ws.config)
     with ws.db.write() as s:
         taken = []
         if doctype.numbered:
@@ -163,7 +162,7 @@ def _produce_and_commit(
     key_pem: bytes,
     cert_pem: bytes,
 ) -> Document:
-    retention = ws.config["RETENTION"][req.doctype.code]
+    retention = req.doctype.retention_in(ws.config)
     wenhao = (
         numbering.format_wenhao(org.zihao, year, reservations[0].n)
         if req.doctype.numbered

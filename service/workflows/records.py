@@ -14,8 +14,9 @@ from archive.certificates import trusted_certificates
 from archive.errors import ConflictError, Forbidden, NotFoundError, ValidationError
 from archive.indexer import enqueue
 from archive.models import Document, Org, User, Withdrawal
-from archive.signed_copies import SIGNED_TYPES, CopyState, latest_copies, missing_condition
+from archive.signed_copies import CopyState, latest_copies, missing_condition
 from schemas.fields import PlainText
+from service.doctypes import HAND_SIGNED
 from service.documents.pades import verify_pdf
 from service.wiring import Wenshu
 from service.workflows.accounts import Principal
@@ -34,7 +35,7 @@ class DocumentView:
     @property
     def owes_signed_copy(self) -> bool:
         """A live record or transcript whose hand-signed original is not archived yet."""
-        return self.doc.type in SIGNED_TYPES and self.signed is None and self.withdrawal is None
+        return self.doc.type in HAND_SIGNED and self.signed is None and self.withdrawal is None
 
 
 SIGNED_COPY_ARCHIVED = "已归档签字原件"
@@ -82,7 +83,7 @@ def to_json(ws: Wenshu, v: DocumentView, base_url: str = "/api/v1/documents") ->
 def signed_copy_json(ws: Wenshu, view: DocumentView, base_url: str) -> dict[str, Any] | None:
     """The document's signed-copy status (None for types signed electronically only)."""
     doc = view.doc
-    if doc.type not in SIGNED_TYPES:
+    if doc.type not in HAND_SIGNED:
         return None
     links = {"upload": f"{base_url}/{doc.id}/signed-copy"}
     state = view.signed
@@ -189,7 +190,7 @@ def listing(
     if case_no:
         q = q.where(Document.case_no == case_no)
     if signed_copy == "missing":
-        q = q.where(missing_condition(), Withdrawal.document_id.is_(None))
+        q = q.where(missing_condition(HAND_SIGNED), Withdrawal.document_id.is_(None))
     with ws.db.read() as s:
         total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
         rows = s.execute(
@@ -197,7 +198,7 @@ def listing(
             .offset((page - 1) * per_page)
             .limit(per_page)
         ).all()
-        signed = latest_copies(s, [r[0].id for r in rows if r[0].type in SIGNED_TYPES])
+        signed = latest_copies(s, [r[0].id for r in rows if r[0].type in HAND_SIGNED])
     return total, [
         DocumentView(doc, org, issued_by, withdrawal, signed=signed.get(doc.id))
         for doc, org, issued_by, withdrawal in rows

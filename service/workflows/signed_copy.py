@@ -11,8 +11,8 @@ from __future__ import annotations
 from archive import signed_copies as sc
 from archive.audit import AuditChain
 from archive.errors import ConflictError, Forbidden, NotFoundError, ValidationError
-from archive.signed_copies import SIGNED_TYPES
 from service import policy
+from service.doctypes import DOCTYPES, HAND_SIGNED
 from service.documents.scan import FIELD, inspect_upload
 from service.wiring import Wenshu
 from service.workflows.accounts import Principal
@@ -38,8 +38,9 @@ def upload(
     copy; returns the version."""
     authorise_upload(who, view)
     doc = view.doc
-    if doc.type not in SIGNED_TYPES:
-        message = "只有检查记录单和询问笔录（现场手写签字的文书）需要上传签字原件"
+    if doc.type not in HAND_SIGNED:
+        labels = "和".join(dt.label for dt in DOCTYPES.values() if dt.hand_signed)
+        message = f"只有{labels}（现场手写签字的文书）需要上传签字原件"
         raise ValidationError(message, errors={FIELD: [message]})
     if view.withdrawal is not None:
         raise ConflictError("该文书已作废，不再接收签字原件", errors={FIELD: ["文书已作废"]})

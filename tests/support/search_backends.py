@@ -7,29 +7,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from archive.search.docs import IndexedDoc
+from archive.search import IndexedDoc, SearchBackend, open_backend
 
 SEARCH_BACKENDS = ("whoosh", "postgresql")
 
 
 @contextmanager
-def open_index(kind: str, tmp_path: Path) -> Iterator[Any]:
+def open_index(kind: str, tmp_path: Path) -> Iterator[SearchBackend]:
     """An empty search index of ``kind``; a PostgreSQL one is dropped with its database."""
     if kind == "whoosh":
-        from archive.search.whoosh.index import SearchIndex
-
-        yield SearchIndex(tmp_path / "index")
+        yield open_backend(kind, index_dir=tmp_path / "index", engine=None)
         return
     from archive.db import make_engine
-    from archive.search.postgres.backend import PgSearchIndex
     from tests.support import fresh_database
 
     with fresh_database("postgresql", tmp_path) as url:
         engine = make_engine(url)
         try:
-            yield PgSearchIndex(engine)
+            yield open_backend(kind, index_dir=None, engine=engine)
         finally:
             engine.dispose()
 

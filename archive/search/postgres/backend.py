@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -74,7 +75,7 @@ def _version_comment() -> str:
 
 
 class PgSearchIndex:
-    """The search index as a PostgreSQL table; the same methods as ``SearchIndex``."""
+    """The search index as a PostgreSQL table: a ``SearchBackend``, like ``SearchIndex``."""
 
     def __init__(self, engine: Engine) -> None:
         if engine.dialect.name != "postgresql":
@@ -92,8 +93,11 @@ class PgSearchIndex:
     # ------------------------------------------------------------------ writing
 
     @contextmanager
-    def exclusive(self, timeout: float) -> Iterator[bool]:
-        """Hold the writer lock shared by every server; yields False if not had in time."""
+    def exclusive(self, timeout: float, lock_path: Path | None = None) -> Iterator[bool]:
+        """Hold the writer lock shared by every server; yields False if not had in time.
+
+        ``lock_path`` (a lock file of this machine, see ``SearchBackend.exclusive``) is not
+        used: a file lock does not reach the other servers writing this table."""
         with self.engine.connect() as conn:
             deadline = time.monotonic() + timeout
             while not conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": WRITER_LOCK}):

@@ -1,5 +1,10 @@
-"""Loading many documents into a Whoosh index: segments written in parallel processes,
-committed together; and the merge policy of incremental writes."""
+"""Writing a Whoosh index: which writer, loading many documents (segments written in parallel
+processes, committed together), and the merge policy of incremental writes.
+
+On the pinned whoosh-reloaded the writer is ``_internals.BulkSegmentWriter`` and a bulk load
+commits segments written in several processes at once; on any other release Whoosh's public
+writer does it all in one process (the same documents and terms, slower).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,24 @@ from typing import Any
 
 from whoosh.reading import SegmentReader
 
-from archive.search.whoosh.writer import BulkSegmentWriter
+from archive.search.whoosh import _internals
+
+
+def segment_writer(ix: Any, *, timeout: float, delay: float, codec: Any) -> Any:
+    """A writer of ``ix`` holding Whoosh's lock (``whoosh.index.LockError`` if not had in
+    ``timeout``): the fast one on the pinned release, else Whoosh's public ``SegmentWriter``,
+    with the same codec and, like the fast one, a file per part rather than a compound file."""
+    if _internals.FAST:
+        return _internals.BulkSegmentWriter(ix, timeout=timeout, delay=delay, codec=codec)
+    return ix.writer(timeout=timeout, delay=delay, codec=codec, compound=False)
+
+
+def segment_doc_counts(ix: Any) -> list[int]:
+    """Live documents per segment of ``ix`` (what the merge policy looks at)."""
+    if _internals.FAST:
+        return _internals.segment_doc_counts(ix)
+    with ix.reader() as reader:
+        return [leaf.doc_count() for leaf, _ in reader.leaf_readers() if leaf.doc_count_all()]
 
 
 def merge_tier(low: int, high: int, fanin: int) -> Callable[[Any, list[Any]], list[Any]]:
@@ -52,7 +74,11 @@ def bulk_load(
     With ``procs`` > 1 the documents go in batches to that many forked processes, each
     writing its own segments (Whoosh's ``MpWriter`` does the same; its sub-writers use the
     slow pool). The segments become visible together, in one TOC commit, at the end.
+    Without the fast writer (another Whoosh release) ``segment_postings`` and ``procs`` are
+    not used: Whoosh's public writer loads everything in one process and one segment.
     """
+    if not _internals.FAST:
+        return _load_public(ix, docs, to_fields, codec, progress)
     procs = max(1, procs)
     if procs == 1:
         segments = _write_segments(ix, docs, to_fields, segment_postings, codec, progress)
@@ -61,10 +87,33 @@ def bulk_load(
             ix, docs, to_fields, segment_postings, codec, progress, procs
         )
     count = sum(segment.doc_count_all() for segment in segments)
-    committer = BulkSegmentWriter(ix, _lk=False, codec=codec)
-    committer._close_segment()
-    committer._commit_toc(committer.segments + segments)
-    committer._finish()
+    _internals.commit_segments(ix, segments, codec)
+    return count
+
+
+def _load_public(
+    ix: Any,
+    docs: Iterable[Any],
+    to_fields: Callable[[Any], dict[str, Any]],
+    codec: Any,
+    progress: Callable[[int], None] | None,
+) -> int:
+    """:func:`bulk_load` through Whoosh's public writer: one process, one commit (its pool
+    spills to disk past ``limitmb``, so memory stays bounded)."""
+    writer = ix.writer(codec=codec, compound=False)
+    count = 0
+    try:
+        for doc in docs:
+            writer.add_document(**to_fields(doc))
+            count += 1
+            if progress is not None and count % 100 == 0:
+                progress(count)
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit(merge=False)
+    if progress is not None:
+        progress(count)
     return count
 
 
@@ -77,33 +126,27 @@ def _write_segments(
     progress: Callable[[int], None] | None,
 ) -> list[Any]:
     segments = []
-    writer = BulkSegmentWriter(ix, _lk=False, codec=codec)
+    writer = _internals.unlocked_writer(ix, codec)
     count = 0
     try:
         for doc in docs:
             writer.add_document(**to_fields(doc))
             count += 1
             if writer.postings >= segment_postings:
-                segments.append(_finish_segment(writer))
-                writer = BulkSegmentWriter(ix, _lk=False, codec=codec)
+                segments.append(_internals.finish_segment(writer))
+                writer = _internals.unlocked_writer(ix, codec)
             if progress is not None and count % 100 == 0:
                 progress(count)
     except BaseException:
         writer.cancel()
         raise
     if writer.docnum:
-        segments.append(_finish_segment(writer))
+        segments.append(_internals.finish_segment(writer))
     else:
         writer.cancel()
     if progress is not None:
         progress(count)
     return segments
-
-
-def _finish_segment(writer: BulkSegmentWriter) -> Any:
-    segment = writer._finalize_segment()
-    writer._finish()
-    return segment
 
 
 _BATCH = 200
@@ -203,15 +246,15 @@ def _segment_worker(
     codec: Any,
 ) -> None:
     try:
-        writer = BulkSegmentWriter(ix, _lk=False, codec=codec)
+        writer = _internals.unlocked_writer(ix, codec)
         while (batch := jobs.get()) is not None:
             for doc in batch:
                 writer.add_document(**to_fields(doc))
                 if writer.postings >= segment_postings:
-                    results.put(("segments", [_finish_segment(writer)]))
-                    writer = BulkSegmentWriter(ix, _lk=False, codec=codec)
+                    results.put(("segments", [_internals.finish_segment(writer)]))
+                    writer = _internals.unlocked_writer(ix, codec)
         if writer.docnum:
-            results.put(("segments", [_finish_segment(writer)]))
+            results.put(("segments", [_internals.finish_segment(writer)]))
         else:
             writer.cancel()
         results.put(("done", None))

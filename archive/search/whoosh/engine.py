@@ -5,7 +5,8 @@ query matching 60,000 of 100,000 documents took seconds just to count them and c
 facets. Here each term's documents in a segment become one Python ``int`` used as a bitset
 (built once from the posting blocks, then cached: segments never change), and the query is
 a few ``&``/``|`` on those ints in C: the total is ``bit_count()``, a facet value's count is
-``(matches & value_bits).bit_count()``. Python-level work per document remains only for the
+``(matches & value_bits).bit_count()`` (the bitsets and columns:
+:mod:`archive.search.whoosh.bitsets`). Python-level work per document remains only for the
 page: ranking a bounded set of candidates, checking phrases, building snippets.
 
 Relevance, as inspectors expect it: an exact 文号/档号/ID match first, then documents whose
@@ -20,14 +21,20 @@ import heapq
 import math
 import threading
 from bisect import bisect_left, bisect_right
-from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as clock
 from typing import Any
 
 from archive.search.query import Alternative, ParsedQuery, SearchFilters, TermSet, exact_key
+from archive.search.whoosh.bitsets import (
+    BitCache,
+    Columns,
+    bitset,
+    deleted,
+    members,
+    seconds,
+)
 from archive.search.whoosh.postings import BlockCache, Cursor, phrase_docs, posting_ids
 
 RERANK = 40
@@ -41,11 +48,7 @@ and the total counts documents holding all of the phrase's bigrams (for such com
 nearly always the same documents)."""
 PREFIX_TERMS = 400
 """A lone character matches terms starting with it: at most this many are expanded."""
-_CACHE_BITS = 400_000_000
-"""Term bitsets kept per process, in bits (about 50 MB)."""
 _K1, _B = 1.2, 0.75
-_EPOCH = datetime(1970, 1, 1)
-_NO_AMOUNT = 2**63 - 1  # what Whoosh's NUMERIC(int, bits=64) column holds for "no value"
 
 
 @dataclass
@@ -65,109 +68,20 @@ class Outcome:
     """The page's hits in order, with ``segment`` the index into the searcher's leaves."""
 
 
-class _BitCache:
-    """Term bitsets per (segment id, field, term), least recently used dropped first."""
-
-    def __init__(self, limit_bits: int = _CACHE_BITS) -> None:
-        self._items: OrderedDict[tuple[str, str, str], int] = OrderedDict()
-        self._bits = 0
-        self._limit = limit_bits
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str, str]) -> int | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[str, str, str], value: int, size: int) -> None:
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = value
-            self._bits += size
-            while self._bits > self._limit and len(self._items) > 1:
-                _, old = self._items.popitem(last=False)
-                self._bits -= max(old.bit_length(), 1)
-
-
-class _Columns:
-    """One segment's per-document values, loaded once: segments never change."""
-
-    def __init__(self, leaf: Any) -> None:
-        count = leaf.doc_count_all()
-        self.count = count
-        self.issued = [_seconds(v) for v in _column(leaf, "issued_at", count)]
-        self.by_date = sorted(range(count), key=self.issued.__getitem__)
-        self.dates_sorted = [self.issued[d] for d in self.by_date]
-        amounts = [
-            (v, d)
-            for d, v in enumerate(_column(leaf, "amount", count))
-            if v is not None and v != _NO_AMOUNT
-        ]
-        amounts.sort()
-        self.amounts = [a for a, _ in amounts]
-        self.by_amount = [d for _, d in amounts]
-        self.values: dict[str, dict[str, int]] = {}
-        for name in ("type", "org", "year"):
-            groups: dict[str, list[int]] = {}
-            for d, v in enumerate(_column(leaf, name, count)):
-                if v:
-                    groups.setdefault(v, []).append(d)
-            self.values[name] = {v: _bits(ds) for v, ds in groups.items()}
-
-
-def _column(leaf: Any, name: str, count: int) -> list[Any]:
-    if not leaf.has_column(name):
-        return [None] * count
-    return list(leaf.column_reader(name))
-
-
-def _seconds(value: Any) -> float:
-    if isinstance(value, datetime):
-        return (value - _EPOCH).total_seconds()
-    return 0.0
-
-
-def _bits(docnums: Iterable[int]) -> int:
-    """A bitset (bit d set for each docnum d) built in C from a bytearray."""
-    docnums = list(docnums)
-    if not docnums:
-        return 0
-    buf = bytearray((max(docnums) >> 3) + 1)
-    for d in docnums:
-        buf[d >> 3] |= 1 << (d & 7)
-    return int.from_bytes(buf, "little")
-
-
-_BYTE_BITS = [tuple(j for j in range(8) if b >> j & 1) for b in range(256)]
-
-
-def members(bits: int) -> list[int]:
-    """The docnums in a bitset, ascending."""
-    out: list[int] = []
-    raw = bits.to_bytes((bits.bit_length() + 7) >> 3, "little")
-    for i, byte in enumerate(raw):
-        if byte:
-            out.extend(map((i << 3).__add__, _BYTE_BITS[byte]))
-    return out
-
-
 class Engine:
     """Per-process state for searching one index: cached bitsets and columns by segment."""
 
     def __init__(self) -> None:
-        self.bits = _BitCache()
+        self.bits = BitCache()
         self.blocks = BlockCache()
-        self._columns: dict[str, _Columns] = {}
+        self._columns: dict[str, Columns] = {}
         self._lock = threading.Lock()
 
-    def columns(self, leaf: Any) -> _Columns:
+    def columns(self, leaf: Any) -> Columns:
         segid = leaf.segment().segment_id()
         cols = self._columns.get(segid)
         if cols is None:
-            cols = _Columns(leaf)
+            cols = Columns(leaf)
             with self._lock:
                 self._columns[segid] = cols
         return cols
@@ -189,9 +103,9 @@ class Engine:
             for n, expanded in enumerate(leaf.expand_prefix(fieldname, term[:-1])):
                 if n >= PREFIX_TERMS:
                     break
-                bits |= _bits(posting_ids(leaf, fieldname, _text(expanded)))
+                bits |= bitset(posting_ids(leaf, fieldname, _text(expanded)))
         elif (fieldname, term) in leaf:
-            bits = _bits(posting_ids(leaf, fieldname, term))
+            bits = bitset(posting_ids(leaf, fieldname, term))
         else:
             bits = 0
         self.bits.put(key, bits, max(bits.bit_length(), 1))
@@ -254,11 +168,11 @@ class Engine:
         facet_view = {name: _ranked(values) for name, values in counts.items()}
         return Outcome(total, facet_view, pool[start : start + per_page])
 
-    def _filtered(self, leaf: Any, cols: _Columns, f: SearchFilters) -> int:
+    def _filtered(self, leaf: Any, cols: Columns, f: SearchFilters) -> int:
         count = cols.count
         bits = (1 << count) - 1
         if leaf.has_deletions():
-            bits &= ~_bits(leaf.deleted_docs_set)
+            bits &= ~bitset(deleted(leaf, count))
         if f.orgs is not None:
             orgs = 0
             for org in f.orgs:
@@ -277,19 +191,19 @@ class Engine:
         for termset in f.name_sets():
             bits = self.termset_bits(leaf, termset, bits)
         if f.date_from or f.date_to:
-            low = _seconds(datetime.combine(f.date_from, clock.min)) if f.date_from else -math.inf
+            low = seconds(datetime.combine(f.date_from, clock.min)) if f.date_from else -math.inf
             high = (
-                _seconds(datetime.combine(f.date_to, clock.min) + timedelta(days=1))
+                seconds(datetime.combine(f.date_to, clock.min) + timedelta(days=1))
                 if f.date_to
                 else math.inf
             )
             a, b = bisect_left(cols.dates_sorted, low), bisect_left(cols.dates_sorted, high)
-            bits &= _bits(cols.by_date[a:b])
+            bits &= bitset(cols.by_date[a:b])
         if f.amount_min is not None or f.amount_max is not None:
             low = int(f.amount_min * 100) if f.amount_min is not None else -math.inf
             high = int(f.amount_max * 100) if f.amount_max is not None else math.inf
             a, b = bisect_left(cols.amounts, low), bisect_right(cols.amounts, high)
-            bits &= _bits(cols.by_amount[a:b])
+            bits &= bitset(cols.by_amount[a:b])
         return bits
 
     def _matching(
@@ -312,7 +226,7 @@ class Engine:
                             docs = members(found)
                             for phrase in alt.phrases:
                                 docs = phrase_docs(leaf, phrase, docs, self.blocks)
-                            found = _bits(docs)
+                            found = bitset(docs)
                         else:
                             unchecked.extend(alt.phrases)
                     met |= found
@@ -330,7 +244,7 @@ class Engine:
         return bits, tiers, tuple(dict.fromkeys(unchecked))
 
     def _best(
-        self, n: int, cols: _Columns, bits: int, tiers: list[int], sort: str, wanted: int
+        self, n: int, cols: Columns, bits: int, tiers: list[int], sort: str, wanted: int
     ) -> list[Candidate]:
         """The segment's best candidates: by tier then date (relevance), or by date."""
         limit = max(RERANK, wanted) if sort == "relevance" and tiers else wanted
@@ -423,7 +337,7 @@ class Engine:
         return kept + rest, total
 
 
-def _by_date(cols: _Columns, bits: int, limit: int, newest: bool) -> list[int]:
+def _by_date(cols: Columns, bits: int, limit: int, newest: bool) -> list[int]:
     if limit <= 0:
         return []
     count = bits.bit_count()

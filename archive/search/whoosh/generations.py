@@ -1,4 +1,4 @@
-"""The generations of a Whoosh index folder: which one is live, and swapping in a new one.
+"""The generations of a Whoosh index folder: which one is live, opening one, swapping in a new one.
 
 ``<path>/CURRENT`` names the live ``gen-<...>/`` folder; a rebuild writes a new generation
 and replaces ``CURRENT`` atomically (temp file, fsync, rename, fsync of the folder). The
@@ -14,8 +14,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
 
 from archive.errors import IntegrityError
 from archive.search.analysis import ANALYSIS_VERSION
@@ -73,6 +75,21 @@ class Generations:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+    def open(self, gen: str) -> Any:
+        """Open generation ``gen`` without memory-mapping its files: whoosh-reloaded reads each
+        part of an mmap'ed compound segment through a BytesIO, i.e. copies the whole segment
+        into memory for every searcher (a 100,000-document index cost 1.6 GB and a second to
+        open)."""
+        return FileStorage(str(self.path / gen), supports_mmap=False).open_index()
+
+    def files_state(self, gen: str) -> frozenset[tuple[str, int, int]]:
+        """Name, size and time of each file of ``gen``: unchanged, it needs no new check."""
+        return frozenset(
+            (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+            for entry in os.scandir(self.path / gen)
+            if entry.is_file()
+        )
 
     def remove_all_but(self, keep: set[str | None]) -> None:
         for gen_dir in list(self.all()):

@@ -8,41 +8,44 @@ damaged the answer is :meth:`SearchIndex.rebuild`, never a repair. On disk::
     <path>/gen-<...>/     one complete Whoosh index per generation (live + previous)
 
 Keeping the previous generation lets a process that still has it open finish its search
-after another process swapped in a rebuilt one.
+after another process swapped in a rebuilt one. A drain or rebuild of the indexer holds a
+lock around its writes as well (:meth:`SearchIndex.exclusive`).
 
 What a query means and how it runs: :mod:`archive.search.query` (what users type),
 :mod:`archive.search.whoosh.engine` (bitsets per segment); how segments are written quickly:
-:mod:`archive.search.whoosh.writer` and :mod:`archive.search.whoosh.bulk` (in parallel), reading posting
-blocks: :mod:`archive.search.whoosh.postings`; the schema: :mod:`archive.search.whoosh.schema`; generations
-on disk: :mod:`archive.search.whoosh.generations`; snippets and masking: :mod:`archive.search.snippet`.
+:mod:`archive.search.whoosh.writer` and :mod:`archive.search.whoosh.bulk` (in parallel);
+reading posting blocks: :mod:`archive.search.whoosh.postings`; the schema and its analyzer:
+:mod:`archive.search.whoosh.schema`, :mod:`archive.search.whoosh.analyzer`; generations on
+disk: :mod:`archive.search.whoosh.generations`; snippets and masking:
+:mod:`archive.search.snippet`. Whoosh's private API is used in one module,
+:mod:`archive.search.whoosh._internals`, and only on the release it is pinned to.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3Codec
-from whoosh.filedb.filestore import FileStorage
 from whoosh.util.filelock import FileLock, try_for
 
+from archive import locks
 from archive.errors import IntegrityError, ValidationError
 from archive.search.analysis import ANALYSIS_VERSION
 from archive.search.docs import FACETS, IndexBusy, IndexedDoc, SearchResult
 from archive.search.query import SearchFilters, parse_query, validate
-from archive.search.whoosh.bulk import bulk_load, merge_tier
+from archive.search.whoosh import _internals
+from archive.search.whoosh.bulk import bulk_load, merge_tier, segment_doc_counts, segment_writer
 from archive.search.whoosh.engine import Engine
 from archive.search.whoosh.generations import VERSION_FILE, Generations
 from archive.search.whoosh.schema import document_fields, stored_hit
-from archive.search.whoosh.writer import BulkSegmentWriter
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,8 @@ class SearchIndex:
         self._verified: Any = None  # what check() last found good
         self._searchers: list[tuple[str | None, Any]] = []
         self._searchers_lock = threading.Lock()
+        if not _internals.FAST:
+            _internals.report_fallback()
         self.path.mkdir(parents=True, exist_ok=True)
         if self._gens.fresh():
             with self._write_lock():
@@ -97,6 +102,12 @@ class SearchIndex:
                     self._gens.publish(self._gens.create())
 
     # ------------------------------------------------------------------ writing
+
+    def exclusive(self, timeout: float, lock_path: Path) -> AbstractContextManager[bool]:
+        """The lock a drain or rebuild holds (yields False if not had within ``timeout``):
+        the file lock on ``lock_path``, since every writer of this folder runs on this machine.
+        """
+        return locks.exclusive(lock_path, timeout)
 
     def add(self, docs: Iterable[IndexedDoc]) -> int:
         """Add or replace documents by id in one commit; returns how many were written.
@@ -150,7 +161,7 @@ class SearchIndex:
             previous = self._gens.current()
             gen = self._gens.create()
             try:
-                ix = _open_dir(str(self.path / gen))
+                ix = self._gens.open(gen)
                 count = _fill(ix, docs, progress, procs)
                 self._gens.publish(gen)
             except BaseException:
@@ -174,17 +185,17 @@ class SearchIndex:
         file of the live generation changed (name, size, time) since the last good check.
         """
         try:
-            gen_dir = self.path / self._gens.require_current()
-            state = _files_state(gen_dir)
+            gen = self._gens.require_current()
+            state = self._gens.files_state(gen)
             if state == self._verified:
                 return True
-            version = (gen_dir / VERSION_FILE).read_text(encoding="ascii").strip()
+            version = (self.path / gen / VERSION_FILE).read_text(encoding="ascii").strip()
             if version != str(ANALYSIS_VERSION):
                 log.warning(
                     "search index built by analysis v%s, now v%s", version, ANALYSIS_VERSION
                 )
                 return False
-            ix = _open_dir(str(gen_dir))
+            ix = self._gens.open(gen)
             with ix.searcher() as searcher:
                 for leaf, _ in searcher.reader().leaf_readers():
                     count = leaf.doc_count_all()
@@ -309,8 +320,8 @@ class SearchIndex:
     def _compact(self) -> None:
         low = 0
         for high in MERGE_TIERS:
-            segments = self._open()._segments()
-            if sum(low <= s.doc_count() < high for s in segments) >= MERGE_FANIN:
+            counts = segment_doc_counts(self._open())
+            if sum(low <= n < high for n in counts) >= MERGE_FANIN:
                 self._writer().commit(mergetype=merge_tier(low, high, MERGE_FANIN))
             low = high
 
@@ -319,7 +330,7 @@ class SearchIndex:
         gen = self._gens.require_current()
         if gen != self._gen or self._ix is None:
             try:
-                self._ix = _open_dir(str(self.path / gen))
+                self._ix = self._gens.open(gen)
             except Exception as exc:
                 raise IntegrityError("搜索索引缺失或已损坏，请重建索引。") from exc
             self._gen = gen
@@ -328,7 +339,7 @@ class SearchIndex:
     def _writer(self) -> Any:
         ix = self._open()
         try:
-            return BulkSegmentWriter(ix, timeout=self.lock_timeout, delay=0.05, codec=BULK_CODEC)
+            return segment_writer(ix, timeout=self.lock_timeout, delay=0.05, codec=BULK_CODEC)
         except whoosh_index.LockError as exc:
             raise IndexBusy("搜索索引正在被其他任务更新，请稍后重试。") from exc
 
@@ -369,21 +380,6 @@ class SearchIndex:
                 self._searchers.append((gen, searcher))
                 return
         searcher.close()
-
-
-def _open_dir(path: str) -> Any:
-    """Open a Whoosh index without memory-mapping its files: whoosh-reloaded reads each part
-    of an mmap'ed compound segment through a BytesIO, i.e. copies the whole segment into
-    memory for every searcher (a 100,000-document index cost 1.6 GB and a second to open)."""
-    return FileStorage(path, supports_mmap=False).open_index()
-
-
-def _files_state(folder: Path) -> frozenset[tuple[str, int, int]]:
-    return frozenset(
-        (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
-        for entry in os.scandir(folder)
-        if entry.is_file()
-    )
 
 
 def _fill(

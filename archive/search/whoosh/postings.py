@@ -2,10 +2,10 @@
 
 Whoosh reads postings one at a time in Python; search and merging here need whole blocks:
 all the docnums of a term (for bitsets), one term's postings of a segment being merged, or
-the posting of a given document (ranking, phrase checks). These helpers use internals of
-whoosh-reloaded 2.7's ``W3LeafMatcher`` (``_read_data``, ``_data``, ``_next_block``,
-``_skip_to_block``, ``_dataoffset``) and fall back to the public matcher API for any other
-matcher (an inlined posting list).
+the posting of a given document (ranking, phrase checks). On the pinned whoosh-reloaded the
+blocks of a ``W3LeafMatcher`` are decoded whole (:mod:`archive.search.whoosh._internals`);
+on any other release, and for an inlined posting list, the public matcher API is used
+(``is_active``/``id``/``weight``/``value``/``next``/``skip_to``): the same postings, slower.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import threading
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterator
-from itertools import accumulate
 from typing import Any
 
 from whoosh.matching.wrappers import FilterMatcher
+
+from archive.search.whoosh import _internals
 
 
 def raw_postings(leaf: Any, fieldname: str, term: str | bytes) -> Any:
@@ -35,41 +36,20 @@ def posting_blocks(
     reader: Any, fieldname: str, btext: str | bytes
 ) -> Iterator[tuple[list[int], list[float], list[Any]]]:
     """A term's postings in a segment as (docnums, weights, values) per block, deleted
-    documents included, decoded with C-level calls (W3LeafMatcher internals, see above)."""
+    documents included (one "block" of them all through the public API)."""
     matcher = raw_postings(reader, fieldname, btext)
-    values: list[Any]
-    if not hasattr(matcher, "_read_data"):  # an inlined posting list: one by one
-        ids: list[int] = []
-        weights: list[float] = []
-        values = []
-        while matcher.is_active():
-            ids.append(matcher.id())
-            weights.append(matcher.weight())
-            values.append(matcher.value())
-            matcher.next()
-        yield ids, weights, values
+    if _internals.FAST and _internals.has_blocks(matcher):
+        yield from _internals.posting_blocks(matcher)
         return
+    ids: list[int] = []
+    weights: list[float] = []
+    values: list[Any] = []
     while matcher.is_active():
-        if matcher._data is None:
-            matcher._read_data()
-        raw_ids, raw_weights, raw_values = matcher._data
-        ids = list(accumulate(raw_ids))
-        count = len(ids)
-        if raw_weights is None:
-            weights = [1.0] * count
-        elif isinstance(raw_weights, (int, float)):
-            weights = [float(raw_weights)] * count
-        else:
-            weights = list(raw_weights)
-        if raw_values is None:
-            values = [None] * count
-        elif isinstance(raw_values, bytes):  # fixed-size values joined
-            size = len(raw_values) // count
-            values = [raw_values[i * size : (i + 1) * size] for i in range(count)]
-        else:
-            values = list(raw_values)
-        yield ids, weights, values
-        matcher._next_block()
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        values.append(matcher.value())
+        matcher.next()
+    yield ids, weights, values
 
 
 class BlockCache:
@@ -102,27 +82,23 @@ class BlockCache:
 class Cursor:
     """Random access by ascending docnum into one term's postings in a segment.
 
-    Whoosh's ``skip_to`` walks a block posting by posting in Python; this skips whole blocks
-    by their last id and finds the posting in the block with ``bisect`` over ids decoded in
-    C (see the module docstring).
+    Whoosh's ``skip_to`` walks a block posting by posting in Python; on the pinned release
+    this skips whole blocks by their last id and finds the posting in the block with
+    ``bisect`` over ids decoded in C (see the module docstring).
     """
 
     def __init__(self, leaf: Any, fieldname: str, term: str, cache: BlockCache) -> None:
         self.matcher = raw_postings(leaf, fieldname, term)
-        self.blocky = hasattr(self.matcher, "_read_data")
+        self.blocky = _internals.FAST and _internals.has_blocks(self.matcher)
         self.segid = leaf.segment().segment_id()
         self.cache = cache
         self.block: tuple[Any, Any, Any] | None = None
 
     def _load(self) -> tuple[Any, Any, Any]:
-        m = self.matcher
-        key = (self.segid, m._dataoffset)
+        key = (self.segid, _internals.block_offset(self.matcher))
         block = self.cache.get(key)
         if block is None:
-            if m._data is None:
-                m._read_data()
-            ids, weights, values = m._data
-            block = (list(accumulate(ids)), weights, values)
+            block = _internals.read_block(self.matcher)
             self.cache.put(key, block)
         return block
 
@@ -136,8 +112,7 @@ class Cursor:
             if m.is_active() and m.id() == docnum:
                 return m.weight(), m.value()
             return None
-        if docnum > m.block_max_id():
-            m._skip_to_block(lambda: docnum > m.block_max_id())
+        if _internals.skip_to_block(m, docnum):
             self.block = None
             if not m.is_active():
                 return None

@@ -13,10 +13,11 @@ from typing import Any
 
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from archive.search.analysis import document_analyzer, fold
+from archive.search.analysis import fold
 from archive.search.docs import BEIJING, IndexedDoc, SearchHit
 from archive.search.query import exact_key
 from archive.search.snippet import mask_identifiers, snippet
+from archive.search.whoosh.analyzer import document_analyzer
 from archive.search.whoosh.engine import Candidate
 from archive.search.whoosh.writer import UnitPositions
 

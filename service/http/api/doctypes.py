@@ -9,7 +9,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from service.doctypes import DOCTYPES
-from service.documents.render import sample_input
 from service.http import auth
 from service.http.api.responses import declare_errors
 from service.http.api.schemas import DocTypeSchema
@@ -40,7 +39,7 @@ class DocTypes(MethodView):
                 "issuers": sorted(dt.issuers),
                 "numbered": dt.numbered,
                 "schema": components.get(schema_name(code), {}),
-                "sample": sample_input(code),
+                "sample": dt.sample_input(),
             }
             for code, dt in DOCTYPES.items()
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from schemas.fields import PlainText, WenshuSchema
+from service.doctypes import DOCTYPES
 from service.workflows.signed_copy import FORMS
 
 
@@ -31,9 +32,7 @@ class DocumentInputSchema(RequestSchema):
     type = fields.String(
         required=True,
         validate=validate.Length(max=40),
-        metadata={
-            "description": "notice | inspection_record | interview_transcript | inspection_report"
-        },
+        metadata={"description": " | ".join(DOCTYPES)},
     )
     org = fields.String(required=True, validate=ORG_CODE)
     case_no = fields.String(

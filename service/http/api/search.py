@@ -11,6 +11,7 @@ from marshmallow import EXCLUDE, fields, validate
 from archive.audit import AuditChain
 from archive.errors import Forbidden
 from archive.search.snippet import mask_identifiers
+from service.doctypes import DOCTYPES
 from service.http import auth
 from service.http.api.responses import declare_errors
 from service.http.api.schemas import ORG_CODE, RequestSchema, SearchResultSchema
@@ -18,7 +19,7 @@ from service.http.state import wenshu
 
 blp = Blueprint("search", __name__, url_prefix="/api/v1/search", description="全文检索")
 
-_TYPES = ["notice", "inspection_record", "interview_transcript", "inspection_report"]
+_TYPES = list(DOCTYPES)
 
 
 class SearchQuerySchema(RequestSchema):

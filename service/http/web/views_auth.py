@@ -12,7 +12,6 @@ from service.http import session as web_auth
 from service.http.state import wenshu
 from service.http.web.blueprint import bp
 from service.http.web.guard import may, me, page, safe_next
-from service.labels import TYPE_BLURBS
 from service.workflows import accounts, logins, records
 
 
@@ -47,9 +46,7 @@ def home() -> Any:
     ws, who = wenshu(), me()
     total, recent = records.listing(ws, who, type=None, case_no=None, org=None, page=1, per_page=8)
     issuable = [dt for dt in DOCTYPES.values() if may(who, "documents.issue", issuers=dt.issuers)]
-    return render_template(
-        "home.html", total=total, recent=recent, issuable=issuable, blurbs=TYPE_BLURBS
-    )
+    return render_template("home.html", total=total, recent=recent, issuable=issuable)
 
 
 @bp.route("/account", methods=["GET", "POST"])

@@ -11,12 +11,11 @@ from sqlalchemy import select
 from archive.errors import ConflictError, ValidationError
 from archive.models import Org
 from service.doctypes import DOCTYPES, get_doctype
-from service.documents.render import sample_input
 from service.http.state import wenshu
 from service.http.web.blueprint import bp
 from service.http.web.formspec import form_spec
 from service.http.web.guard import may, me, page
-from service.labels import RETENTION, TYPE_BLURBS
+from service.labels import RETENTION
 from service.workflows import records
 from service.workflows.cases import list_cases
 
@@ -28,7 +27,7 @@ PER_PAGE = 20
 def new_document() -> Any:
     who = me()
     types = [dt for dt in DOCTYPES.values() if may(who, "documents.issue", issuers=dt.issuers)]
-    return render_template("new_choose.html", types=types, blurbs=TYPE_BLURBS)
+    return render_template("new_choose.html", types=types)
 
 
 @bp.get("/documents/new/<doctype>")
@@ -58,7 +57,7 @@ def document_form(doctype: str) -> Any:
         "new_form.html",
         dt=dt,
         spec=form_spec(dt),
-        sample=sample_input(dt.code),
+        sample=dt.sample_input(),
         initial=initial,
         original=original,
         orgs=orgs,

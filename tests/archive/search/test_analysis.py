@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import subprocess
 import sys
@@ -12,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from archive.search.analysis import (
-    document_analyzer,
     fold,
     iter_tokens,
     phrase_pattern,
@@ -61,18 +59,6 @@ def test_fold_keeps_offsets_of_real_documents(seed: Path) -> None:
     assert len(fold(text)) == len(text)
 
 
-def test_positions_are_sequential_units_and_chars_point_into_the_original() -> None:
-    text = "經查，張三丰於2021年3月\n騙取醫保基金ＡＢＣ１２３元。"
-    tokens = [
-        (t.text, t.pos, t.startchar, t.endchar)
-        for t in document_analyzer()(text, positions=True, chars=True)
-    ]
-    positions = sorted({pos for _, pos, _, _ in tokens})
-    assert positions == list(range(len(positions)))  # one position per unit, no gaps
-    for token_text, _, start, end in tokens:
-        assert re.sub(r"\s", "", fold(text[start:end])) == token_text
-
-
 def test_a_phrase_matches_the_same_terms_at_consecutive_positions() -> None:
     text = "为切实提升我市医疗保险稽核水平，开展专项检查工作；吕医保发〔2021〕44号"
     by_pos: dict[int, set[str]] = {}
@@ -118,11 +104,6 @@ def test_query_words_never_leave_a_lone_digit(typed: str, words: list[str]) -> N
 def test_highlight_pattern_does_not_match_inside_a_longer_number() -> None:
     pattern = re.compile(phrase_pattern("4号") or "")
     assert [m.group() for m in pattern.finditer(fold("第44号，第4号，第 4 号"))] == ["4号", "4 号"]
-
-
-def test_analyzer_survives_the_schema_pickle() -> None:
-    analyzer = document_analyzer()
-    assert pickle.loads(pickle.dumps(analyzer)) == analyzer
 
 
 def test_warm_up_is_quiet_and_caches_where_told(tmp_path: Path) -> None:

@@ -400,8 +400,8 @@ def test_the_fast_writer_writes_what_whoosh_would(tmp_path: Path) -> None:
     """BulkSegmentWriter relies on Whoosh internals: its segments must read back the same."""
     from whoosh import index as whoosh_index
 
+    from archive.search.whoosh._internals import BulkSegmentWriter
     from archive.search.whoosh.schema import SCHEMA, document_fields
-    from archive.search.whoosh.writer import BulkSegmentWriter
 
     many = [
         doc(f"n{i}", LVLIANG_2021_44[i * 7 :] + f"第{i}号", org=f"o{i % 3}") for i in range(150)

@@ -1,0 +1,110 @@
+"""通知 (notice): the numbered official document in the GB/T 9704-2012 red-header format
+(DOCTYPES.md §1; seeds 000, 002). A clerk issues it; its 发文字号 is allocated at issue."""
+
+from __future__ import annotations
+
+from schemas.notice import NoticeSchema
+from service.doctypes.registry import DocType, FormText
+from service.documents import render_notice
+from service.documents.templates import Template
+
+DOCTYPE = DocType(
+    code="notice",
+    label="通知",
+    order=10,
+    schema=NoticeSchema,
+    issuers=frozenset({"clerk"}),
+    numbered=True,
+    retention="D30",
+    hand_signed=False,
+    case_role=None,
+    renderer=render_notice.RENDERER,
+    template=Template(
+        "notice.docx",
+        "notice.sample.json",
+        styles=frozenset(
+            {
+                "WenshuBody",
+                "WenshuBodyChar",
+                "WenshuHeading1",
+                "WenshuHeading2",
+                "WenshuHeading3",
+                "WenshuHeading4",
+                "WenshuAttachmentList",
+                "WenshuAttachmentListMore",
+                "WenshuAttachmentLabel",
+                "WenshuAttachmentTitle",
+                "WenshuSignature",
+                "WenshuDate",
+                "WenshuMark",  # a long mark is narrowed in this style's paragraphs
+            }
+        ),
+        placeholders=frozenset(
+            {
+                "secrecy_line",
+                "urgency_line",
+                "mark",
+                "wenhao",
+                "signer",
+                "title",
+                "addressee_line",
+                "body",
+                "attachment_list",
+                "signature",
+                "note",
+                "attachment_pages",
+                "cc_line",
+                "printed_by",
+                "print_date_text",
+            }
+        ),
+    ),
+    form=FormText(
+        description="红头文件，签发时自动分配发文字号（文号）",
+        sections=(
+            ("基本信息", ("title", "addressees", "date", "note")),
+            ("正文", ("body",)),
+            ("附件", ("attachments",)),
+            ("联系人与版记", ("contact", "cc", "printed_by", "print_date")),
+            ("其他要素（可选）", ("urgency", "secrecy", "secrecy_term", "signer")),
+        ),
+        labels={
+            "NoticeSchema": {
+                "title": ("标题", "如：关于印发《……工作方案》的通知"),
+                "addressees": ("主送机关", "每行一个机关，末尾不必加标点"),
+                "body": ("正文", "标题序号（一、（一）1.（1））自动生成，不必输入"),
+                "attachments": ("附件", "只填标题即列入附件说明；填写正文则另起一页印出"),
+                "contact": ("联系人", ""),
+                "signer": ("签发人", "仅上行文填写"),
+                "urgency": ("紧急程度", ""),
+                "secrecy": ("密级", ""),
+                "secrecy_term": ("保密期限", "如：1年、6个月、长期"),
+                "date": ("成文日期", "留空则为签发当日"),
+                "note": ("附注", "如：此件依申请公开（括号自动加）"),
+                "cc": ("抄送机关", "每行一个机关"),
+                "printed_by": ("印发机关", "留空则为本机关"),
+                "print_date": ("印发日期", "留空则为签发当日"),
+            },
+            "BlockSchema": {
+                "heading": ("标题", ""),
+                "level": ("层级", ""),
+                "text": ("内容", ""),
+            },
+            "AttachmentSchema": {
+                "title": ("附件标题", ""),
+                "body": ("附件正文", "可留空"),
+            },
+            "ContactSchema": {
+                "name": ("姓名", ""),
+                "phone": ("电话", "如：0358-8221234 或 13835812476"),
+                "email": ("电子邮箱", ""),
+            },
+        },
+        items={
+            "addressees": ("主送机关", "{n}."),
+            "cc": ("抄送机关", "{n}."),
+            "body": ("一段", "第 {n} 段"),
+            "attachments": ("附件", "附件 {n}"),
+        },
+    ),
+)
