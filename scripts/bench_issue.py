@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from service import create_app  # noqa: E402
+from service.doctypes import render_docx, sample_input  # noqa: E402
 from service.documents.convert.pool import ConverterPool  # noqa: E402
-from service.documents.render import render_docx, sample_input  # noqa: E402
 from service.documents.seal import make_seal_png  # noqa: E402
 from service.ops.cli import initialise  # noqa: E402
 from service.workflows.accounts import add_user  # noqa: E402

@@ -1,86 +1,285 @@
-"""Configuration: defaults in one place, overridable by ``WENSHU_*`` environment variables.
+"""Settings: every ``WENSHU_*`` variable (and ``DATABASE_URL``) read in one place, into frozen
+dataclasses.
 
-Every entry point (gunicorn workers, the ``wenshu`` command, tests) reads the same settings, so a
-command run beside the service sees the same database, archive and converter pool.
+Every entry point — gunicorn workers, the ``wenshu`` command, ``wenshu serve``, tests — calls
+:func:`load_settings`, so a command run beside the service sees the same database, archive and
+converter pool. A value that does not parse stops the start with a message naming its variable
+(:class:`SettingsError`), never a traceback from deep inside.
+
+Tests (and ``create_app(test_config)``) pass overrides by the names in :data:`OVERRIDES`
+(``DATA_DIR``, ``DATABASE_URL``, ``CONVERTER_DIR`` …); what derives from them (the archive
+folder from the data folder, the search backend from the database) derives from the override.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archive.errors import ValidationError
 from archive.retention import parse_setting as parse_retention
 
-#: Retention (保管期限) per document type as it appears in the 档号: Y 永久, D30 定期30年, D10 定期10年.
-#: Each type declares its default in its module (``service/doctypes/``, a layer above this one,
-#: so nothing here names a type); ``service/wiring.py`` fills this table from the registry, and
-#: ``WENSHU_RETENTION`` overrides it per type.
-DEFAULT_RETENTION: dict[str, str] = {}
+SEARCH_BACKENDS = ("whoosh", "postgresql")
+LOG_FORMATS = ("json", "text")
 
 
-def _env(name: str, default: Any) -> Any:
-    return os.environ.get(f"WENSHU_{name}", default)
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable and what it must be."""
 
 
-def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Build the configuration dict: defaults, then environment, then ``overrides`` (tests)."""
+@dataclass(frozen=True)
+class Paths:
+    data: Path
+    """``WENSHU_DATA`` (default ``./var``): the database (SQLite), archive, index, keys, run."""
+    archive: Path
+    """The blob store: ``<data>/archive``."""
+    index: Path
+    """The Whoosh index: ``<data>/index``."""
+    keys: Path
+    """``WENSHU_KEYS``: signing keys, apart from the archive so a copy of it never carries them."""
+    run: Path
+    """``WENSHU_RUN``: locks, the converter pool's files, metrics; local to each server."""
+    converter: Path
+    """``WENSHU_CONVERTER_DIR``: the LibreOffice pool's run directory (``<run>/converter``)."""
+
+
+@dataclass(frozen=True)
+class ConverterSettings:
+    pool_size: int
+    """``WENSHU_CONVERTER_POOL_SIZE``: LibreOffice instances (default: the cores)."""
+    base_port: int
+    """``WENSHU_CONVERTER_BASE_PORT``: 0 (default) chooses free loopback ports at start."""
+    max_conversions: int
+    """``WENSHU_CONVERTER_MAX_CONVERSIONS``: an instance restarts after this many."""
+    conversion_timeout: float
+    """``WENSHU_CONVERSION_TIMEOUT``: seconds one conversion may take."""
+    acquire_timeout: float
+    """``WENSHU_CONVERTER_ACQUIRE_TIMEOUT``: seconds to wait for a free instance (then 503)."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    backend: str
+    """``WENSHU_SEARCH_BACKEND``: ``whoosh`` (a folder) or ``postgresql`` (a table of the
+    database, shared by every server; the default on a PostgreSQL ``DATABASE_URL``)."""
+    catch_up_seconds: float
+    """``WENSHU_SEARCH_CATCH_UP_SECONDS``: how long a search waits for documents issued just
+    before it to become searchable."""
+
+
+@dataclass(frozen=True)
+class IntegritySettings:
+    fixity_interval: float
+    """``WENSHU_FIXITY_INTERVAL_SECONDS``: fixity checks in ``wenshu serve`` (0: off)."""
+    checkpoint_interval: float
+    """``WENSHU_CHECKPOINT_INTERVAL_SECONDS``: signed checkpoints of the chain (0: off)."""
+    reservation_lease: int
+    """``WENSHU_RESERVATION_LEASE_SECONDS``: an older number reservation belongs to a request
+    that died, and is reused."""
+    ocr_lease: int
+    """``WENSHU_OCR_LEASE_SECONDS``: a recogniser holding a scan longer died; another takes it."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int
+    """``WENSHU_MAX_BODY_BYTES``: a JSON request body (2 MiB)."""
+    max_upload_bytes: int
+    """``WENSHU_MAX_UPLOAD_BYTES``: a scan of a hand-signed original (50 MiB)."""
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    secret_key: str | None
+    """``WENSHU_SECRET_KEY``: signs login sessions; default a per-installation key kept in the
+    data folder, so every worker signs alike."""
+    cookie_secure: bool
+    """``WENSHU_COOKIE_SECURE``: send the session cookie over HTTPS only (behind TLS)."""
+    log_format: str
+    """``WENSHU_LOG_FORMAT``: ``json`` (one object per line) or ``text`` (a terminal)."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    """``WENSHU_HOST`` (127.0.0.1)."""
+    port: int
+    """``WENSHU_PORT`` (8000)."""
+    workers: int
+    """``WENSHU_WORKERS``: gunicorn workers (default 2 × cores, at least 2)."""
+    threads: int
+    """``WENSHU_THREADS``: threads per worker (8), so reads go on while others wait on
+    LibreOffice."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    """``DATABASE_URL`` (default SQLite in the data folder)."""
+    timezone: str
+    """``WENSHU_TIMEZONE``: dates on paper and in lists (Asia/Shanghai)."""
+    retention: Mapping[str, str]
+    """``WENSHU_RETENTION`` (``notice=D30,inspection_report=永久``): per-type overrides of the
+    保管期限 each type declares (``DocType.retention_in``)."""
+    paths: Paths
+    converter: ConverterSettings
+    search: SearchSettings
+    integrity: IntegritySettings
+    limits: Limits
+    web: WebSettings
+    server: ServerSettings
+    testing: bool = False
+    """Set by tests (Flask's ``TESTING``)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Overrides that are Flask's own settings, passed to the app as given."""
+
+
+def _int(text: str) -> int:
+    return int(text.strip())
+
+
+def _float(text: str) -> float:
+    return float(text.strip())
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+#: override name (tests, ``create_app(test_config)``) → environment variable
+OVERRIDES = {
+    "DATA_DIR": "WENSHU_DATA",
+    "DATABASE_URL": "DATABASE_URL",
+    "KEYS_DIR": "WENSHU_KEYS",
+    "RUN_DIR": "WENSHU_RUN",
+    "CONVERTER_DIR": "WENSHU_CONVERTER_DIR",
+    "CONVERTER_POOL_SIZE": "WENSHU_CONVERTER_POOL_SIZE",
+    "CONVERTER_BASE_PORT": "WENSHU_CONVERTER_BASE_PORT",
+    "CONVERTER_MAX_CONVERSIONS": "WENSHU_CONVERTER_MAX_CONVERSIONS",
+    "CONVERSION_TIMEOUT": "WENSHU_CONVERSION_TIMEOUT",
+    "CONVERTER_ACQUIRE_TIMEOUT": "WENSHU_CONVERTER_ACQUIRE_TIMEOUT",
+    "SEARCH_BACKEND": "WENSHU_SEARCH_BACKEND",
+    "SEARCH_CATCH_UP_SECONDS": "WENSHU_SEARCH_CATCH_UP_SECONDS",
+    "FIXITY_INTERVAL_SECONDS": "WENSHU_FIXITY_INTERVAL_SECONDS",
+    "CHECKPOINT_INTERVAL_SECONDS": "WENSHU_CHECKPOINT_INTERVAL_SECONDS",
+    "RESERVATION_LEASE_SECONDS": "WENSHU_RESERVATION_LEASE_SECONDS",
+    "OCR_LEASE_SECONDS": "WENSHU_OCR_LEASE_SECONDS",
+    "MAX_CONTENT_LENGTH": "WENSHU_MAX_BODY_BYTES",
+    "MAX_UPLOAD_BYTES": "WENSHU_MAX_UPLOAD_BYTES",
+    "RETENTION": "WENSHU_RETENTION",
+    "TIMEZONE": "WENSHU_TIMEZONE",
+    "SECRET_KEY": "WENSHU_SECRET_KEY",
+    "COOKIE_SECURE": "WENSHU_COOKIE_SECURE",
+    "LOG_FORMAT": "WENSHU_LOG_FORMAT",
+}
+
+
+class _Reader:
+    """Values by variable name: an override first, then the environment, then the default."""
+
+    def __init__(self, environ: Mapping[str, str], overrides: Mapping[str, Any]) -> None:
+        self.environ = environ
+        self.given = {OVERRIDES[k]: v for k, v in overrides.items() if k in OVERRIDES}
+
+    def raw(self, var: str) -> Any:
+        if var in self.given:
+            return self.given[var]
+        return self.environ.get(var)
+
+    def get(self, var: str, parse: Callable[[str], Any], default: Any, what: str) -> Any:
+        value = self.raw(var)
+        if value is None or value == "":
+            return default
+        if not isinstance(value, str):
+            return value  # an override given as a value already
+        try:
+            return parse(value)
+        except (ValueError, ValidationError) as exc:
+            detail = exc.message if isinstance(exc, ValidationError) else what
+            raise SettingsError(f"{var} 的值 {value!r} 无效：{detail}") from exc
+
+    def path(self, var: str, default: Path) -> Path:
+        value = self.raw(var)
+        return Path(value).resolve() if value not in (None, "") else default
+
+    def choice(self, var: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.raw(var)
+        value = default if value in (None, "") else str(value).strip()
+        if value not in choices:
+            raise SettingsError(f"{var} 只能是 {' 或 '.join(choices)}：{value!r}")
+        return value
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """The settings from ``environ`` (default ``os.environ``), with ``overrides`` on top."""
     overrides = dict(overrides or {})
-    data_dir = Path(overrides.pop("DATA_DIR", None) or _env("DATA", "var")).resolve()
-    cfg: dict[str, Any] = {
-        "DATA_DIR": data_dir,
-        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'wenshu.db'}",
-        "ARCHIVE_DIR": data_dir / "archive",
-        "INDEX_DIR": data_dir / "index",
-        # Signing keys live apart from the archive folder so a copy of the archive never carries them.
-        "KEYS_DIR": Path(_env("KEYS", data_dir / "keys")).resolve(),
-        "RUN_DIR": Path(_env("RUN", data_dir / "run")).resolve(),
-        "CONVERTER_POOL_SIZE": int(_env("CONVERTER_POOL_SIZE", os.cpu_count() or 2)),
-        "CONVERTER_BASE_PORT": int(_env("CONVERTER_BASE_PORT", 0)),  # 0: free ports chosen at start
-        "CONVERTER_MAX_CONVERSIONS": int(_env("CONVERTER_MAX_CONVERSIONS", 200)),
-        "CONVERSION_TIMEOUT": float(_env("CONVERSION_TIMEOUT", 30)),
-        "CONVERTER_ACQUIRE_TIMEOUT": float(_env("CONVERTER_ACQUIRE_TIMEOUT", 20)),
-        # A reservation older than this belongs to a request that died; it is reused.
-        "RESERVATION_LEASE_SECONDS": int(_env("RESERVATION_LEASE_SECONDS", 300)),
-        # WENSHU_RETENTION="notice=D30,inspection_report=永久" overrides per type (Y/D30/D10).
-        "RETENTION": {**DEFAULT_RETENTION, **parse_retention(_env("RETENTION", ""))},
-        # Recurring integrity upkeep in `wenshu serve` (seconds; 0 turns it off).
-        "FIXITY_INTERVAL_SECONDS": float(_env("FIXITY_INTERVAL_SECONDS", 86400)),
-        "CHECKPOINT_INTERVAL_SECONDS": float(_env("CHECKPOINT_INTERVAL_SECONDS", 3600)),
-        "MAX_CONTENT_LENGTH": int(_env("MAX_BODY_BYTES", 2 * 1024 * 1024)),
-        # A scan of a hand-signed original (POST …/signed-copy) may be larger than JSON bodies.
-        "MAX_UPLOAD_BYTES": int(_env("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)),
-        # Seconds a recogniser may hold a scan before another one takes it over (it died).
-        "OCR_LEASE_SECONDS": int(_env("OCR_LEASE_SECONDS", 900)),
-        # How long a search waits for documents issued just before it to become searchable.
-        "SEARCH_CATCH_UP_SECONDS": float(_env("SEARCH_CATCH_UP_SECONDS", 2.0)),
-        "TIMEZONE": _env("TIMEZONE", "Asia/Shanghai"),
-        # "json": one JSON object per log line (service/logs.py); "text" for a terminal.
-        "LOG_FORMAT": _env("LOG_FORMAT", "json"),
-        "SECRET_KEY": _env("SECRET_KEY", None),
-        # flask-smorest / OpenAPI
-        "API_TITLE": "Wenshu 文书",
-        "API_VERSION": "v1",
-        "OPENAPI_VERSION": "3.0.3",
-        "OPENAPI_URL_PREFIX": "/api/v1",
-        "OPENAPI_JSON_PATH": "openapi.json",
-        "OPENAPI_SWAGGER_UI_PATH": "docs",
-        "OPENAPI_SWAGGER_UI_URL": "/api/v1/static/swagger-ui/",
-        "JSON_AS_ASCII": False,
-    }
-    cfg.update(overrides)
-    # Full-text search: "whoosh" (a folder under WENSHU_DATA) or "postgresql" (a table in the
-    # database, shared by every app server); on a PostgreSQL DATABASE_URL the default is the
-    # latter (docs/scale-out.md).
-    on_postgresql = str(cfg["DATABASE_URL"]).startswith("postgresql")
-    cfg.setdefault(
-        "SEARCH_BACKEND", _env("SEARCH_BACKEND", "postgresql" if on_postgresql else "whoosh")
+    env = _Reader(os.environ if environ is None else environ, overrides)
+    cores = os.cpu_count() or 2
+    data = env.path("WENSHU_DATA", Path("var").resolve())
+    run = env.path("WENSHU_RUN", data / "run")
+    paths = Paths(
+        data=data,
+        archive=data / "archive",
+        index=data / "index",
+        keys=env.path("WENSHU_KEYS", data / "keys"),
+        run=run,
+        converter=env.path("WENSHU_CONVERTER_DIR", run / "converter"),
     )
-    if cfg["SEARCH_BACKEND"] not in ("whoosh", "postgresql"):
-        raise ValueError(
-            f"WENSHU_SEARCH_BACKEND 只能是 whoosh 或 postgresql：{cfg['SEARCH_BACKEND']!r}"
-        )
-    cfg.setdefault("CONVERTER_DIR", Path(_env("CONVERTER_DIR", cfg["RUN_DIR"] / "converter")))
-    for key in ("ARCHIVE_DIR", "INDEX_DIR", "KEYS_DIR", "RUN_DIR", "DATA_DIR", "CONVERTER_DIR"):
-        cfg[key] = Path(cfg[key])
-    return cfg
+    database_url = str(env.raw("DATABASE_URL") or f"sqlite:///{data / 'wenshu.db'}")
+    on_postgresql = database_url.startswith("postgresql")
+    whole = "应为整数"
+    number = "应为数字（秒）"
+    return Settings(
+        database_url=database_url,
+        timezone=env.get("WENSHU_TIMEZONE", str.strip, "Asia/Shanghai", "应为时区名"),
+        retention=env.get("WENSHU_RETENTION", parse_retention, {}, "应为 类型=期限,…"),
+        paths=paths,
+        converter=ConverterSettings(
+            pool_size=env.get("WENSHU_CONVERTER_POOL_SIZE", _int, cores, whole),
+            base_port=env.get("WENSHU_CONVERTER_BASE_PORT", _int, 0, whole),
+            max_conversions=env.get("WENSHU_CONVERTER_MAX_CONVERSIONS", _int, 200, whole),
+            conversion_timeout=env.get("WENSHU_CONVERSION_TIMEOUT", _float, 30.0, number),
+            acquire_timeout=env.get("WENSHU_CONVERTER_ACQUIRE_TIMEOUT", _float, 20.0, number),
+        ),
+        search=SearchSettings(
+            backend=env.choice(
+                "WENSHU_SEARCH_BACKEND", SEARCH_BACKENDS, SEARCH_BACKENDS[on_postgresql]
+            ),
+            catch_up_seconds=env.get("WENSHU_SEARCH_CATCH_UP_SECONDS", _float, 2.0, number),
+        ),
+        integrity=IntegritySettings(
+            fixity_interval=env.get("WENSHU_FIXITY_INTERVAL_SECONDS", _float, 86400.0, number),
+            checkpoint_interval=env.get(
+                "WENSHU_CHECKPOINT_INTERVAL_SECONDS", _float, 3600.0, number
+            ),
+            reservation_lease=env.get("WENSHU_RESERVATION_LEASE_SECONDS", _int, 300, whole),
+            ocr_lease=env.get("WENSHU_OCR_LEASE_SECONDS", _int, 900, whole),
+        ),
+        limits=Limits(
+            max_body_bytes=env.get("WENSHU_MAX_BODY_BYTES", _int, 2 * 1024 * 1024, whole),
+            max_upload_bytes=env.get("WENSHU_MAX_UPLOAD_BYTES", _int, 50 * 1024 * 1024, whole),
+        ),
+        web=WebSettings(
+            secret_key=env.raw("WENSHU_SECRET_KEY") or None,
+            cookie_secure=env.get("WENSHU_COOKIE_SECURE", _flag, False, "应为 1 或 0"),
+            log_format=env.choice("WENSHU_LOG_FORMAT", LOG_FORMATS, "json"),
+        ),
+        server=ServerSettings(
+            host=env.get("WENSHU_HOST", str.strip, "127.0.0.1", "应为地址"),
+            port=env.get("WENSHU_PORT", _int, 8000, whole),
+            workers=env.get("WENSHU_WORKERS", _int, max(2, cores * 2), whole),
+            threads=env.get("WENSHU_THREADS", _int, 8, whole),
+        ),
+        testing=bool(overrides.pop("TESTING", False)),
+        extra={k: v for k, v in overrides.items() if k not in OVERRIDES},
+    )

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 from functools import cached_property
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from archive.blobs import BlobStore
@@ -18,21 +17,11 @@ from archive.db import Database
 from archive.indexer import Indexer
 from archive.keys import KeyStore
 from archive.search import SearchBackend, open_backend
-from service import settings
-from service.doctypes import DOCTYPES
 from service.documents.convert.client import Converter
 from service.documents.convert.instance import FONTS_CONF, PoolSettings
-from service.documents.render import register_doctype
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# The document types of the registry, declared to the layers below it that answer by a type's
-# code alone: its renderer and template (service/documents/render.py) and its default
-# retention (service/settings.py, which WENSHU_RETENTION overrides). Whatever builds a Wenshu
-# has imported this module, so it holds for the server, the command, the workers and tests.
-for _doctype in DOCTYPES.values():
-    register_doctype(_doctype.code, _doctype.renderer, _doctype.template)
-    settings.DEFAULT_RETENTION[_doctype.code] = _doctype.retention
 
 
 class BackgroundIndexing(Protocol):
@@ -44,25 +33,25 @@ class BackgroundIndexing(Protocol):
 
 
 class Wenshu:
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
-        self.db = Database(config["DATABASE_URL"])
-        self.blobs = BlobStore(config["ARCHIVE_DIR"])
-        self.keys = KeyStore(config["KEYS_DIR"])
-        self.tz = ZoneInfo(config["TIMEZONE"])
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.blobs = BlobStore(settings.paths.archive)
+        self.keys = KeyStore(settings.paths.keys)
+        self.tz = ZoneInfo(settings.timezone)
         self.indexing: BackgroundIndexing | None = None
         """Set by a serving process; without one, a search drains the queue itself."""
 
     @cached_property
     def pool_settings(self) -> PoolSettings:
-        c = self.config
+        c = self.settings.converter
         return PoolSettings(
-            run_dir=Path(c["CONVERTER_DIR"]),
-            size=c["CONVERTER_POOL_SIZE"],
-            base_port=c["CONVERTER_BASE_PORT"],
-            max_conversions=c["CONVERTER_MAX_CONVERSIONS"],
-            conversion_timeout=c["CONVERSION_TIMEOUT"],
-            acquire_timeout=c["CONVERTER_ACQUIRE_TIMEOUT"],
+            run_dir=self.settings.paths.converter,
+            size=c.pool_size,
+            base_port=c.base_port,
+            max_conversions=c.max_conversions,
+            conversion_timeout=c.conversion_timeout,
+            acquire_timeout=c.acquire_timeout,
             fontconfig_file=FONTS_CONF if FONTS_CONF.exists() else None,
         )
 
@@ -72,16 +61,14 @@ class Wenshu:
 
     @cached_property
     def index(self) -> SearchBackend:
-        """The search index of the configured backend (``SEARCH_BACKEND``)."""
+        """The search index of the configured backend (``WENSHU_SEARCH_BACKEND``)."""
         return open_backend(
-            self.config.get("SEARCH_BACKEND") or "whoosh",
-            index_dir=self.config.get("INDEX_DIR"),
-            engine=self.db.engine,
+            self.settings.search.backend, index_dir=self.settings.paths.index, engine=self.db.engine
         )
 
     @cached_property
     def indexer(self) -> Indexer:
-        return Indexer(self.db, self.blobs, self.index, Path(self.config["RUN_DIR"]) / "index.lock")
+        return Indexer(self.db, self.blobs, self.index, self.settings.paths.run / "index.lock")
 
     def index_soon(self) -> None:
         """Wake this process's background indexer: the queue row is already committed, so the

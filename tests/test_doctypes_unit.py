@@ -25,12 +25,11 @@ from schemas import INPUT_SCHEMAS
 from schemas.fields import SEARCH_ROLES, WenshuSchema
 from schemas.notice import NoticeSchema
 from service import policy
-from service.doctypes import DOCTYPES, HAND_SIGNED, DocType, FormText
+from service.doctypes import DOCTYPES, HAND_SIGNED, DocType, FormText, sample_input, template_path
 from service.doctypes.registry import build_registry
 from service.documents.layout import Letterhead, RenderJob
-from service.documents.render import sample_input, template_path
 from service.documents.templates import Template
-from service.settings import load_config
+from service.settings import load_settings
 from service.workflows.cases import REQUIRED
 from tests.support import ROOT
 
@@ -213,8 +212,8 @@ def test_retention_is_the_types_unless_the_environment_overrides_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("WENSHU_RETENTION", "inspection_record=10年")
-    config = load_config({"DATA_DIR": "/nonexistent"})
-    assert {code: d.retention_in(config) for code, d in DOCTYPES.items()} == {
+    overrides = load_settings({"DATA_DIR": "/nonexistent"}).retention
+    assert {code: d.retention_in(overrides) for code, d in DOCTYPES.items()} == {
         "notice": "D30",
         "inspection_record": "D10",
         "interview_transcript": "D30",
@@ -320,9 +319,9 @@ def test_a_fifth_type_is_one_declaration_a_schema_a_template_and_a_sample(tmp_pa
     assert data["title"] in "".join(
         re.findall(r"<w:t[^>]*>([^<]*)", _xml_parts(docx)["word/document.xml"])
     )
-    assert memo.retention_in(load_config({"DATA_DIR": "/nonexistent"})) == "D10"
+    assert memo.retention_in(load_settings({"DATA_DIR": "/nonexistent"}).retention) == "D10"
     with pytest.raises(NotFoundError):
-        sample_input("memo")  # never declared to the production lookups
+        sample_input("memo")  # not in the production registry
     with pytest.raises(ValueError, match="two document types with the code"):
         build_registry([*DOCTYPES.values(), replace(memo, code="notice")])
     with pytest.raises(ValueError, match="two document types in the place"):

@@ -5,16 +5,24 @@ code); the registry is built from them at import, so a new type is a new module 
 schema, template and sample, see docs/doctypes.md) and no list elsewhere. Everything else asks
 the registry: :data:`DOCTYPES` in the types' order, :func:`get_doctype`, :data:`HAND_SIGNED`.
 
-The layers below this one (``service/documents``, ``service/settings.py``) name no type;
-``service/wiring.py`` declares every type of the registry to the lookups they answer by code.
+The layers below this one (``service/documents``, ``service/settings.py``) name no type: a
+renderer and a template are handed to them. For whoever holds only a code (the template tools,
+tests, benchmarks) :func:`render_docx`, :func:`template_path` and :func:`sample_input` answer
+from the registry.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import pkgutil
+import re
+from pathlib import Path
+from typing import Any
 
+from archive.errors import NotFoundError, ValidationError
 from service.doctypes.registry import CaseRole, DocType, FormText, OrgNames, build_registry
+from service.documents.render import Letterhead
 
 __all__ = [
     "DOCTYPES",
@@ -24,6 +32,9 @@ __all__ = [
     "FormText",
     "OrgNames",
     "get_doctype",
+    "render_docx",
+    "sample_input",
+    "template_path",
 ]
 
 _declared: list[DocType] = []
@@ -45,3 +56,38 @@ HAND_SIGNED: frozenset[str] = frozenset(c for c, d in DOCTYPES.items() if d.hand
 
 def get_doctype(code: str) -> DocType | None:
     return DOCTYPES.get(code)
+
+
+def _by_code(code: str) -> DocType:
+    doctype = DOCTYPES.get(code) if re.fullmatch(r"[a-z][a-z0-9_]*", code) else None
+    if doctype is None:
+        raise NotFoundError(f"未知的文书类型：{code}")
+    return doctype
+
+
+def template_path(code: str) -> Path:
+    """The template file of the type ``code``, e.g. ``doc_templates/notice.docx``."""
+    return _by_code(code).template.path
+
+
+def sample_input(code: str) -> dict[str, Any]:
+    """The realistic example input kept next to the type's template (a fresh copy each call)."""
+    return _by_code(code).sample_input()
+
+
+def render_docx(
+    code: str,
+    data: dict[str, Any],
+    *,
+    org: Letterhead,
+    wenhao: str,
+    issue_date: dt.date,
+    seal_png: bytes | None = None,
+) -> bytes:
+    """:meth:`DocType.render` for the type ``code``."""
+    doctype = DOCTYPES.get(code)
+    if doctype is None:
+        raise ValidationError(
+            f"未知的文书类型：{code}", errors={"type": [f"未知的文书类型：{code}"]}
+        )
+    return doctype.render(data, org=org, wenhao=wenhao, issue_date=issue_date, seal_png=seal_png)

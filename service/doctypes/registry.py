@@ -109,10 +109,10 @@ class DocType:
         """The title typed by the user, else the type's default for this org (seed 002)."""
         return str(data.get("title") or self.default_title(data, org) or self.label)
 
-    def retention_in(self, config: Mapping[str, Any]) -> str:
-        """The retention to file it under: ``WENSHU_RETENTION``'s for this type, else the
-        type's default."""
-        return str(config.get("RETENTION", {}).get(self.code, self.retention))
+    def retention_in(self, overrides: Mapping[str, str]) -> str:
+        """The retention to file it under: ``WENSHU_RETENTION``'s for this type (``overrides``,
+        from ``Settings.retention``), else the type's default."""
+        return overrides.get(self.code, self.retention)
 
     def sample_input(self) -> dict[str, Any]:
         """The realistic example input kept next to the template (a fresh copy each call)."""

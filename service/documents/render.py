@@ -7,10 +7,8 @@ arguments. Which type uses which is declared by the type's module in ``service/d
 a layer above this one, so nothing here names a type: the renderers are building blocks
 (:mod:`service.documents.render_notice` for the red-header notice,
 :mod:`service.documents.render_record` for the forms filled in on site,
-:mod:`service.documents.render_report` for the report), and the by-code lookups
-(:func:`render_docx`, :func:`template_path`, :func:`sample_input`, for callers that hold
-only a code) answer from what :func:`register_doctype` was told — ``service/wiring.py``
-tells it every type of the registry when it is imported.
+:mod:`service.documents.render_report` for the report). By a type's code:
+``service.doctypes.render_docx``.
 
 The helpers the renderers share (literal text, dates, fragments of paragraphs, the 署名 with
 the seal) are in :mod:`service.documents.layout` and re-exported here.
@@ -20,16 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
-from pathlib import Path
-from typing import Any
 
 from docx.document import Document as DocxDocument
 from docxtpl import DocxTemplate
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from archive.errors import NotFoundError, ValidationError
 from service.documents.layout import (
     DoctypeRenderer,
     Fragment,
@@ -58,67 +52,9 @@ __all__ = [
     "em_width",
     "heading_number",
     "literal",
-    "register_doctype",
-    "render_docx",
     "render_document",
-    "sample_input",
-    "template_path",
     "write_blocks",
 ]
-
-_DECLARED: dict[str, tuple[DoctypeRenderer, Template]] = {}
-
-
-def register_doctype(doctype: str, renderer: DoctypeRenderer, template: Template) -> None:
-    """Let callers that hold only the code ``doctype`` render it, find its template and
-    sample (the registry of types declares each of its types here)."""
-    _DECLARED[doctype] = (renderer, template)
-
-
-def template_path(doctype: str) -> Path:
-    """The template file of the type ``doctype``, e.g. ``doc_templates/notice.docx``."""
-    declared = _DECLARED.get(doctype)
-    if declared is None:
-        raise NotFoundError(f"未知的文书类型：{doctype}")
-    return declared[1].path
-
-
-def sample_input(doctype: str) -> dict[str, Any]:
-    """The realistic example input kept next to the template (a fresh copy each call)."""
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", doctype):
-        raise NotFoundError(f"未知的文书类型：{doctype}")
-    declared = _DECLARED.get(doctype)
-    if declared is None:
-        raise NotFoundError(f"没有文书类型 {doctype} 的示例输入")
-    return declared[1].sample_input()
-
-
-def render_docx(
-    doctype: str,
-    data: dict,
-    *,
-    org: Letterhead,
-    wenhao: str,
-    issue_date: dt.date,
-    seal_png: bytes | None = None,
-) -> bytes:
-    """:func:`render_document` for the type declared under the code ``doctype``."""
-    declared = _DECLARED.get(doctype)
-    if declared is None:
-        raise ValidationError(
-            f"未知的文书类型：{doctype}", errors={"type": [f"未知的文书类型：{doctype}"]}
-        )
-    renderer, template = declared
-    return render_document(
-        renderer,
-        template,
-        doctype,
-        data,
-        org=org,
-        wenhao=wenhao,
-        issue_date=issue_date,
-        seal_png=seal_png,
-    )
 
 
 def render_document(

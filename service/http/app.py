@@ -13,22 +13,39 @@ from sqlalchemy import text
 from service.http import auth, errors, limits, logs, metrics
 from service.http.api import audit, cases, doctypes, documents, search
 from service.http.web import pages
-from service.settings import load_config
+from service.settings import load_settings
 from service.wiring import Wenshu
 from service.workers.indexing import attach_indexing
 
+#: Flask's and flask-smorest's own settings (not the service's: those are service/settings.py).
+FLASK_CONFIG: dict[str, Any] = {
+    "API_TITLE": "Wenshu 文书",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/api/v1/static/swagger-ui/",
+    "JSON_AS_ASCII": False,
+}
+
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    settings = load_settings(test_config)
     app = Flask(__name__)
-    app.config.update(load_config(test_config))
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(app.config["DATA_DIR"])
+    app.config.update(FLASK_CONFIG)
+    app.config.update(
+        SECRET_KEY=settings.web.secret_key or _secret_key(settings.paths.data),
+        MAX_CONTENT_LENGTH=settings.limits.max_body_bytes,
+        TESTING=settings.testing,
+        **settings.extra,
+    )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    logs.init_app(app)  # first: its request id and start time are read by every later hook
+    logs.init_app(app, settings.web.log_format)  # first: every later hook reads its request id
     limits.init_app(app)  # before any hook reads the body
     metrics.init_app(app)
 
-    ws = Wenshu(app.config)
+    ws = Wenshu(settings)
     attach_indexing(ws)  # documents queued by this process's requests reach the index at once
     app.extensions["wenshu"] = ws
 

@@ -19,6 +19,7 @@ import re
 from flask import Flask, abort, current_app, request
 
 from archive.errors import ValidationError
+from service.http.state import wenshu
 
 MAX_JSON_DEPTH = 64
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
@@ -49,7 +50,7 @@ def _read_undeclared_body() -> None:
         return
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.mimetype == "multipart/form-data":
-        limit = max(limit, current_app.config.get("MAX_UPLOAD_BYTES", limit))
+        limit = max(limit, wenshu().settings.limits.max_upload_bytes)
     body = environ["wsgi.input"].read(limit + 1)
     if len(body) > limit:
         abort(413)

@@ -80,8 +80,8 @@ def request_id_from(header: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def init_app(app: Flask) -> None:
-    configure(app.config.get("LOG_FORMAT", "json"))
+def init_app(app: Flask, log_format: str) -> None:
+    configure(log_format)
 
     @app.before_request
     def _start() -> None:

@@ -13,7 +13,7 @@ from archive.migrate import upgrade
 from archive.models import Document, Org
 from service import policy
 from service.ops.server import serve
-from service.settings import load_config
+from service.settings import load_settings
 from service.wiring import Wenshu
 from service.workers.ocr import Recogniser
 from service.workflows import accounts
@@ -25,7 +25,7 @@ def _ws() -> Wenshu:
     """The one ``Wenshu`` of this command, built from the service's settings on first use."""
     root = click.get_current_context().find_root()
     if not isinstance(root.obj, Wenshu):
-        root.obj = Wenshu(load_config())
+        root.obj = Wenshu(load_settings())
         root.call_on_close(root.obj.close)
     return root.obj
 
@@ -40,10 +40,11 @@ def _fail(exc: WenshuError) -> None:
 def initialise(ws: Wenshu) -> list[str]:
     """Data dirs, migrations, the demo org. Idempotent; returns what it did."""
     done = []
-    for key in ("DATA_DIR", "ARCHIVE_DIR", "INDEX_DIR", "RUN_DIR"):
-        ws.config[key].mkdir(parents=True, exist_ok=True)
-    ws.config["KEYS_DIR"].mkdir(parents=True, exist_ok=True, mode=0o700)
-    upgrade(ws.config["DATABASE_URL"])
+    paths = ws.settings.paths
+    for folder in (paths.data, paths.archive, paths.index, paths.run):
+        folder.mkdir(parents=True, exist_ok=True)
+    paths.keys.mkdir(parents=True, exist_ok=True, mode=0o700)
+    upgrade(ws.settings.database_url)
     with ws.db.read() as s:
         exists = s.scalar(select(Org).where(Org.code == accounts.DEMO_ORG["code"])) is not None
     if not exists:
@@ -60,7 +61,7 @@ def init_cmd() -> None:
     ws = _ws()
     for line in initialise(ws):
         click.echo(line)
-    click.echo(f"data dir: {ws.config['DATA_DIR']}")
+    click.echo(f"data dir: {ws.settings.paths.data}")
     click.echo(f"database: {ws.db.engine.url.render_as_string(hide_password=True)}")
 
 
@@ -247,7 +248,7 @@ def restore_cmd(directory: Path, keys_dir: Path | None) -> None:
     initialise(ws)
     report = verify_archive(ws)
     ws.indexer.rebuild()
-    click.echo(f"restored {n} blobs into {ws.config['DATA_DIR']}; search index rebuilt")
+    click.echo(f"restored {n} blobs into {ws.settings.paths.data}; search index rebuilt")
     if report.failures:
         for f in report.failures:
             click.echo(f"  - {f}", err=True)

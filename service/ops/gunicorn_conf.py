@@ -12,6 +12,7 @@ from prometheus_client import multiprocess
 from archive.search.analysis import warm_up
 from service.documents.seal import make_seal_png
 from service.http.logs import JsonFormatter
+from service.settings import load_settings
 from service.workflows import issuing  # noqa: F401  (loads render, sign, seal, watermark once, before the fork)
 
 
@@ -20,7 +21,7 @@ class JsonLogger(Logger):
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
-        if os.environ.get("WENSHU_LOG_FORMAT", "json") == "json":
+        if load_settings().web.log_format == "json":
             for handler in self.error_log.handlers:
                 handler.setFormatter(JsonFormatter())
 

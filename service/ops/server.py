@@ -25,12 +25,10 @@ log = logging.getLogger(__name__)
 
 
 def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None) -> int:
-    host = host or os.environ.get("WENSHU_HOST", "127.0.0.1")
-    port = port or int(os.environ.get("WENSHU_PORT", "8000"))
-    workers = workers or int(
-        os.environ.get("WENSHU_WORKERS", str(max(2, (os.cpu_count() or 2) * 2)))
-    )
-    run_dir_lock = _own_run_dir(Path(ws.config["RUN_DIR"]))
+    host = host or ws.settings.server.host
+    port = port or ws.settings.server.port
+    workers = workers or ws.settings.server.workers
+    run_dir_lock = _own_run_dir(ws.settings.paths.run)
     if run_dir_lock is None:
         return 1
     pool = ConverterPool(ws.pool_settings)
@@ -38,8 +36,8 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
     pool.start()
     upkeep = RecurringChecks(
         ws,
-        fixity_every=ws.config["FIXITY_INTERVAL_SECONDS"],
-        checkpoint_every=ws.config["CHECKPOINT_INTERVAL_SECONDS"],
+        fixity_every=ws.settings.integrity.fixity_interval,
+        checkpoint_every=ws.settings.integrity.checkpoint_interval,
     )
     upkeep.start()
     attach_indexing(ws)  # the recogniser queues recognised text for the index
@@ -60,9 +58,15 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
         "--worker-class",
         "gthread",
         "--threads",
-        os.environ.get("WENSHU_THREADS", "8"),
+        str(ws.settings.server.threads),
         "--timeout",
-        str(int(ws.config["CONVERSION_TIMEOUT"] + ws.config["CONVERTER_ACQUIRE_TIMEOUT"] + 30)),
+        str(
+            int(
+                ws.settings.converter.conversion_timeout
+                + ws.settings.converter.acquire_timeout
+                + 30
+            )
+        ),
         "--graceful-timeout",
         "20",
         "--config",
@@ -157,7 +161,7 @@ def _own_run_dir(run_dir: Path) -> Any:
 def _fresh_metrics_dir(ws: Wenshu) -> Path:
     """The workers' metric files (gunicorn access log replaced by the app's JSON request log):
     emptied at each start, so counters begin at zero with the service, as Prometheus expects."""
-    path = Path(ws.config["RUN_DIR"]) / "metrics"
+    path = ws.settings.paths.run / "metrics"
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path

@@ -118,8 +118,8 @@ class Recogniser(Worker):
 
     def __init__(self, ws: Wenshu) -> None:
         self.ws = ws
-        self.lock_path = Path(ws.config["RUN_DIR"]) / "ocr.lock"
-        self.lease = float(ws.config.get("OCR_LEASE_SECONDS", 900))
+        self.lock_path = ws.settings.paths.run / "ocr.lock"
+        self.lease = float(ws.settings.integrity.ocr_lease)
         super().__init__()
 
     def drain(self, timeout: float = 1.0) -> int:

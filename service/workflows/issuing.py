@@ -80,7 +80,7 @@ def preview(ws: Wenshu, req: IssueRequest, org: Org) -> bytes:
 
 def _reserve(ws: Wenshu, org: Org, doctype: DocType, year: int) -> list[numbering.Reservation]:
     lease = _lease(ws)
-    retention = doctype.retention_in(ws.config)
+    retention = doctype.retention_in(ws.settings.retention)
     with ws.db.write() as s:
         taken = []
         if doctype.numbered:
@@ -101,7 +101,7 @@ def _reserve(ws: Wenshu, org: Org, doctype: DocType, year: int) -> list[numberin
 
 
 def _lease(ws: Wenshu) -> timedelta:
-    return timedelta(seconds=ws.config["RESERVATION_LEASE_SECONDS"])
+    return timedelta(seconds=ws.settings.integrity.reservation_lease)
 
 
 def issue(ws: Wenshu, req: IssueRequest, who: Principal) -> Document:
@@ -162,7 +162,7 @@ def _produce_and_commit(
     key_pem: bytes,
     cert_pem: bytes,
 ) -> Document:
-    retention = req.doctype.retention_in(ws.config)
+    retention = req.doctype.retention_in(ws.settings.retention)
     wenhao = (
         numbering.format_wenhao(org.zihao, year, reservations[0].n)
         if req.doctype.numbered

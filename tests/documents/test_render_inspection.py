@@ -29,10 +29,11 @@ from pypdf import PdfReader
 from schemas.inspection_record import InspectionRecordSchema
 from schemas.inspection_report import InspectionReportSchema, review_level
 from schemas.interview_transcript import InterviewTranscriptSchema
+from service.doctypes import render_docx, sample_input, template_path
 from service.documents.convert.client import Converter
 from service.documents.convert.instance import PoolSettings
 from service.documents.layout import date_span, time_span
-from service.documents.render import Letterhead, render_docx, sample_input, template_path
+from service.documents.render import Letterhead
 from service.documents.seal import make_seal_png
 from tests.support import ROOT
 

@@ -22,14 +22,12 @@ from pypdf import PdfReader, PdfWriter
 
 from archive.errors import NotFoundError, ValidationError
 from schemas.notice import NoticeSchema
+from service.doctypes import render_docx, sample_input, template_path
 from service.documents.render import (
     Letterhead,
     balance_title,
     chinese_date,
     heading_number,
-    render_docx,
-    sample_input,
-    template_path,
 )
 from service.documents.seal import make_seal_png
 from service.documents.watermark import watermark_draft

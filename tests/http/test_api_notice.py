@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from archive.models import AuditEvent
 from service.workflows.fixity import verify_archive
-from tests.support import archive_counts, sample
+from tests.support import archive_counts, sample, set_setting
 
 
 def issue(client: Any, data: dict[str, Any] | None = None, **extra: Any) -> Any:
@@ -170,7 +170,7 @@ def test_tampering_is_reported_everywhere(users: dict[str, Any], ws: Any) -> Non
     failures = verify_archive(ws).failures
     assert any(doc["id"] in f and "sha256" in f for f in failures)
 
-    db_path = ws.config["DATA_DIR"] / "wenshu.db"
+    db_path = ws.settings.paths.data / "wenshu.db"
     con = sqlite3.connect(db_path, timeout=60)
     con.execute("DROP TRIGGER audit_events_no_update")
     con.execute("UPDATE audit_events SET actor='someone-else' WHERE seq=3")
@@ -216,14 +216,14 @@ def test_search_waits_for_its_documents_not_for_the_index_writer(
     try:
         assert held.wait(10)
         doc = issue(users["clerk"]).get_json()
-        ws.config["SEARCH_CATCH_UP_SECONDS"] = 0.3
+        set_setting(ws, "search", catch_up_seconds=0.3)
         started = time.monotonic()
         r = users["clerk"].get("/api/v1/search?q=" + doc["wenhao"]).get_json()
         assert time.monotonic() - started < 10  # bounded, though the lock stays held
         assert r["indexing"] == 1 and r["hits"] == []
 
         go.set()  # the writer indexes the document, then keeps the lock
-        ws.config["SEARCH_CATCH_UP_SECONDS"] = 20.0
+        set_setting(ws, "search", catch_up_seconds=20.0)
         started = time.monotonic()
         r = users["clerk"].get("/api/v1/search?q=" + doc["wenhao"]).get_json()
         assert time.monotonic() - started < 10  # well before its 20 s bound: the entry is done

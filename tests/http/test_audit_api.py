@@ -56,7 +56,7 @@ def actions(ws: Any, **where: Any) -> list[tuple[str, str, dict[str, Any]]]:
 def raw_sql(ws: Any, *sql: str) -> None:
     # Closed even when a trigger aborts the statement: an open failed transaction would keep
     # the write lock, and the service's own writers (the background indexer) wait on it.
-    con = sqlite3.connect(ws.config["DATA_DIR"] / "wenshu.db", timeout=60)
+    con = sqlite3.connect(ws.settings.paths.data / "wenshu.db", timeout=60)
     try:
         for stmt in sql:
             con.execute(stmt)

@@ -42,7 +42,7 @@ def stored(ws: Any) -> tuple[Any, ...]:
             s.scalar(select(func.count()).select_from(model)) or 0
             for model in (M.Document, M.NumberReservation, M.Case, M.Withdrawal, M.AuditEvent)
         )
-    blobs = sorted(p.name for p in Path(ws.config["ARCHIVE_DIR"]).rglob("*") if p.is_file())
+    blobs = sorted(p.name for p in ws.settings.paths.archive.rglob("*") if p.is_file())
     return counts, tuple(blobs)
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,14 @@ def stop_server(proc: Any) -> None:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def set_setting(ws: Wenshu, section: str, **values: Any) -> None:
+    """Change settings of a running ``ws`` for a test, e.g. ``set_setting(ws, "limits",
+    max_upload_bytes=2000)`` (settings are frozen: the section is replaced)."""
+    ws.settings = replace(
+        ws.settings, **{section: replace(getattr(ws.settings, section), **values)}
+    )
 
 
 class WenshuCli:

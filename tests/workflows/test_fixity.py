@@ -41,7 +41,7 @@ def flip_byte(path: Path) -> None:
 
 
 def raw_sql(ws: Any, *sql: str) -> None:
-    con = sqlite3.connect(ws.config["DATA_DIR"] / "wenshu.db", timeout=60)
+    con = sqlite3.connect(ws.settings.paths.data / "wenshu.db", timeout=60)
     for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
         con.execute(f"DROP TRIGGER {name}")
     for stmt in sql:
@@ -181,10 +181,13 @@ def test_retention_setting_is_parsed_and_checked() -> None:
 
 
 def test_retention_and_intervals_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from service.settings import load_config
+    from service.doctypes import DOCTYPES
+    from service.settings import load_settings
 
     monkeypatch.setenv("WENSHU_RETENTION", "notice=10年")
     monkeypatch.setenv("WENSHU_FIXITY_INTERVAL_SECONDS", "600")
-    cfg = load_config({"DATA_DIR": "/nonexistent"})
-    assert cfg["RETENTION"]["notice"] == "D10" and cfg["RETENTION"]["inspection_report"] == "Y"
-    assert cfg["FIXITY_INTERVAL_SECONDS"] == 600 and cfg["CHECKPOINT_INTERVAL_SECONDS"] == 3600
+    settings = load_settings({"DATA_DIR": "/nonexistent"})
+    assert DOCTYPES["notice"].retention_in(settings.retention) == "D10"
+    assert DOCTYPES["inspection_report"].retention_in(settings.retention) == "Y"
+    assert settings.integrity.fixity_interval == 600
+    assert settings.integrity.checkpoint_interval == 3600

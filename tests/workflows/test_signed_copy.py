@@ -22,7 +22,7 @@ from archive.models import AuditEvent, OcrQueueEntry, SignedCopy, SignedCopyOcr
 from service.wiring import Wenshu
 from service.workers.ocr import Recogniser, tidy_text
 from service.workflows.fixity import verify_archive
-from tests.support import Client, fresh_database, make_app, sample
+from tests.support import Client, fresh_database, make_app, sample, set_setting
 
 ANSWER = "本月共抽查住院病历四十份，未发现伪造病历的情况。"
 NOTE = "原件存放于第三档案柜"  # written on the scan only, as a clerk's stamp would be
@@ -98,7 +98,7 @@ def stored(ws: Wenshu) -> tuple[int, int, int, int]:
             )
             or 0
         )
-    blobs = sum(1 for p in Path(ws.config["ARCHIVE_DIR"]).rglob("*") if p.is_file())
+    blobs = sum(1 for p in ws.settings.paths.archive.rglob("*") if p.is_file())
     return rows, queued, events, blobs
 
 
@@ -269,7 +269,7 @@ def test_refusals_by_role_type_size_and_org(
     assert notice["signed_copy"] is None
     wrong = upload(users["clerk"], notice["id"], pngs(png))
     assert wrong.status_code == 422 and "检查记录单和询问笔录" in wrong.get_json()["message"]
-    ws.config["MAX_UPLOAD_BYTES"] = 2_000
+    set_setting(ws, "limits", max_upload_bytes=2_000)
     big = upload(insp, doc["id"], pngs(png))
     assert big.status_code == 413 and "file" in big.get_json()["errors"]
     assert stored(ws) == before
@@ -393,7 +393,7 @@ def test_a_recogniser_that_died_is_taken_over_once_its_lease_runs_out(
     assert Recogniser(ws).drain(timeout=60) == 0  # its lease still runs: nobody doubles up
     copy = insp.get(f"/api/v1/documents/{doc['id']}").get_json()["signed_copy"]
     assert copy["ocr"]["status"] == "正在识别"
-    ws.config["OCR_LEASE_SECONDS"] = 0
+    set_setting(ws, "integrity", ocr_lease=0)
     assert Recogniser(ws).drain(timeout=600) == 1
     copy = insp.get(f"/api/v1/documents/{doc['id']}").get_json()["signed_copy"]
     assert copy["ocr"]["status"] == "已识别"

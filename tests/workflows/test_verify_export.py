@@ -281,7 +281,7 @@ def test_tampering_in_the_database_shows_in_the_next_export(
     before = json.loads(users["auditor"].get("/api/v1/audit/export").data)
     assert run(before, tmp_path)[0] == 0
     theirs = first(before, lambda e: e.get("redacted"))["seq"]
-    con = sqlite3.connect(ws.config["DATA_DIR"] / "wenshu.db", timeout=60)
+    con = sqlite3.connect(ws.settings.paths.data / "wenshu.db", timeout=60)
     con.execute("DROP TRIGGER audit_events_no_update")
     con.execute(f"UPDATE audit_events SET details='{{}}' WHERE seq={theirs}")
     con.commit()

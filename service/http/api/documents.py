@@ -232,12 +232,12 @@ class DocumentSignedCopy(MethodView):
         who = auth.current()
         view = records.load(ws, who, doc_id)
         signed_copy.authorise_upload(who, view)  # before the body is read
-        flask_request.max_content_length = ws.config["MAX_UPLOAD_BYTES"]
+        flask_request.max_content_length = ws.settings.limits.max_upload_bytes
         try:
             uploads = flask_request.files.getlist("file")
             files = [(f.filename or "", f.mimetype or "", f.read()) for f in uploads]
         except RequestEntityTooLarge as exc:
-            limit = ws.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
+            limit = ws.settings.limits.max_upload_bytes // (1024 * 1024)
             raise UploadTooLarge(
                 f"上传文件超过 {limit} MiB 上限", errors={"file": [f"超过 {limit} MiB"]}
             ) from exc

@@ -107,7 +107,7 @@ class Search(MethodView):
                 raise Forbidden("无权检索其他机构的文书")
             orgs = [who.org_code]
         # Whatever was issued a moment ago is searchable now, or the answer says how much is not.
-        indexing = ws.catch_up_index(ws.config["SEARCH_CATCH_UP_SECONDS"])
+        indexing = ws.catch_up_index(ws.settings.search.catch_up_seconds)
         result = ws.index.search(
             args["q"],
             orgs=orgs,

@@ -8,7 +8,6 @@ the JSON API from the browser with the login session and its CSRF token.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import Flask
@@ -33,10 +32,7 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_NAME"] = "wenshu_session"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["SESSION_COOKIE_SECURE"] = os.environ.get("WENSHU_COOKIE_SECURE", "") in (
-        "1",
-        "true",
-    )
+    app.config["SESSION_COOKIE_SECURE"] = app.extensions["wenshu"].settings.web.cookie_secure
     app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
     app.register_blueprint(bp)
     guard.init_app(app)

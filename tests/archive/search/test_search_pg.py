@@ -19,7 +19,7 @@ from archive.db import make_engine
 from archive.errors import ValidationError
 from archive.search.docs import IndexedDoc
 from archive.search.postgres.backend import TABLE, PgSearchIndex
-from service.settings import load_config
+from service.settings import load_settings
 from tests.support import fresh_database
 from tests.support.search_backends import doc
 
@@ -48,13 +48,13 @@ def found(ix: PgSearchIndex, q: str, **kw: Any) -> set[str]:
 
 
 def test_the_backend_follows_the_database_unless_configured() -> None:
-    assert load_config({"DATABASE_URL": "sqlite:///x.db"})["SEARCH_BACKEND"] == "whoosh"
+    assert load_settings({"DATABASE_URL": "sqlite:///x.db"}).search.backend == "whoosh"
     pg = "postgresql+psycopg://u:p@h/db"
-    assert load_config({"DATABASE_URL": pg})["SEARCH_BACKEND"] == "postgresql"
-    chosen = load_config({"DATABASE_URL": pg, "SEARCH_BACKEND": "whoosh"})
-    assert chosen["SEARCH_BACKEND"] == "whoosh"
+    assert load_settings({"DATABASE_URL": pg}).search.backend == "postgresql"
+    chosen = load_settings({"DATABASE_URL": pg, "SEARCH_BACKEND": "whoosh"})
+    assert chosen.search.backend == "whoosh"
     with pytest.raises(ValueError, match="WENSHU_SEARCH_BACKEND"):
-        load_config({"SEARCH_BACKEND": "elastic"})
+        load_settings({"SEARCH_BACKEND": "elastic"})
     with pytest.raises(ValueError, match="PostgreSQL"):
         PgSearchIndex(make_engine("sqlite://"))
 
