@@ -310,7 +310,7 @@ def open_numbers(service: Service) -> dict[tuple[str, str], int]:
 
     from archive import numbering
     from archive.models import NumberReservation, Org
-    from service.settings import DEFAULT_RETENTION
+    from service.doctypes import DOCTYPES as TYPES
 
     year = time.gmtime(time.time() + 8 * 3600).tm_year  # the series year is Asia/Shanghai's
     with database(service) as db, db.read() as s:
@@ -319,7 +319,7 @@ def open_numbers(service: Service) -> dict[tuple[str, str], int]:
             for doctype in reversed(DOCTYPES):  # the notice feeds its org's 发文字号 and D30
                 feeders[numbering.wenhao_series(org.code, org.zihao, year)] = (doctype, org.code)
                 series = numbering.archive_series(
-                    org.fonds_no, year, DEFAULT_RETENTION[doctype], org.unit_code
+                    org.fonds_no, year, TYPES[doctype].retention, org.unit_code
                 )
                 feeders[series] = (doctype, org.code)
         counts: dict[tuple[str, str], int] = {}
