@@ -15,7 +15,8 @@ from service.documents.convert.instance import FONTS_CONF, PoolSettings
 from service.documents.convert.pool import ConverterPool
 from service.wiring import Wenshu
 from service.workflows.accounts import add_org, add_user
-from tests.support import BACKENDS, Client, free_port_block, fresh_database, make_app
+from tests.support import BACKENDS, free_port_block
+from tests.support.apps import Client, fresh_database, make_app
 
 
 @pytest.fixture(params=BACKENDS)

@@ -31,7 +31,8 @@ from service.documents.convert.client import Converter
 from service.documents.convert.instance import FONTS_CONF, PoolSettings, try_lock, unlock
 from service.documents.convert.pool import ConverterPool
 from service.workflows.accounts import add_user
-from tests.support import Client, archive_counts, free_port_block, make_app, sample
+from tests.support import free_port_block, sample
+from tests.support.apps import Client, archive_counts, make_app
 
 TIMEOUT = 8.0
 SLACK = 45.0  # a loaded 2-core machine: the bound is "the timeout, not forever"

@@ -13,7 +13,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from archive.models import AuditEvent, Document
-from tests.support import archive_counts, sample
+from tests.support import sample
+from tests.support.apps import archive_counts
 
 TYPES = ("inspection_record", "interview_transcript", "inspection_report")
 

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from archive.models import AuditEvent
 from service.workflows.fixity import verify_archive
-from tests.support import archive_counts, sample, set_setting
+from tests.support import sample
+from tests.support.apps import archive_counts, set_setting
 
 
 def issue(client: Any, data: dict[str, Any] | None = None, **extra: Any) -> Any:

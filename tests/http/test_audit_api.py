@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from archive.models import AuditEvent, Document
 from service.documents.pades import verify_pdf
 from service.workflows.accounts import add_org, add_user
-from tests.support import Client, make_app, sample
+from tests.support import sample
+from tests.support.apps import Client, make_app
 
 YEAR = datetime.now(ZoneInfo("Asia/Shanghai")).year
 READS = [

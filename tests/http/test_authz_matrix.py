@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from service.workflows.accounts import add_org, add_user
-from tests.support import make_app, sample
+from tests.support import sample
+from tests.support.apps import make_app
 from tests.support.web import PASSWORD
 from tests.support.web import csrf_field as _csrf
 
@@ -305,7 +306,7 @@ def test_matrix(world: World, rule: str, method: str) -> None:
 def test_unsafe_requests_need_the_csrf_token(world: World) -> None:
     """A logged-in browser session without the CSRF token: pages answer 400, the API 403,
     and nothing is done."""
-    from tests.support import archive_counts
+    from tests.support.apps import archive_counts
 
     ws = world.app.extensions["wenshu"]
     before = archive_counts(ws)

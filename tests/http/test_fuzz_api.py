@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode, checks
 
 from service.workflows.accounts import add_org, add_user
-from tests.support import make_app, sample
+from tests.support import sample
+from tests.support.apps import make_app
 
 EXAMPLES = int(os.environ.get("WENSHU_FUZZ_EXAMPLES", "20"))
 EXAMPLES_CONVERTING = int(os.environ.get("WENSHU_FUZZ_EXAMPLES_CONVERTING", "3"))

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from service.workflows.accounts import add_user
-from tests.support import Client, make_app, sample
+from tests.support import sample
+from tests.support.apps import Client, make_app
 
 SPEC = "/api/v1/openapi.json"
 ERROR_REF = "#/components/schemas/Error"

@@ -23,7 +23,8 @@ from archive.models import AuditEvent
 from service.doctypes import DOCTYPES
 from service.http.web.formspec import missing_labels
 from service.workflows.accounts import add_org, add_user
-from tests.support import ROOT, WenshuCli, make_app
+from tests.support import ROOT
+from tests.support.apps import WenshuCli, make_app
 
 playwright = pytest.importorskip("playwright.sync_api")
 

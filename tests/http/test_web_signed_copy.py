@@ -17,7 +17,8 @@ from werkzeug.serving import make_server
 
 from service.workers.ocr import Recogniser
 from service.workflows.accounts import add_user
-from tests.support import ROOT, Client, make_app, sample
+from tests.support import ROOT, sample
+from tests.support.apps import Client, make_app
 
 playwright = pytest.importorskip("playwright.sync_api")
 

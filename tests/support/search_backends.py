@@ -20,7 +20,7 @@ def open_index(kind: str, tmp_path: Path) -> Iterator[SearchBackend]:
         yield open_backend(kind, index_dir=tmp_path / "index", engine=None)
         return
     from archive.db import make_engine
-    from tests.support import fresh_database
+    from tests.support.apps import fresh_database
 
     with fresh_database("postgresql", tmp_path) as url:
         engine = make_engine(url)

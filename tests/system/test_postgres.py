@@ -18,13 +18,8 @@ from archive.audit import AuditChain, verify_chain
 from archive.db import Database
 from archive.migrate import upgrade
 from service.workflows.accounts import add_user
-from tests.support import (
-    ROOT,
-    Client,
-    fresh_database,
-    make_app,
-    sample,
-)
+from tests.support import ROOT, sample
+from tests.support.apps import Client, fresh_database, make_app
 from tests.support.server import WENSHU, two_servers
 
 

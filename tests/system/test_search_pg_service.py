@@ -18,7 +18,8 @@ from sqlalchemy import text
 
 from archive.search.postgres.backend import PgSearchIndex
 from service.workflows.accounts import add_user
-from tests.support import Client, fresh_database, make_app, sample
+from tests.support import sample
+from tests.support.apps import Client, fresh_database, make_app
 from tests.support.server import two_servers
 
 

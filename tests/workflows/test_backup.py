@@ -11,7 +11,8 @@ from service.ops.cli import initialise
 from service.workflows.accounts import add_user
 from service.workflows.backup import backup, restore
 from service.workflows.fixity import verify_archive
-from tests.support import Client, sample
+from tests.support import sample
+from tests.support.apps import Client
 
 
 def test_backup_during_issue_and_restore(

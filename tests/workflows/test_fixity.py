@@ -18,7 +18,8 @@ from archive.retention import due_on, parse_setting
 from service.documents.pades import make_dev_identity, sign_pdf
 from service.workers.integrity import RecurringChecks
 from service.workflows.fixity import run_fixity, verify_archive
-from tests.support import WenshuCli, sample
+from tests.support import sample
+from tests.support.apps import WenshuCli
 
 
 def issue(users: dict[str, Any]) -> dict[str, Any]:

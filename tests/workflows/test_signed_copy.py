@@ -22,7 +22,8 @@ from archive.models import AuditEvent, OcrQueueEntry, SignedCopy, SignedCopyOcr
 from service.wiring import Wenshu
 from service.workers.ocr import Recogniser, tidy_text
 from service.workflows.fixity import verify_archive
-from tests.support import Client, fresh_database, make_app, sample, set_setting
+from tests.support import sample
+from tests.support.apps import Client, fresh_database, make_app, set_setting
 
 ANSWER = "本月共抽查住院病历四十份，未发现伪造病历的情况。"
 NOTE = "原件存放于第三档案柜"  # written on the scan only, as a clerk's stamp would be

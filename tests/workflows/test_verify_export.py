@@ -19,7 +19,8 @@ import pytest
 from archive.checkpoints import payload, sign
 from service.documents.pades import make_dev_identity
 from service.workflows.accounts import add_org, add_user
-from tests.support import ROOT, Client, make_app, sample
+from tests.support import ROOT, sample
+from tests.support.apps import Client, make_app
 from tests.support.offline import verify_export as run
 
 SCRIPT = ROOT / "scripts" / "verify_export.py"

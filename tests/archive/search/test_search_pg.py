@@ -20,7 +20,7 @@ from archive.errors import ValidationError
 from archive.search.docs import IndexedDoc
 from archive.search.postgres.backend import TABLE, PgSearchIndex
 from service.settings import load_settings
-from tests.support import fresh_database
+from tests.support.apps import fresh_database
 from tests.support.search_backends import doc
 
 DOCS = [
