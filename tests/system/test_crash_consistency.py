@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.apps import chaos
+from tests.support import chaos
 from tests.support.harness import Service
 
 LEASE = 20
