@@ -46,6 +46,24 @@ class ConflictError(WenshuError):
     code = "conflict"
 
 
+class ApprovalRequired(ConflictError):
+    """The type needs 签发 by an approver before it is numbered, and this request skips it."""
+
+    code = "approval_required"
+
+
+class StaleVersion(ConflictError):
+    """A draft was saved on top of a version that is no longer its latest."""
+
+    code = "stale_version"
+
+
+class IdempotencyKeyReused(ValidationError):
+    """An ``Idempotency-Key`` sent again with another request than the first time."""
+
+    code = "idempotency_key_reused"
+
+
 class ConversionError(WenshuError):
     """LibreOffice failed on a document (crash, timeout, bad output)."""
 

@@ -316,3 +316,84 @@ class OcrQueueEntry(Base):
     done_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True, index=True
     )
+
+
+class Draft(Base):
+    """拟稿 → 核稿/签发 → 编号: one document on its way, from the first save to its issue.
+
+    Its content lives in ``draft_versions`` (append-only, one row per save); this row holds
+    where it stands. ``state``: ``draft``, ``submitted``, ``returned``, ``approved``, ``issued``
+    or ``withdrawn``; nothing is deleted. ``issuing_token``/``issuing_since`` mark a request
+    producing its document (a claim with a lease, so two issue calls make one document);
+    ``document_id`` and ``data_sha256`` are set in the transaction that archives it.
+    """
+
+    __tablename__ = "drafts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    case_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    supersedes: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    version: Mapped[int] = mapped_column(Integer)  # the current (latest) version
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    returns: Mapped[int] = mapped_column(Integer, default=0)
+    approved_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    approval_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    issuing_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    issuing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    document_id: Mapped[str | None] = mapped_column(
+        ForeignKey("documents.id"), unique=True, nullable=True
+    )
+    data_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class DraftVersion(Base):
+    """One saved version of a draft's data, as the drafter sent it. Append-only."""
+
+    __tablename__ = "draft_versions"
+    __table_args__ = (
+        UniqueConstraint("draft_id", "version", name="uq_draft_versions_draft_version"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the data's canonical JSON
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    saved_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class DraftStep(Base):
+    """One step of a draft's history (create, update, submit, return, approve, withdraw,
+    issue): who, when, on which version, with the comment. Append-only."""
+
+    __tablename__ = "draft_steps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id"), index=True)
+    action: Mapped[str] = mapped_column(String(12))
+    version: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by_user: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` a user sent with an issue request, and the answer it got.
+
+    ``status`` is None while the first request runs; the answer (status and JSON) is kept so a
+    retry with the same key and body gets it again. A request that failed leaves no row.
+    """
+
+    __tablename__ = "idempotency_keys"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(200))  # the operation, e.g. POST /api/v1/documents
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -165,6 +165,7 @@ def main() -> None:
         env = dict(os.environ, DATABASE_URL=url, WENSHU_DATA=str(tmp / "data"))
         env["WENSHU_CONVERTER_POOL_SIZE"] = str(args.pool)
         env.pop("WENSHU_SEARCH_BACKEND", None)
+        env["WENSHU_APPROVAL"] = "notice=no"  # the issue is measured, not the 签发 before it
         if args.workers:
             env["WENSHU_WORKERS"] = str(args.workers)
         wenshu(env, "init")

@@ -8,11 +8,27 @@ description — belong to that type and are declared in its module in ``service/
 from __future__ import annotations
 
 #: role → its name on the pages
-ROLE_LABELS = {"clerk": "文秘", "inspector": "检查员", "auditor": "审计员", "admin": "管理员"}
+ROLE_LABELS = {
+    "clerk": "文秘",
+    "inspector": "检查员",
+    "approver": "签发人",
+    "auditor": "审计员",
+    "admin": "管理员",
+}
 
 #: A list's items when the type's form does not say (``FormText.items``): what the add button
 #: adds, and how an item is numbered ({n} from 1).
 ITEM_DEFAULT = ("一项", "第 {n} 项")
+
+#: draft state → its name on the pages
+DRAFT_STATES = {
+    "draft": "草稿",
+    "submitted": "待签发",
+    "returned": "已退回",
+    "approved": "已签发",
+    "issued": "已编号发文",
+    "withdrawn": "已撤回",
+}
 
 RETENTION = {"Y": "永久", "D30": "定期 30 年", "D10": "定期 10 年"}
 
@@ -28,6 +44,12 @@ ACTIONS: dict[str, str] = {
     "document.signed_copy_ocr": "识别签字原件",
     "document.legal_hold": "诉讼保留",
     "document.legal_hold_release": "解除诉讼保留",
+    "draft.create": "拟稿",
+    "draft.update": "修改草稿",
+    "draft.submit": "提交签发",
+    "draft.return": "退回修改",
+    "draft.approve": "审批签发",
+    "draft.withdraw": "撤回草稿",
     "search": "检索",
     "case.create": "立案",
     "auth.login": "登录",

@@ -124,6 +124,9 @@ class Settings:
     retention: Mapping[str, str]
     """``WENSHU_RETENTION`` (``notice=D30,inspection_report=永久``): per-type overrides of the
     保管期限 each type declares (``DocType.retention_in``)."""
+    approval: Mapping[str, bool]
+    """``WENSHU_APPROVAL`` (``notice=yes,inspection_report=no``): per-type overrides of whether
+    a document needs 签发 by an approver before it is numbered (``DocType.needs_approval_in``)."""
     paths: Paths
     converter: ConverterSettings
     search: SearchSettings
@@ -143,6 +146,20 @@ def _int(text: str) -> int:
 
 def _float(text: str) -> float:
     return float(text.strip())
+
+
+def parse_approval(text: str) -> dict[str, bool]:
+    """``notice=yes,inspection_report=no`` → ``{"notice": True, "inspection_report": False}``.
+
+    Which types exist is the registry's to say (a layer above); a code no type has is ignored
+    there like a retention override of no type."""
+    out: dict[str, bool] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        doctype, sep, value = item.partition("=")
+        if not sep or not doctype.strip() or not value.strip():
+            raise ValueError(item)
+        out[doctype.strip()] = _flag(value)
+    return out
 
 
 def _flag(text: str) -> bool:
@@ -175,6 +192,7 @@ OVERRIDES = {
     "MAX_CONTENT_LENGTH": "WENSHU_MAX_BODY_BYTES",
     "MAX_UPLOAD_BYTES": "WENSHU_MAX_UPLOAD_BYTES",
     "RETENTION": "WENSHU_RETENTION",
+    "APPROVAL": "WENSHU_APPROVAL",
     "TIMEZONE": "WENSHU_TIMEZONE",
     "SECRET_KEY": "WENSHU_SECRET_KEY",
     "COOKIE_SECURE": "WENSHU_COOKIE_SECURE",
@@ -243,6 +261,7 @@ def load_settings(
         database_url=database_url,
         timezone=env.get("WENSHU_TIMEZONE", str.strip, "Asia/Shanghai", "应为时区名"),
         retention=env.get("WENSHU_RETENTION", parse_retention, {}, "应为 类型=期限,…"),
+        approval=env.get("WENSHU_APPROVAL", parse_approval, {}, "应为 类型=yes|no,…"),
         paths=paths,
         converter=ConverterSettings(
             pool_size=env.get("WENSHU_CONVERTER_POOL_SIZE", _int, cores, whole),

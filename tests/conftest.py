@@ -57,14 +57,21 @@ def ws(app: Any) -> Wenshu:
 
 @pytest.fixture
 def users(app: Any, ws: Wenshu) -> dict[str, Client]:
-    """One client per role in the demo org, and a clerk of a second org."""
+    """One client per role in the demo org (and a second approver), and a clerk, an approver
+    and an auditor of a second org."""
     add_org(ws, code="tyyb", name="太原市医疗保障局", zihao="并医保发", region="太原市")
     out = {
         role: Client(app, add_user(ws, name=f"u-{role}", role=role, org_code="llyb"))
-        for role in ("clerk", "inspector", "auditor", "admin")
+        for role in ("clerk", "inspector", "approver", "auditor", "admin")
     }
+    out["approver2"] = Client(  # a second 签发人: approvals are by someone other than the drafter
+        app, add_user(ws, name="u-approver2", role="approver", org_code="llyb")
+    )
     out["other_clerk"] = Client(
         app, add_user(ws, name="u-other-clerk", role="clerk", org_code="tyyb")
+    )
+    out["other_approver"] = Client(
+        app, add_user(ws, name="u-other-approver", role="approver", org_code="tyyb")
     )
     out["other_auditor"] = Client(
         app, add_user(ws, name="u-other-auditor", role="auditor", org_code="tyyb")

@@ -44,6 +44,12 @@ def test_every_variable_is_read_and_overrides_win() -> None:
         settings.limits.max_upload_bytes = 5  # type: ignore[misc]
 
 
+def test_approval_overrides_the_types_rule() -> None:
+    settings = load_settings(environ={"WENSHU_APPROVAL": "notice=no, inspection_record=yes"})
+    assert settings.approval == {"notice": False, "inspection_record": True}
+    assert load_settings(environ={}).approval == {}
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -54,6 +60,8 @@ def test_every_variable_is_read_and_overrides_win() -> None:
         ("WENSHU_SEARCH_BACKEND", "elastic"),
         ("WENSHU_LOG_FORMAT", "xml"),
         ("WENSHU_RETENTION", "notice"),
+        ("WENSHU_APPROVAL", "notice=perhaps"),
+        ("WENSHU_APPROVAL", "notice"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:

@@ -24,6 +24,7 @@ DOCTYPE = DocType(
     issuers=frozenset({"inspector", "clerk"}),
     numbered=False,
     retention="Y",
+    needs_approval=True,
     hand_signed=False,
     case_role=CaseRole(),
     renderer=render_report.RENDERER,

@@ -24,6 +24,7 @@ DOCTYPE = DocType(
     issuers=frozenset({"inspector"}),
     numbered=False,
     retention="D30",
+    needs_approval=False,
     hand_signed=True,
     case_role=CaseRole(),
     renderer=render_record.INTERVIEW_TRANSCRIPT,

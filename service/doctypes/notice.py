@@ -16,6 +16,7 @@ DOCTYPE = DocType(
     issuers=frozenset({"clerk"}),
     numbered=True,
     retention="D30",
+    needs_approval=True,
     hand_signed=False,
     case_role=None,
     renderer=render_notice.RENDERER,

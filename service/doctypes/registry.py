@@ -104,6 +104,10 @@ class DocType:
     """The title when the user typed none (seed 002's form titles), for this org."""
     facts: Callable[[dict[str, Any]], dict[str, Any]] = _no_facts
     """Figures computed from the input and stored with the document (the report's totals)."""
+    needs_approval: bool = False
+    """Numbered only after 签发 by an approver of the org (党政机关公文处理工作条例 第十七条:
+    公文应当经本机关负责人审批签发); ``WENSHU_APPROVAL`` overrides it, see
+    :meth:`needs_approval_in`. A type that needs none may still be drafted first."""
 
     def title(self, data: dict[str, Any], org: OrgNames) -> str:
         """The title typed by the user, else the type's default for this org (seed 002)."""
@@ -113,6 +117,11 @@ class DocType:
         """The retention to file it under: ``WENSHU_RETENTION``'s for this type (``overrides``,
         from ``Settings.retention``), else the type's default."""
         return overrides.get(self.code, self.retention)
+
+    def needs_approval_in(self, overrides: Mapping[str, bool]) -> bool:
+        """Whether it needs 签发: ``WENSHU_APPROVAL``'s word for this type (``overrides``, from
+        ``Settings.approval``), else the type's own."""
+        return overrides.get(self.code, self.needs_approval)
 
     def sample_input(self) -> dict[str, Any]:
         """The realistic example input kept next to the template (a fresh copy each call)."""

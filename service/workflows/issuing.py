@@ -6,6 +6,10 @@
 4. one write transaction marks the numbers used, inserts the document row, appends the audit
    event and queues the index update — all of it or none of it;
 5. on any failure the numbers are released on record (and reused by the next request).
+
+A document issued from a draft (``service/workflows/drafts.py``) carries an :class:`IssueClaim`:
+the draft is claimed before step 1, and the claim's ``commit`` marks it issued inside the
+transaction of step 4, so the draft is issued exactly when its document exists.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from io import BytesIO
-from typing import Any
+from typing import Any, Protocol
 
 from pypdf import PdfReader
+from sqlalchemy.orm import Session
 
 from archive import numbering
 from archive.audit import AuditChain
@@ -38,6 +43,18 @@ from service.workflows.cases import require_case
 log = logging.getLogger(__name__)
 
 
+class IssueClaim(Protocol):
+    """What a document is issued from and holds for the length of one issue (a draft)."""
+
+    def details(self) -> dict[str, Any]:
+        """Recorded in the ``document.issue`` event and the archived input record."""
+        ...
+
+    def commit(self, session: Session, doc: Document) -> None:
+        """Run in the transaction that archives ``doc``; raising aborts the whole issue."""
+        ...
+
+
 @dataclass(frozen=True)
 class IssueRequest:
     doctype: DocType
@@ -46,6 +63,8 @@ class IssueRequest:
     raw: dict[str, Any]  # as the client sent it, archived as the input record
     case_no: str | None = None
     supersedes: str | None = None
+    claim: IssueClaim | None = None
+    """The draft it is issued from, claimed by this request (None: issued directly)."""
 
 
 def letterhead(org: Org) -> Letterhead:
@@ -123,6 +142,12 @@ def issue(ws: Wenshu, req: IssueRequest, who: Principal) -> Document:
     started = ws.now()
     issue_date: date = req.data.get("date") or ws.local_date(started)
     year = ws.local_date(started).year
+    if req.claim is not None and req.doctype.numbered and issue_date.year != year:
+        # GB/T 9704: the 成文日期 and the 发文字号 belong to one year
+        raise ValidationError(
+            f"成文日期须在发文字号的年度（{year} 年）内",
+            errors={"data": {"date": [f"成文日期须在 {year} 年内"]}},
+        )
     reservations = _reserve(ws, org, req.doctype, year)
     try:
         doc = _produce_and_commit(
@@ -182,14 +207,18 @@ def _produce_and_commit(
         reason=f"签发 {wenhao or archive_no}",
         location=org.name,
     )
+    record: dict[str, Any] = {
+        "type": req.doctype.code,
+        "org": org.code,
+        "case_no": req.case_no,
+        "supersedes": req.supersedes,
+        "data": req.raw,
+    }
+    claimed = req.claim.details() if req.claim is not None else {}
+    if claimed:
+        record["approval"] = claimed
     input_record = json.dumps(
-        {
-            "type": req.doctype.code,
-            "org": org.code,
-            "case_no": req.case_no,
-            "supersedes": req.supersedes,
-            "data": req.raw,
-        },
+        record,
         ensure_ascii=False,
         sort_keys=True,
     ).encode("utf-8")
@@ -224,6 +253,8 @@ def _produce_and_commit(
         )
         s.add(doc)
         s.flush()
+        if req.claim is not None:
+            req.claim.commit(s, doc)
         AuditChain.append(
             s,
             actor=who.name,
@@ -239,6 +270,7 @@ def _produce_and_commit(
                 "docx_sha256": hashes["docx"],
                 "input_sha256": hashes["input"],
                 "supersedes": req.supersedes,
+                **claimed,
             },
         )
         enqueue(s, doc_id, issued_at)

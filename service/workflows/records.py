@@ -13,7 +13,7 @@ from archive.blobs import sha256_hex
 from archive.certificates import trusted_certificates
 from archive.errors import ConflictError, Forbidden, NotFoundError, ValidationError
 from archive.indexer import enqueue
-from archive.models import Document, Org, User, Withdrawal
+from archive.models import Document, Draft, Org, User, Withdrawal
 from archive.signed_copies import CopyState, latest_copies, missing_condition
 from schemas.fields import PlainText
 from service.doctypes import HAND_SIGNED
@@ -31,6 +31,8 @@ class DocumentView:
     superseded_by: tuple[str, ...] = ()
     signed: CopyState | None = None
     """The latest signed copy (records and transcripts only)."""
+    approval: dict[str, Any] | None = None
+    """The 签发 of the draft it was issued from (None: issued without a draft)."""
 
     @property
     def owes_signed_copy(self) -> bool:
@@ -71,6 +73,7 @@ def to_json(ws: Wenshu, v: DocumentView, base_url: str = "/api/v1/documents") ->
             else None
         ),
         "signed_copy": signed_copy_json(ws, v, base_url),
+        "approval": v.approval,
         "links": {
             "self": f"{base_url}/{d.id}",
             "pdf": f"{base_url}/{d.id}/pdf",
@@ -127,6 +130,28 @@ def signed_copy_json(ws: Wenshu, view: DocumentView, base_url: str) -> dict[str,
     }
 
 
+def approvals(ws: Wenshu, s: Any, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Document id → the 签发 of the draft it was issued from: who approved, when, the
+    comment, how often it was returned first (``approved_by`` None: a type issued without)."""
+    if not doc_ids:
+        return {}
+    rows = s.execute(
+        select(Draft, User.name)
+        .outerjoin(User, Draft.approved_by == User.id)
+        .where(Draft.document_id.in_(doc_ids))
+    ).all()
+    return {
+        d.document_id: {
+            "draft_id": d.id,
+            "approved_by": name,
+            "approved_at": _iso(ws, d.approved_at),
+            "comment": d.approval_comment,
+            "returns": d.returns,
+        }
+        for d, name in rows
+    }
+
+
 def _query():  # type: ignore[no-untyped-def]
     return (
         select(Document, Org, User.name, Withdrawal)
@@ -146,8 +171,9 @@ def load(ws: Wenshu, who: Principal, doc_id: str) -> DocumentView:
             select(Document.id).where(Document.supersedes == doc_id).order_by(Document.issued_at)
         )
         signed = latest_copies(s, [doc_id]).get(doc_id)
+        approval = approvals(ws, s, [doc_id]).get(doc_id)
         doc, org, issued_by, withdrawal = row
-        return DocumentView(doc, org, issued_by, withdrawal, tuple(later), signed)
+        return DocumentView(doc, org, issued_by, withdrawal, tuple(later), signed, approval)
 
 
 def record_read(
@@ -199,8 +225,16 @@ def listing(
             .limit(per_page)
         ).all()
         signed = latest_copies(s, [r[0].id for r in rows if r[0].type in HAND_SIGNED])
+        approved = approvals(ws, s, [r[0].id for r in rows])
     return total, [
-        DocumentView(doc, org, issued_by, withdrawal, signed=signed.get(doc.id))
+        DocumentView(
+            doc,
+            org,
+            issued_by,
+            withdrawal,
+            signed=signed.get(doc.id),
+            approval=approved.get(doc.id),
+        )
         for doc, org, issued_by, withdrawal in rows
     ]
 

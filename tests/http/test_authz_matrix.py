@@ -2,7 +2,7 @@
 
 The policy below is the one declaration of who may do what. A rule the map has and the policy
 does not list fails ``test_every_rule_has_a_policy``, so a new endpoint cannot be forgotten.
-Callers: the four roles of 吕梁 (llyb), an anonymous caller and a bad token. URL parameters,
+Callers: the five roles of 吕梁 (llyb), an anonymous caller and a bad token. URL parameters,
 bodies and ``org`` filters are filled once with the caller's own org's objects and once with
 太原 (tyyb)'s. A leak is a success where the policy refuses, or any of tyyb's identifiers (ids,
 文号, 档号, case, user and org names) in a body a non-admin receives without having sent it.
@@ -26,7 +26,7 @@ from tests.support.apps import make_app
 from tests.support.web import PASSWORD
 from tests.support.web import csrf_field as _csrf
 
-ROLES = ("clerk", "inspector", "auditor", "admin")
+ROLES = ("clerk", "inspector", "approver", "auditor", "admin")
 CALLERS = (*ROLES, "anonymous", "bad_token")
 ALL = ROLES
 ISSUERS = ("clerk", "inspector")
@@ -64,6 +64,14 @@ def _notice(v: dict[str, str]) -> dict[str, Any]:
     return {"json": {"type": "notice", "org": v["org"], "data": sample("notice")}}
 
 
+def _draft(v: dict[str, str]) -> dict[str, Any]:
+    return {"json": {"type": "notice", "org": v["org"], "data": {"title": "矩阵草稿"}}}
+
+
+def _comment(v: dict[str, str]) -> dict[str, Any]:
+    return {"json": {"comment": "矩阵意见"}}
+
+
 def _case(v: dict[str, str]) -> dict[str, Any]:
     return {"json": {"case_no": v["fresh"], "title": "矩阵检查", "org": v["org"]}}
 
@@ -73,6 +81,8 @@ def _scan(v: dict[str, str]) -> dict[str, Any]:
 
 
 AUDIT = ("auditor",)
+DRAFT_READERS = ("clerk", "inspector", "approver", "auditor")
+DRAFT = "/api/v1/drafts/<string:draft_id>"
 ORG_Q = "org={org}"
 POLICY: dict[tuple[str, str], Policy] = {
     # -- JSON API
@@ -94,6 +104,20 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("/api/v1/cases", "POST"): api(*ISSUERS, body=_case),
     ("/api/v1/cases/<string:case_no>", "GET"): api(*ALL),
     ("/api/v1/search", "GET"): api(*ALL, scope="filter", query="q=通知&" + ORG_Q),
+    # drafts of a notice: a clerk drafts (m-clerk drafted the org's draft), an approver
+    # returns or approves, a clerk issues; readers are the org's roles that work with documents
+    ("/api/v1/drafts", "GET"): api(*DRAFT_READERS, scope="filter", query=ORG_Q),
+    ("/api/v1/drafts", "POST"): api("clerk", body=_draft),
+    (DRAFT, "GET"): api(*DRAFT_READERS),
+    (DRAFT, "PATCH"): api(
+        "clerk", body=lambda v: {"json": {"version": 1, "data": {"title": "矩阵改稿"}}}
+    ),
+    (DRAFT + "/versions/<int:version>", "GET"): api(*DRAFT_READERS),
+    (DRAFT + "/submit", "POST"): api("clerk", body=_comment),
+    (DRAFT + "/return", "POST"): api("approver", body=_comment),
+    (DRAFT + "/approve", "POST"): api("approver", body=_comment),
+    (DRAFT + "/withdraw", "POST"): api("clerk", body=_comment),
+    (DRAFT + "/issue", "POST"): api("clerk", body=lambda v: {"json": {}}),
     ("/api/v1/audit/events", "GET"): api(*AUDIT, query=ORG_Q),
     ("/api/v1/audit/verify", "GET"): api(*AUDIT, query=ORG_Q),
     ("/api/v1/audit/checkpoints", "GET"): api(*AUDIT, query=ORG_Q),
@@ -132,6 +156,8 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("/documents/<doc_id>/withdraw", "POST"): page(
         "clerk", scope="org", body=lambda v: {"form": {"reason": "矩阵测试作废"}}
     ),
+    ("/drafts", "GET"): page("clerk", "inspector", "approver"),
+    ("/drafts/<draft_id>", "GET"): page(*DRAFT_READERS, scope="org"),
     ("/search", "GET"): page(*ALL),
     ("/cases", "GET"): page(*ALL),
     ("/cases", "POST"): page(
@@ -183,13 +209,17 @@ class World:
             r = c.post("/api/v1/documents", json={**_notice({"org": org})["json"], "case_no": case_no}, headers=h)  # fmt: skip
             assert r.status_code == 201, r.get_json()
             doc = r.get_json()
+            r = c.post("/api/v1/drafts", json=_draft({"org": org})["json"], headers=h)
+            assert r.status_code == 201, r.get_json()
+            draft = r.get_json()
             self.values[org] = {
                 "org": org, "code": org, "doc_id": doc["id"], "case_no": case_no,
                 "name": "m-clerk" if org == OWN else "m-ty-clerk", "doctype": "notice",
                 "wenhao": doc["wenhao"], "archive_no": doc["archive_no"],
+                "draft_id": draft["id"], "version": "1",
             }  # fmt: skip
         self.markers = [
-            self.values[OTHER][k] for k in ("doc_id", "wenhao", "archive_no", "case_no")
+            self.values[OTHER][k] for k in ("doc_id", "wenhao", "archive_no", "case_no", "draft_id")
         ] + ["tyyb矩阵专项检查", "m-ty-clerk", "m-ty-inspector", "太原市医疗保障局", "并医保发"]
         self.sessions: dict[str, Any] = {}
         self.fresh = 0

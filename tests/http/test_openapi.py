@@ -27,12 +27,20 @@ ROLE_GUARDED = {
     ("POST", "/api/v1/documents/{doc_id}/withdraw"),
     ("POST", "/api/v1/documents/{doc_id}/signed-copy"),
     ("POST", "/api/v1/cases"),
+    ("POST", "/api/v1/drafts"),
+    ("PATCH", "/api/v1/drafts/{draft_id}"),
+    ("POST", "/api/v1/drafts/{draft_id}/submit"),
+    ("POST", "/api/v1/drafts/{draft_id}/return"),
+    ("POST", "/api/v1/drafts/{draft_id}/approve"),
+    ("POST", "/api/v1/drafts/{draft_id}/withdraw"),
+    ("POST", "/api/v1/drafts/{draft_id}/issue"),
 }
 AUDITOR_ONLY = ("/api/v1/audit/", "/api/v1/numbers/")
 #: Operations that run LibreOffice, and so answer 503 when it is down.
 CONVERTING = {
     ("POST", "/api/v1/documents/preview"),
     ("POST", "/api/v1/documents"),
+    ("POST", "/api/v1/drafts/{draft_id}/issue"),
     ("GET", "/api/v1/audit/report"),
 }
 NO_SUCH_DOC = "0" * 20
@@ -176,6 +184,7 @@ def test_errors_are_declared_where_their_cause_is(spec: dict[str, Any]) -> None:
 def test_anonymous_callers_get_the_declared_401_everywhere(app: Any, spec: dict[str, Any]) -> None:
     for method, path in operations(spec):
         url = path.replace("{doc_id}", NO_SUCH_DOC).replace("{case_no}", "C-1")
+        url = url.replace("{draft_id}", NO_SUCH_DOC).replace("{version}", "1")
         r = send(app, None, method, url, {} if method == "POST" else None)
         assert_declared(spec, method, path, r, 401)
 
@@ -194,6 +203,10 @@ REFUSALS = [
         {"case_no": "C-1", "title": "案", "org": "llyb"},
         403,
     ),
+    ("approver", "POST", "/api/v1/documents", None, A_NOTICE, 403),
+    ("approver", "POST", "/api/v1/drafts", None, {"type": "notice", "data": {}}, 403),
+    ("approver", "POST", "/api/v1/drafts/{draft_id}/issue", None, {}, 403),
+    ("clerk", "POST", "/api/v1/drafts/{draft_id}/approve", None, {}, 403),
     ("clerk", "GET", "/api/v1/audit/events", None, None, 403),
     ("clerk", "GET", "/api/v1/numbers/gaps", None, None, 403),
     (
@@ -217,6 +230,12 @@ REFUSALS = [
     ("clerk", "GET", "/api/v1/documents/{doc_id}/signed-copy/status", None, None, 404),
     ("clerk", "POST", "/api/v1/documents/{doc_id}/withdraw", None, {"reason": "重复"}, 404),
     ("clerk", "GET", "/api/v1/cases/{case_no}", None, None, 404),
+    ("clerk", "GET", "/api/v1/drafts/{draft_id}", None, None, 404),
+    ("clerk", "GET", "/api/v1/drafts/{draft_id}/versions/{version}", None, None, 404),
+    ("clerk", "PATCH", "/api/v1/drafts/{draft_id}", None, {"version": 1, "data": {}}, 404),
+    ("clerk", "POST", "/api/v1/drafts/{draft_id}/submit", None, {}, 404),
+    ("approver", "POST", "/api/v1/drafts/{draft_id}/approve", None, {}, 404),
+    ("clerk", "POST", "/api/v1/drafts/{draft_id}/issue", None, {}, 404),
     (
         "auditor",
         "POST",
@@ -231,6 +250,9 @@ REFUSALS = [
     ("clerk", "POST", "/api/v1/documents/preview", None, {**NOTICE, "data": {}}, 422),
     ("clerk", "POST", "/api/v1/documents", None, {"type": "nope", "org": "llyb", "data": {}}, 422),
     ("clerk", "GET", "/api/v1/search", "per_page=0", None, 422),
+    ("clerk", "POST", "/api/v1/drafts", None, {"type": "notice", "data": []}, 422),
+    ("clerk", "GET", "/api/v1/drafts", "state=nope", None, 422),
+    ("approver", "POST", "/api/v1/drafts/{draft_id}/return", None, {}, 422),
     ("auditor", "GET", "/api/v1/audit/report", None, None, 422),
     # malformed and too large
     ("clerk", "POST", "/api/v1/cases", None, '{"case_no": ', 400),
@@ -256,6 +278,7 @@ def test_real_refusals_are_declared(
     status: int,
 ) -> None:
     url = path.replace("{doc_id}", NO_SUCH_DOC).replace("{case_no}", "NO-SUCH-CASE")
+    url = url.replace("{draft_id}", NO_SUCH_DOC).replace("{version}", "1")
     r = send(app, users[who].token, method, url + (f"?{query}" if query else ""), body)
     assert_declared(spec, method, path, r, status)
 

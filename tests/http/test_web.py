@@ -9,40 +9,33 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from archive.models import AuditEvent
 from service.doctypes import DOCTYPES
 from service.http.web.formspec import missing_labels
 from service.workflows.accounts import add_org, add_user
-from tests.support import ROOT
 from tests.support.apps import WenshuCli, make_app
+from tests.support.web import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    SCREENS,
+    TABLET,
+    Site,
+    field,
+    login,
+    open_page,
+    pdf_drawn,
+    served,
+    shot,
+)
 
 playwright = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENS = ROOT / "tests" / "output" / "screens"
-PASSWORD = "Lvliang-2021!"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-DESKTOP = {"width": 1280, "height": 800}
-TABLET = {"width": 820, "height": 1180}
 
 
 # -- without a browser (first: Playwright's sync API keeps an event loop running in this thread,
@@ -150,32 +143,16 @@ def test_the_api_takes_the_session_but_unsafe_calls_need_the_csrf_token(app: Any
 # -- the service and the browser ---------------------------------------------------------
 
 
-class Site:
-    def __init__(self, app: Any, url: str) -> None:
-        self.app, self.url, self.ws = app, url, app.extensions["wenshu"]
-        self.requests: list[str] = []
-        self.console_errors: list[str] = []
-        self.issued: dict[str, dict[str, str]] = {}
-
-    def events(self, action: str) -> list[AuditEvent]:
-        with self.ws.db.read() as s:
-            return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action)))
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, converter_dir: dict[str, Any]) -> Iterator[Site]:
-    app = make_app(tmp_path_factory.mktemp("web"), converter_dir)
+    app = make_app(tmp_path_factory.mktemp("web"), converter_dir, APPROVAL="")  # types' own rule
     ws = app.extensions["wenshu"]
     add_org(ws, code="tyyb", name="太原市医疗保障局", zihao="并医保发", region="太原市")
-    for role in ("clerk", "inspector", "auditor", "admin"):
+    for role in ("clerk", "inspector", "approver", "auditor", "admin"):
         add_user(ws, name=f"web-{role}", role=role, org_code="llyb", password=PASSWORD)
     add_user(ws, name="web-locked", role="clerk", org_code="llyb", password=PASSWORD)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Site(app, f"http://127.0.0.1:{server.server_port}")
-    server.shutdown()
-    thread.join(5)
+    with served(app) as site:
+        yield site
     ws.close()
 
 
@@ -189,41 +166,6 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
-
-
-def open_page(browser: Any, site: Site, viewport: dict[str, int] = DESKTOP) -> Any:
-    context = browser.new_context(
-        viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai", accept_downloads=True
-    )
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.on("request", lambda r: site.requests.append(r.url))
-    page.on("console", lambda m: site.console_errors.append(m.text) if m.type == "error" else None)
-    return page
-
-
-def shot(page: Any, name: str, *, full_page: bool = True) -> None:
-    """Save the page; a full page is taken from the top, where sticky panels belong."""
-    if full_page:
-        page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=full_page)
-
-
-def pdf_drawn(page: Any) -> None:
-    """Give Chromium's PDF viewer time to draw the embedded PDF before a screenshot."""
-    page.wait_for_timeout(3500)
-
-
-def login(page: Any, site: Site, name: str, password: str = PASSWORD) -> None:
-    page.goto(site.url + "/")
-    page.get_by_label("用户名").fill(name)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(site.url + "/")
-
-
-def field(page: Any, name: str) -> Any:
-    return page.locator(f'#docform [data-field="{name}"]').first
 
 
 # -- one clerk, one inspector: the documents the later tests look at ----------------------
@@ -273,13 +215,28 @@ def notice(site: Site, browser: Any) -> dict[str, Any]:
     pdf_drawn(page)
     shot(page, "05-notice-preview")
 
-    page.get_by_role("button", name="签发", exact=True).click()
+    # a notice needs 签发: submitted, approved by the org's approver, then numbered
+    page.get_by_role("button", name="提交签发").click()
+    page.locator("dialog[open]").get_by_role("button", name="提交签发").click()
+    page.locator("#draft-state").filter(has_text="待签发").wait_for()
+    approver = open_page(browser, site)
+    login(approver, site, "web-approver")
+    approver.goto(page.url)
+    approver.get_by_role("button", name="签发", exact=True).click()
+    approver.locator("#approve-dialog").get_by_role("button", name="签发").click()
+    approver.locator("#draft-state").filter(has_text="已签发").wait_for()
+    approver.context.close()
+
+    page.reload()
+    page.get_by_role("button", name="编号发文").click()
     dialog = page.locator("#confirm-issue")
     dialog.wait_for(state="visible")
     assert "专项检查的通知" in dialog.inner_text()
     shot(page, "06-notice-confirm", full_page=False)
-    dialog.get_by_role("button", name="确认签发").click()
-    page.wait_for_url(re.compile(r"/documents/[0-9a-f]+\?issued=1"), timeout=60_000)
+    dialog.get_by_role("button", name="确认编号发文").click()
+    page.locator("#draft-issued").wait_for(timeout=60_000)
+    page.locator("#issued-link").click()
+    page.wait_for_url(re.compile(r"/documents/[0-9a-f]+"), timeout=60_000)
     wenhao = page.locator("#doc-wenhao").inner_text()
     page.locator("#verify-status.ok").wait_for()
     pdf_drawn(page)
@@ -347,7 +304,9 @@ def transcript(site: Site, browser: Any) -> dict[str, Any]:
 
     page.get_by_role("button", name="签发", exact=True).click()
     page.locator("#confirm-issue").get_by_role("button", name="确认签发").click()
-    page.wait_for_url(re.compile(r"/documents/[0-9a-f]+\?issued=1"), timeout=60_000)
+    page.locator("#draft-issued").wait_for(timeout=60_000)  # records issue without 签发
+    page.locator("#issued-link").click()
+    page.wait_for_url(re.compile(r"/documents/[0-9a-f]+"), timeout=60_000)
     page.locator("#verify-status.ok").wait_for()
     shot(page, "10-transcript-issued")
     doc_id = page.url.split("/documents/")[1].split("?")[0]

@@ -12,6 +12,7 @@ from service.doctypes import DOCTYPES
 from service.http import auth
 from service.http.api.responses import declare_errors
 from service.http.api.schemas import DocTypeSchema
+from service.http.state import wenshu
 
 blp = Blueprint("doctypes", __name__, url_prefix="/api/v1/doctypes", description="文书类型")
 
@@ -38,6 +39,7 @@ class DocTypes(MethodView):
                 "label": dt.label,
                 "issuers": sorted(dt.issuers),
                 "numbered": dt.numbered,
+                "needs_approval": dt.needs_approval_in(wenshu().settings.approval),
                 "schema": components.get(schema_name(code), {}),
                 "sample": dt.sample_input(),
             }

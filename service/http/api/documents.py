@@ -18,6 +18,7 @@ from service import telemetry
 from service.doctypes import DocType, get_doctype
 from service.documents.scan import UploadTooLarge
 from service.http import auth
+from service.http.api.idempotency import PARAMETER, idempotent
 from service.http.api.responses import declare_errors
 from service.http.api.schemas import (
     DocumentInputSchema,
@@ -31,7 +32,7 @@ from service.http.api.schemas import (
     WithdrawInputSchema,
 )
 from service.http.state import wenshu
-from service.workflows import records, signed_copy
+from service.workflows import drafts, issue_once, records, signed_copy
 from service.workflows.accounts import get_org
 from service.workflows.issuing import IssueRequest, issue, preview
 
@@ -91,12 +92,30 @@ class Preview(MethodView):
 class Documents(MethodView):
     @blp.arguments(DocumentInputSchema)
     @blp.response(201, DocumentSchema)
+    @blp.alt_response(200, schema=DocumentSchema, description="该草稿已编号发文：返回同一文书")
+    @blp.doc(parameters=[PARAMETER])
     @declare_errors(blp, 400, 403, 404, 409, 413, 422, 503)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """签发：编号、生成、转换 PDF/A、签章、归档、索引、审计，全部完成或全部不发生。"""
-        ws = wenshu()
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """编号发文：编号、生成、转换 PDF/A、签章、归档、索引、审计，全部完成或全部不发生。
+
+        须经签发的类型（通知、检查报告）只能按已签发的草稿发文（``draft_id``），否则 409
+        approval_required。"""
+        if body["draft_id"] is not None:
+            from_draft(body)
+            return idempotent(
+                "POST /api/v1/documents",
+                body,
+                lambda: issue_once.issue_draft_answer(wenshu(), auth.current(), body["draft_id"]),
+            )
         doctype = get_doctype(body["type"])
-        who = _authorise_issue(doctype, body["org"]) if doctype is not None else auth.current()
+        if doctype is not None:  # an unknown type is the validation's 422, below
+            _authorise_issue(doctype, body["org"])
+            issue_once.require_no_approval(wenshu(), doctype)
+        return idempotent("POST /api/v1/documents", body, lambda: (self._issue(body), 201))
+
+    @staticmethod
+    def _issue(body: dict[str, Any]) -> dict[str, Any]:
+        ws, who = wenshu(), auth.current()
         doctype, data = validated(body)
         doc = issue(
             ws,
@@ -135,6 +154,20 @@ class Documents(MethodView):
             "per_page": args["per_page"],
             "items": [records.to_json(ws, v) for v in views],
         }
+
+
+def from_draft(body: dict[str, Any]) -> None:
+    """A request naming a draft may name its type and org too; they must be the draft's."""
+    who = auth.require("documents.issue")
+    view = drafts.read(wenshu(), who, body["draft_id"]) if body["type"] or body["org"] else None
+    if view is not None:
+        wrong = {
+            k: ["与草稿不符"]
+            for k, v in (("type", view.draft.type), ("org", view.org.code))
+            if body[k] is not None and body[k] != v
+        }
+        if wrong:
+            raise ValidationError("type、org 与草稿不符", errors=wrong)
 
 
 @blp.route("/<string:doc_id>")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.fields import PlainText, WenshuSchema
 from service.doctypes import DOCTYPES
+from service.labels import DRAFT_STATES
 from service.workflows.signed_copy import FORMS
 
 
@@ -28,13 +31,20 @@ class ErrorSchema(Schema):
 ORG_CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="机构代码只能由字母、数字、-、_ 组成")
 
 
+REQUIRED = "缺少必填项"
+DRAFT_ID = validate.Regexp(r"^[0-9a-f]{1,32}$", error="草稿编号格式不正确")
+
+
 class DocumentInputSchema(RequestSchema):
+    """Either a form (``type``, ``org``, ``data`` …) for a type that needs no 签发, or the
+    ``draft_id`` of an approved draft, whose approved version is what is issued."""
+
     type = fields.String(
-        required=True,
+        load_default=None,
         validate=validate.Length(max=40),
-        metadata={"description": " | ".join(DOCTYPES)},
+        metadata={"description": " | ".join(DOCTYPES) + "（按草稿签发时可省略）"},
     )
-    org = fields.String(required=True, validate=ORG_CODE)
+    org = fields.String(load_default=None, validate=ORG_CODE)
     case_no = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=64)
     )
@@ -42,8 +52,156 @@ class DocumentInputSchema(RequestSchema):
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=32)
     )
     data = fields.Dict(
-        required=True, metadata={"description": "the type's input, see GET /api/v1/doctypes"}
+        load_default=None,
+        metadata={"description": "the type's input, see GET /api/v1/doctypes"},
     )
+    draft_id = fields.String(
+        load_default=None,
+        validate=DRAFT_ID,
+        metadata={
+            "description": "已签发的草稿：按其签发的版本编号发文（同 POST …/drafts/<id>/issue）"
+        },
+    )
+
+    @validates_schema
+    def _form_or_draft(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("draft_id") is None:
+            missing = {k: [REQUIRED] for k in ("type", "org", "data") if data.get(k) is None}
+            if missing:
+                raise ValidationError(missing)
+            return
+        extra = {
+            k: ["按草稿编号发文时不再提交此项：内容以签发的版本为准"]
+            for k in ("data", "case_no", "supersedes")
+            if data.get(k) is not None
+        }
+        if extra:
+            raise ValidationError(extra)
+
+
+class DraftInputSchema(RequestSchema):
+    type = fields.String(
+        required=True,
+        validate=validate.Length(max=40),
+        metadata={"description": " | ".join(DOCTYPES)},
+    )
+    org = fields.String(
+        load_default=None, validate=ORG_CODE, metadata={"description": "默认本机构"}
+    )
+    case_no = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=64)
+    )
+    supersedes = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=32)
+    )
+    data = fields.Dict(
+        load_default=dict,
+        metadata={"description": "草稿内容，可不完整（problems 给出提交时的问题）"},
+    )
+
+
+class DraftUpdateSchema(RequestSchema):
+    version = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=2**31 - 1, error="版本号超出范围"),
+        metadata={"description": "所修改的版本（应为当前版本，否则 409 stale_version）"},
+    )
+    data = fields.Dict(required=True)
+
+
+class DraftCommentSchema(RequestSchema):
+    comment = PlainText(
+        load_default=None,
+        allow_none=True,
+        max_length=2000,
+        metadata={"description": "意见（可选）"},
+    )
+
+
+class DraftReturnSchema(RequestSchema):
+    comment = PlainText(
+        required=True,
+        max_length=2000,
+        validate=validate.Length(min=1, max=2000, error="请填写退回意见（1–2000 字）"),
+        metadata={"description": "退回意见（必填）"},
+    )
+
+
+class DraftIssueSchema(RequestSchema):
+    """Nothing to send: what is issued is the approved version (an empty body is fine)."""
+
+
+class DraftListQuerySchema(RequestSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    state = fields.String(
+        load_default=None,
+        validate=validate.OneOf(DRAFT_STATES, error="state 应为 " + " | ".join(DRAFT_STATES)),
+    )
+    mine = fields.Boolean(load_default=False, metadata={"description": "只列本人起草的"})
+    org = fields.String(load_default=None, validate=ORG_CODE)
+
+
+class DraftHistorySchema(Schema):
+    action = fields.String(
+        metadata={"description": "create | update | submit | return | approve | withdraw | issue"}
+    )
+    version = fields.Integer()
+    by = fields.String()
+    at = fields.String()
+    comment = fields.String(allow_none=True)
+
+
+class DraftApprovalSchema(Schema):
+    version = fields.Integer()
+    approved_by = fields.String()
+    approved_at = fields.String()
+    comment = fields.String(allow_none=True)
+
+
+class DraftDocumentSchema(Schema):
+    id = fields.String()
+    wenhao = fields.String(allow_none=True)
+    archive_no = fields.String()
+    data_sha256 = fields.String(allow_none=True, metadata={"description": "所发版本内容的 sha256"})
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class DraftSchema(Schema):
+    id = fields.String(required=True)
+    type = fields.String(required=True)
+    org = fields.String(required=True)
+    case_no = fields.String(allow_none=True)
+    supersedes = fields.String(allow_none=True)
+    state = fields.String(required=True, metadata={"description": " | ".join(DRAFT_STATES)})
+    needs_approval = fields.Boolean()
+    version = fields.Integer(required=True)
+    data = fields.Dict(required=True)
+    sha256 = fields.String()
+    problems = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "字段路径 → 提交签发时会给出的说明；为空则可提交"},
+    )
+    history = fields.List(fields.Nested(DraftHistorySchema), required=True)
+    approval = fields.Nested(DraftApprovalSchema, allow_none=True)
+    returns = fields.Integer()
+    document = fields.Nested(DraftDocumentSchema, allow_none=True)
+    created_by = fields.String(required=True)
+    created_at = fields.String()
+    updated_at = fields.String(required=True)
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class DraftListSchema(Schema):
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    items = fields.List(fields.Nested(DraftSchema), required=True)
 
 
 class PreviewInputSchema(RequestSchema):
@@ -103,6 +261,14 @@ class SignedCopyQuerySchema(RequestSchema):
     )
 
 
+class ApprovalSchema(Schema):
+    draft_id = fields.String()
+    approved_by = fields.String(allow_none=True, metadata={"description": "签发人"})
+    approved_at = fields.String(allow_none=True, metadata={"description": "签发时间"})
+    comment = fields.String(allow_none=True, metadata={"description": "签发意见"})
+    returns = fields.Integer(metadata={"description": "签发前被退回修改的次数"})
+
+
 class DocumentSchema(Schema):
     id = fields.String(required=True)
     type = fields.String(required=True)
@@ -124,6 +290,11 @@ class DocumentSchema(Schema):
         SignedCopyStatusSchema,
         allow_none=True,
         metadata={"description": "签字原件（检查记录单、询问笔录）；其他类型为 null"},
+    )
+    approval = fields.Nested(
+        ApprovalSchema,
+        allow_none=True,
+        metadata={"description": "所据草稿的签发（签发人、时间、意见）；未经草稿签发的文书为 null"},
     )
     links = fields.Nested(LinksSchema)
 
@@ -226,5 +397,8 @@ class DocTypeSchema(Schema):
     label = fields.String()
     issuers = fields.List(fields.String())
     numbered = fields.Boolean()
+    needs_approval = fields.Boolean(
+        metadata={"description": "须经签发人签发后方可编号发文（先拟稿、提交签发）"}
+    )
     schema = fields.Dict()
     sample = fields.Dict()

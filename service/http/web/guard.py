@@ -26,15 +26,16 @@ from service.workflows.accounts import Principal
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The navigation: (endpoint, label, action whose holders see it, endpoints under it).
+#: The navigation: (endpoint, label, actions whose holders see it, endpoints under it).
 NAV = (
-    ("web.home", "工作台", "documents.read", ("web.home", "web.account")),
-    ("web.new_document", "新建文书", "documents.issue", ("web.new_document", "web.document_form")),
-    ("web.documents", "文书", "documents.read", ("web.documents", "web.document")),
-    ("web.search", "检索", "documents.read", ("web.search",)),
-    ("web.cases", "案件", "documents.read", ("web.cases", "web.case")),
-    ("web.audit", "审计", "audit.read", ("web.audit",)),
-    ("web.admin_users", "管理", "admin.users", ("web.admin_users", "web.admin_orgs")),
+    ("web.home", "工作台", ("documents.read",), ("web.home", "web.account")),
+    ("web.drafts", "待办", ("drafts.write", "drafts.approve"), ("web.drafts", "web.draft")),
+    ("web.new_document", "新建文书", ("drafts.write",), ("web.new_document", "web.document_form")),
+    ("web.documents", "文书", ("documents.read",), ("web.documents", "web.document")),
+    ("web.search", "检索", ("documents.read",), ("web.search",)),
+    ("web.cases", "案件", ("documents.read",), ("web.cases", "web.case")),
+    ("web.audit", "审计", ("audit.read",), ("web.audit",)),
+    ("web.admin_users", "管理", ("admin.users",), ("web.admin_users", "web.admin_orgs")),
 )
 
 
@@ -60,8 +61,10 @@ def may(who: Principal | None, action: str, *, issuers: Collection[str] | None =
     return who is not None and policy.may(who.role, action, issuers=issuers)
 
 
-def page(action: str) -> Callable[[F], F]:
-    """A page for logged-in users allowed ``action``: the login page if none, else 403."""
+def page(action: str, *more: str) -> Callable[[F], F]:
+    """A page for logged-in users allowed ``action`` (or any of ``more``): the login page if
+    none, else 403."""
+    actions = (action, *more)
 
     def wrap(view: F) -> F:
         @wraps(view)
@@ -69,7 +72,7 @@ def page(action: str) -> Callable[[F], F]:
             who = web_auth.session_principal(wenshu())
             if who is None:
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
-            if not may(who, action):
+            if not any(may(who, a) for a in actions):
                 abort(403)
             g.principal = who  # the JSON API's auth.current() reads the same
             return view(*args, **kwargs)
@@ -123,8 +126,8 @@ def _context() -> dict[str, Any]:
     who = g.get("principal") if g else None
     nav = [
         {"url": url_for(ep), "label": label, "active": request.endpoint in under}
-        for ep, label, action, under in NAV
-        if may(who, action)
+        for ep, label, actions, under in NAV
+        if any(may(who, a) for a in actions)
     ]
     return {
         "who": who,
@@ -134,6 +137,7 @@ def _context() -> dict[str, Any]:
         "may": lambda action: may(who, action),
         "asset": _asset,
         "doctypes": DOCTYPES,
+        "timezone": str(wenshu().tz),
     }
 
 

@@ -22,6 +22,7 @@ from service.http.web import (  # noqa: F401
     views_auth,
     views_cases,
     views_documents,
+    views_drafts,
     views_search,
 )
 from service.http.web.blueprint import bp

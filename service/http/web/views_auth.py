@@ -45,8 +45,11 @@ def logout() -> Any:
 def home() -> Any:
     ws, who = wenshu(), me()
     total, recent = records.listing(ws, who, type=None, case_no=None, org=None, page=1, per_page=8)
-    issuable = [dt for dt in DOCTYPES.values() if may(who, "documents.issue", issuers=dt.issuers)]
-    return render_template("home.html", total=total, recent=recent, issuable=issuable)
+    issuable = [dt for dt in DOCTYPES.values() if may(who, "drafts.write", issuers=dt.issuers)]
+    labels = {dt.code: dt.label for dt in DOCTYPES.values()}
+    return render_template(
+        "home.html", total=total, recent=recent, issuable=issuable, type_labels=labels
+    )
 
 
 @bp.route("/account", methods=["GET", "POST"])

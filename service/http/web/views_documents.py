@@ -1,69 +1,29 @@
-"""新建文书 (choose a type, fill the generated form, preview, issue) and the document pages."""
+"""新建文书 (choose a type) and the document pages; the form itself is a draft's page
+(``views_drafts.py``)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from archive.errors import ConflictError, ValidationError
-from archive.models import Org
-from service.doctypes import DOCTYPES, get_doctype
+from service.doctypes import DOCTYPES
 from service.http.state import wenshu
 from service.http.web.blueprint import bp
-from service.http.web.formspec import form_spec
 from service.http.web.guard import may, me, page
 from service.labels import RETENTION
 from service.workflows import records
-from service.workflows.cases import list_cases
 
 PER_PAGE = 20
 
 
 @bp.get("/documents/new")
-@page("documents.issue")
+@page("drafts.write")
 def new_document() -> Any:
     who = me()
-    types = [dt for dt in DOCTYPES.values() if may(who, "documents.issue", issuers=dt.issuers)]
+    types = [dt for dt in DOCTYPES.values() if may(who, "drafts.write", issuers=dt.issuers)]
     return render_template("new_choose.html", types=types)
-
-
-@bp.get("/documents/new/<doctype>")
-@page("documents.read")
-def document_form(doctype: str) -> Any:
-    ws, who = wenshu(), me()
-    dt = get_doctype(doctype)
-    if dt is None:
-        abort(404)
-    if not may(who, "documents.issue", issuers=dt.issuers):
-        abort(403)
-    initial, original = None, None
-    supersedes = request.args.get("supersedes")
-    if supersedes:
-        original = records.load(ws, who, supersedes)
-        if original.doc.type != dt.code:
-            abort(404)
-        record = json.loads(ws.blobs.get(original.doc.input_sha256))
-        initial = record.get("data")
-    with ws.db.read() as s:
-        q = select(Org).order_by(Org.code)
-        if who.role != "admin":
-            q = q.where(Org.code == who.org_code)
-        orgs = [(o.code, o.name) for o in s.scalars(q)]
-    cases = list_cases(ws, who, page=1, per_page=100)["items"]
-    return render_template(
-        "new_form.html",
-        dt=dt,
-        spec=form_spec(dt),
-        sample=dt.sample_input(),
-        initial=initial,
-        original=original,
-        orgs=orgs,
-        cases=cases,
-        case_no=request.args.get("case_no") or (original.doc.case_no if original else None),
-    )
 
 
 @bp.get("/documents")

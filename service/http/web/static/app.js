@@ -1,5 +1,5 @@
 /* Shared helpers of the Wenshu pages: element building, JSON API calls with the session's
- * CSRF token, the progress overlay, a confirmation dialog, and two form behaviours:
+ * CSRF token, the progress overlay, a confirmation dialog, local times, and two form behaviours:
  *   <form data-busy="正在…">     shows the overlay while the next page loads;
  *   <form data-confirm="…？">    asks first. */
 (function () {
@@ -29,13 +29,16 @@
     return meta ? meta.content : "";
   }
 
-  /* POST (with a body) or GET the JSON API as the logged-in user. */
-  function api(url, body, method) {
+  /* POST (with a body) or GET the JSON API as the logged-in user; ``extra`` adds headers
+   * (Idempotency-Key) and fetch options (keepalive). */
+  function api(url, body, method, extra) {
     var opts = {
       method: method || (body === undefined ? "GET" : "POST"),
       credentials: "same-origin",
       headers: { Accept: "application/json, application/pdf", "X-CSRF-Token": csrf() },
     };
+    Object.keys((extra && extra.headers) || {}).forEach(function (k) { opts.headers[k] = extra.headers[k]; });
+    if (extra && extra.keepalive) opts.keepalive = true;
     if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
@@ -92,7 +95,36 @@
     return out;
   }
 
-  window.Wenshu = { h: h, api: api, busy: busy, confirm: confirmDialog, csrf: csrf, markedText: markedText };
+  /* Nothing of a document is kept in the browser: drafts live on the server. Older versions of
+   * these pages kept drafts (ID numbers included) in localStorage under "wenshu-draft:…";
+   * every page, the login page after a logout among them, removes what is left of them. */
+  function forgetOldDrafts() {
+    [window.localStorage, window.sessionStorage].forEach(function (store) {
+      try {
+        for (var i = store.length - 1; i >= 0; i--) {
+          var key = store.key(i);
+          if (key && key.indexOf("wenshu-") === 0) store.removeItem(key);
+        }
+      } catch (e) { /* storage disabled: nothing to remove */ }
+    });
+  }
+  forgetOldDrafts();
+
+  /* An ISO time as the bureau's local time: "2026-12-02 10:17" (or "10:17" with timeOnly). */
+  function localTime(iso, timeOnly) {
+    if (!iso) return "";
+    var meta = document.querySelector('meta[name="timezone"]');
+    var opts = { hour12: false, hour: "2-digit", minute: "2-digit" };
+    if (!timeOnly) { opts.year = "numeric"; opts.month = "2-digit"; opts.day = "2-digit"; }
+    if (meta && meta.content) opts.timeZone = meta.content;
+    var parts = {};
+    new Intl.DateTimeFormat("zh-CN", opts).formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+    var hm = parts.hour.replace(/^24$/, "00") + ":" + parts.minute;
+    return timeOnly ? hm : parts.year + "-" + parts.month + "-" + parts.day + " " + hm;
+  }
+
+  window.Wenshu = { h: h, api: api, busy: busy, confirm: confirmDialog, csrf: csrf, markedText: markedText,
+    localTime: localTime };
 
   document.addEventListener("submit", function (ev) {
     var form = ev.target;

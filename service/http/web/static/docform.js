@@ -1,6 +1,8 @@
-/* 新建文书: draws the form from the type's description (service/web/formspec.py), collects
- * what was typed into the type's JSON input, previews and issues it through the JSON API, and
- * shows the API's field errors (paths like "data.body.0.level") next to the inputs. */
+/* The document form: draws it from the type's description (service/http/web/formspec.py),
+ * collects what was typed into the type's JSON input, previews it through the JSON API, and
+ * shows the API's field errors (paths like "data.body.0.level") next to the inputs. Saving,
+ * submitting and issuing — the draft's life on the server — are draft.js. Nothing typed is
+ * kept in the browser's storage. */
 (function () {
   "use strict";
   var W = window.Wenshu;
@@ -131,45 +133,17 @@
     if (focusable) focusable.focus({ preventScroll: true });
   }
 
-  /* ---- drafts kept in this browser ------------------------------------------------------- */
-
-  var draftKey = "wenshu-draft:" + form.dataset.user + ":" + form.dataset.type;
-  var draftTimer = null;
-  function saveDraft() {
-    clearTimeout(draftTimer);
-    draftTimer = setTimeout(function () {
-      try {
-        localStorage.setItem(draftKey, JSON.stringify({ at: new Date().toISOString(), data: collect() }));
-      } catch (e) { /* storage full or disabled: drafts are a convenience */ }
-    }, 800);
-  }
-  var banner = document.getElementById("draft-banner");
-  var saved = null;
-  try { saved = JSON.parse(localStorage.getItem(draftKey) || "null"); } catch (e) { saved = null; }
-  if (saved && !initial && saved.data && Object.keys(saved.data).length) {
-    document.getElementById("draft-time").textContent = new Date(saved.at).toLocaleString("zh-CN");
-    banner.hidden = false;
-  }
-  document.getElementById("draft-restore").addEventListener("click", function () {
-    fill(saved.data);
-    banner.hidden = true;
-  });
-  document.getElementById("draft-discard").addEventListener("click", function () {
-    localStorage.removeItem(draftKey);
-    banner.hidden = true;
-  });
-  form.addEventListener("input", saveDraft);
-  form.addEventListener("change", saveDraft);
-
   /* ---- actions --------------------------------------------------------------------------- */
 
+  function changed() { form.dispatchEvent(new Event("change", { bubbles: true })); }
   document.getElementById("btn-sample").addEventListener("click", function () {
     clearErrors();
     fill(sample);
+    changed();
   });
   document.getElementById("btn-clear").addEventListener("click", function () {
     W.confirm("清空表单中已填写的全部内容？", "清空").then(function (ok) {
-      if (ok) { clearErrors(); clearForm(); }
+      if (ok) { clearErrors(); clearForm(); changed(); }
     });
   });
 
@@ -177,7 +151,7 @@
     if (resp.status === 422 || resp.status === 400) {
       showErrors(payload.message, payload.errors);
     } else if (resp.status === 401) {
-      showErrors("登录已过期，请重新登录后再试（已填内容保存在本机草稿中）。", {});
+      showErrors("登录已过期，请重新登录后再试（已保存的内容在服务器上的草稿中）。", {});
     } else {
       showErrors(payload.message || "出错了（" + resp.status + "）", payload.errors);
     }
@@ -185,7 +159,8 @@
 
   var frame = document.getElementById("preview-frame");
   var previewUrl = null;
-  document.getElementById("btn-preview").addEventListener("click", function () {
+  var previewButton = document.getElementById("btn-preview");  // the issuers' (the API's rule)
+  if (previewButton) previewButton.addEventListener("click", function () {
     clearErrors();
     var done = W.busy("正在生成预览：排版并转换为 PDF…");
     W.api("/api/v1/documents/preview", body(collect())).then(function (resp) {
@@ -208,32 +183,19 @@
     }).finally(done);
   });
 
-  var dialog = document.getElementById("confirm-issue");
-  document.getElementById("btn-issue").addEventListener("click", function () {
-    clearErrors();
-    var data = collect();
-    document.getElementById("confirm-doc-title").textContent = data.title || "（按类型默认标题）";
-    document.getElementById("confirm-org").textContent = orgSelect.options[orgSelect.selectedIndex].text;
-    document.getElementById("confirm-case").textContent = caseSelect.value || "不关联案件";
-    dialog.showModal();
-  });
-  document.getElementById("confirm-cancel").addEventListener("click", function () { dialog.close(); });
-  document.getElementById("confirm-ok").addEventListener("click", function () {
-    dialog.close();
-    var b = body(collect());
-    if (caseSelect.value) b.case_no = caseSelect.value;
-    if (form.dataset.supersedes) b.supersedes = form.dataset.supersedes;
-    var done = W.busy("正在签发：" + (form.dataset.numbered === "true" ? "分配文号、" : "") +
-      "排版、转换 PDF/A、签章、归档…");
-    W.api("/api/v1/documents", b).then(function (resp) {
-      return resp.json().then(function (p) {
-        if (resp.status !== 201) { done(); return failed(resp, p); }
-        localStorage.removeItem(draftKey);
-        window.location.assign("/documents/" + encodeURIComponent(p.id) + "?issued=1");
-      });
-    }).catch(function () {
-      done();
-      showErrors("无法连接服务器，请检查网络后重试。", {});
-    });
-  });
+  /* what draft.js (the draft's life on the server) works with */
+  window.WenshuDocForm = {
+    form: form,
+    spec: spec,
+    collect: collect,
+    fill: fill,
+    showErrors: showErrors,
+    clearErrors: clearErrors,
+    failed: failed,
+    org: function () { return orgSelect.value; },
+    orgLabel: function () { return orgSelect.options[orgSelect.selectedIndex].text; },
+    caseNo: function () { return caseSelect.value; },
+    setCase: function (v) { caseSelect.value = v || ""; },
+    setOrg: function (v) { if (v) orgSelect.value = v; },
+  };
 })();

@@ -2,6 +2,10 @@
 (function () {
   "use strict";
   var W = window.Wenshu;
+  // "?issued=1" shows the issue banner once: a reload or a bookmark shows the plain page
+  if (/[?&]issued=1/.test(location.search)) {
+    history.replaceState(null, "", location.pathname + location.hash);
+  }
   var box = document.getElementById("verify");
   if (!box) return;
   var status = document.getElementById("verify-status");

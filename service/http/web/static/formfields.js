@@ -3,7 +3,9 @@
  *   el             the element to place on the page;
  *   collect(path)  the value typed (undefined when nothing was), marking the elements with
  *                  data-path so the API's field errors ("body.0.level") find their input;
- *   set(value)     fill it; reset() (lists) back to the starting rows. */
+ *   set(value)     fill it; reset() (lists) back to the starting rows.
+ * Every control has autocomplete="off": the browser must never refill a form it drew by
+ * position (after Back it would put one field's text into another); the server's draft does. */
 (function () {
   "use strict";
   var h = window.Wenshu.h;
@@ -30,9 +32,9 @@
     var id = "f" + ++seq;
     var input;
     if (node.input === "textarea") {
-      input = h("textarea", { id: id, rows: node.max_length > 5000 ? 3 : 2 });
+      input = h("textarea", { id: id, rows: node.max_length > 5000 ? 3 : 2, autocomplete: "off" });
     } else {
-      input = h("input", { id: id, type: node.input || "text" });
+      input = h("input", { id: id, type: node.input || "text", autocomplete: "off" });
       if (node.step !== undefined) input.step = node.step;
       if (node.min !== undefined && node.min !== null) input.min = node.min;
       if (node.max !== undefined && node.max !== null) input.max = node.max;
@@ -60,7 +62,7 @@
 
   function choiceField(node) {
     var id = "f" + ++seq;
-    var select = h("select", { id: id }, h("option", { value: "", text: node.required ? "请选择" : "（不填）" }));
+    var select = h("select", { id: id, autocomplete: "off" }, h("option", { value: "", text: node.required ? "请选择" : "（不填）" }));
     node.choices.forEach(function (c) {
       select.appendChild(h("option", { value: String(c[0]), text: c[1] }));
     });
@@ -79,7 +81,7 @@
 
   function multiField(node) {
     var boxes = node.choices.map(function (c) {
-      var input = h("input", { type: "checkbox", value: c[0] });
+      var input = h("input", { type: "checkbox", value: c[0], autocomplete: "off" });
       return { input: input, label: h("label", { class: "check" }, input, h("span", { text: c[1] })) };
     });
     var el = h("fieldset", { class: "field checks" },
@@ -134,10 +136,10 @@
   function blockField(node) {
     var kinds = BLOCK_KINDS.concat(node.levels.map(function (l) { return [String(l[0]), l[1]]; }));
     var id = "f" + ++seq;
-    var kind = h("select", { id: id, class: "block-kind", "aria-label": "段落类型" },
+    var kind = h("select", { id: id, class: "block-kind", "aria-label": "段落类型", autocomplete: "off" },
       kinds.map(function (k) { return h("option", { value: k[0], text: k[1] }); }));
-    var heading = h("input", { type: "text", placeholder: "标题文字（序号自动生成）", "aria-label": "标题" });
-    var text = h("textarea", { rows: 3, "aria-label": "内容", placeholder: "正文" });
+    var heading = h("input", { type: "text", placeholder: "标题文字（序号自动生成）", "aria-label": "标题", autocomplete: "off" });
+    var text = h("textarea", { rows: 3, "aria-label": "内容", placeholder: "正文", autocomplete: "off" });
     text.dataset.rows = "3";
     var kindWrap = h("div", { class: "field field-kind" }, kind, h("span", { class: "error-text" }));
     var headWrap = h("div", { class: "field field-heading" }, heading, h("span", { class: "error-text" }));
@@ -236,6 +238,7 @@
       if (by < 0) list.insertBefore(it.li, items[j + 1].li);
       else list.insertBefore(it.li, items[j - 1].li.nextSibling);
       renumber();
+      el.dispatchEvent(new Event("input", { bubbles: true }));  // the order is saved too
     }
     function reset(n) {
       items.slice().forEach(function (it) { it.li.remove(); });
