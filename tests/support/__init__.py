@@ -21,6 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 BACKENDS = ("sqlite", "postgresql")
 
+#: ``WENSHU_APPROVAL`` of test apps and test servers unless a test says otherwise: no type needs
+#: 签发, so tests about other things (numbering, search, servers, integrity) issue notices and
+#: reports with one ``POST /api/v1/documents``. The 签发 path itself is tested with the types'
+#: own rule (``APPROVAL=""``): tests/workflows/test_drafts.py, tests/http/test_drafts_api.py,
+#: tests/http/test_web*.py, and every run of the harness (tests/support/harness.py).
+APPROVAL_OFF = "notice=no,inspection_report=no"
+
 
 def free_port_block(n: int) -> int:
     """A base port with ``n`` free ports above it (each instance uses two)."""

@@ -21,6 +21,7 @@ from archive.models import AuditEvent, Document, NumberReservation
 from service import create_app
 from service.ops.cli import initialise, wenshu
 from service.wiring import Wenshu
+from tests.support import APPROVAL_OFF
 
 
 @contextmanager
@@ -46,12 +47,6 @@ def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
         with engine.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         engine.dispose()
-
-
-#: ``WENSHU_APPROVAL`` of a test app unless it says otherwise: no type needs 签发 yet, so the
-#: tests that issue notices and reports with ``POST /api/v1/documents`` keep working until they
-#: go through :func:`issue_approved`; pass ``APPROVAL=""`` for the types' own rule.
-APPROVAL_OFF = "notice=no,inspection_report=no"
 
 
 def make_app(tmp_path: Path, converter_dir: dict[str, Any], **extra: Any) -> Any:

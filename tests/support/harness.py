@@ -41,7 +41,8 @@ NEEDS_APPROVAL = frozenset({"notice", "inspection_report"})
 def one_page_input(doctype: str) -> dict[str, Any]:
     """The type's sample cut down to one page: one short item per list, no attachments."""
     data = sample(doctype)
-    for optional in ("attachments", "contact", "note", "cc", "printed_by", "print_date"):
+    # no 成文日期: it is the day of the 签发 (the sample's 2021 would not match the 文号's year)
+    for optional in ("attachments", "contact", "note", "cc", "printed_by", "print_date", "date"):
         data.pop(optional, None)
     for key, value in data.items():
         if isinstance(value, list) and value and key not in ("inspectors", "interviewers"):

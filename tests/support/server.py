@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from tests.support import (
+    APPROVAL_OFF,
     ROOT,
     free_port_block,
     start_server,
@@ -46,6 +47,7 @@ def two_servers(pg_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], s
         DATABASE_URL=pg_url,
         WENSHU_CONVERTER_POOL_SIZE="1",
         WENSHU_WORKERS="2",
+        WENSHU_APPROVAL=APPROVAL_OFF,  # servers sharing one database are under test, not 签发
     )
     env.pop("WENSHU_SEARCH_BACKEND", None)  # the default on PostgreSQL
     subprocess.run([WENSHU, "init"], env=env, cwd=ROOT, check=True, capture_output=True)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import ROOT, free_port_block, sample, start_server, stop_server
+from tests.support import APPROVAL_OFF, ROOT, free_port_block, sample, start_server, stop_server
 from tests.support.server import WENSHU, wait_healthy
 
 
@@ -32,6 +32,7 @@ def server(tmp_path: Path) -> Any:
         # 10 clients queue for 2 instances; on a loaded 2-core machine that can exceed the
         # default 20 s wait for a free instance, which would (correctly) answer 503.
         WENSHU_CONVERTER_ACQUIRE_TIMEOUT="120",
+        WENSHU_APPROVAL=APPROVAL_OFF,  # the issue itself is under test here, not 签发
     )
     env.pop("DATABASE_URL", None)
     subprocess.run([WENSHU, "init"], env=env, cwd=ROOT, check=True, capture_output=True)
