@@ -30,6 +30,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "documents.issue": _ISSUERS,  # preview, issue, withdraw — and only the type's issuers
     "drafts.write": _ISSUERS,  # 拟稿: create, save, submit, withdraw — the type's issuers
     "drafts.approve": frozenset({"approver"}),  # 核稿/签发: approve or return
+    "documents.preview": frozenset({"clerk", "inspector", "approver"}),  # the type's issuers,
+    # and the approver, who sees the final layout of what it is asked to sign
     "drafts.read": frozenset({"clerk", "inspector", "approver", "auditor"}),
     "cases.create": _ISSUERS,
     "signed_copies.upload": _ISSUERS,
@@ -46,6 +48,8 @@ def may(role: str, action: str, *, issuers: Collection[str] | None = None) -> bo
         return True
     if role not in PERMISSIONS[action]:
         return False
+    if action == "documents.preview" and role in PERMISSIONS["drafts.approve"]:
+        return True  # an approver previews every type it approves
     return issuers is None or role in issuers
 
 

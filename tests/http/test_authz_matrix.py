@@ -89,7 +89,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("/api/v1/doctypes", "GET"): api(*ALL, scope="none"),
     ("/api/v1/documents", "GET"): api(*ALL, scope="filter", query=ORG_Q),
     ("/api/v1/documents", "POST"): api("clerk", body=_notice),  # notice: clerks issue it
-    ("/api/v1/documents/preview", "POST"): api("clerk", body=_notice),
+    ("/api/v1/documents/preview", "POST"): api("clerk", "approver", body=_notice),
     ("/api/v1/documents/<string:doc_id>", "GET"): api(*ALL),
     ("/api/v1/documents/<string:doc_id>/pdf", "GET"): api(*ALL),
     ("/api/v1/documents/<string:doc_id>/docx", "GET"): api(*ALL),

@@ -143,6 +143,10 @@ def test_a_notice_from_draft_to_one_number(site: Site, browser: Any) -> None:
     state(approver, "待签发")
     assert field(approver, "title").locator("input").is_disabled()
     assert not visible(approver, "#btn-issue") and not visible(approver, "#btn-save")
+    # before deciding, the approver sees the final layout of what it is asked to sign
+    approver.get_by_role("button", name="预览").click()
+    approver.locator("#preview-frame").wait_for(state="visible", timeout=120_000)
+    assert approver.locator("#preview-frame").get_attribute("src").startswith("blob:")
     approver.get_by_role("button", name="退回").click()
     dialog = approver.locator("#return-dialog")
     dialog.get_by_role("button", name="退回").click()  # no comment: refused in the dialog
@@ -214,6 +218,7 @@ def test_a_notice_from_draft_to_one_number(site: Site, browser: Any) -> None:
     clerk.locator("#issued-link").click()
     clerk.wait_for_url(re.compile(r"/documents/[0-9a-f]+"))
     assert clerk.locator("#doc-wenhao").inner_text() == wenhao
+    assert clerk.locator("#doc-approver").inner_text().startswith("d-approver，")  # who 签发ed
     doc_id = clerk.url.split("/documents/")[1].split("?")[0]
     assert "issued=1" not in clerk.url  # the banner is shown once, not on every reload
     clerk.reload()

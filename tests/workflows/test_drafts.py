@@ -23,6 +23,7 @@ from archive.models import AuditEvent, Document, Draft, NumberReservation
 from service.wiring import Wenshu
 from service.workflows import drafts, issue_once, records
 from service.workflows.accounts import Principal, add_user, principal_for_token
+from service.workflows.audit_report import build_export, report_facts
 from service.workflows.fixity import verify_archive
 from service.workflows.numbers_report import gaps
 from tests.support import sample
@@ -148,6 +149,14 @@ def test_draft_returned_revised_approved_and_issued(ws: Wenshu, crew: dict[str, 
     year = ws.local_date(ws.now()).year
     assert gaps(ws, "llyb", year)["missing"] == []
     assert verify_archive(ws).ok
+    # the auditor's report names who 签发ed it, and the export carries every step with its actor
+    today = ws.local_date(ws.now())
+    approvals = report_facts(ws, "llyb", today, today)["approvals"]
+    assert [(a["label"], a["approved_by"], a["returns"]) for a in approvals] == [
+        (view.doc.wenhao, "d-approver", 1)
+    ]
+    exported = build_export(ws, clerk, {"llyb"})["events"]
+    assert ("draft.approve", "d-approver") in {(e["action"], e["actor"]) for e in exported}
 
 
 def test_separation_of_duties(ws: Wenshu, crew: dict[str, Principal]) -> None:

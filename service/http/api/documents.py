@@ -72,7 +72,11 @@ class Preview(MethodView):
     def post(self, body: dict[str, Any]) -> Response:
         ws = wenshu()
         doctype = get_doctype(body["type"])
-        who = _authorise_issue(doctype, body["org"]) if doctype is not None else auth.current()
+        if doctype is not None:
+            who = auth.require("documents.preview", issuers=doctype.issuers)
+            auth.require_org(who, body["org"])
+        else:
+            who = auth.current()
         doctype, data = validated(body)
         with ws.db.read() as s:
             org = get_org(s, body["org"])

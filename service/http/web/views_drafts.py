@@ -106,5 +106,5 @@ def _form_page(
         may_draft=may(who, "drafts.write", issuers=dt.issuers),
         may_approve=may(who, "drafts.approve"),
         may_issue=may_issue,
-        may_preview=may_issue,  # the preview endpoint is the issuers'
+        may_preview=may(who, "documents.preview", issuers=dt.issuers),
     )
