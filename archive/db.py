@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -16,6 +17,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 SQLITE_BUSY_MS = 30_000
+
+
+def as_utc(at: datetime | None) -> datetime | None:
+    """A stored time, timezone-aware: SQLite hands datetimes back naive; they were stored as UTC."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 def make_engine(url: str) -> Engine:

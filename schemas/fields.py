@@ -367,3 +367,21 @@ class WenshuSchema(Schema):
 
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
         _localise(field_obj)
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, str]:
+    """marshmallow's nested messages → ``{"data.body.0.level": "…"}``: the field paths a 422
+    names, for the API's answers and a draft's ``problems`` alike."""
+    out: dict[str, str] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out.update(flatten_messages(value, path))
+    elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
+        out[prefix or "_"] = "；".join(messages)
+    elif isinstance(messages, list):
+        for i, value in enumerate(messages):
+            out.update(flatten_messages(value, f"{prefix}.{i}" if prefix else str(i)))
+    else:
+        out[prefix or "_"] = str(messages)
+    return out

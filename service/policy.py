@@ -30,8 +30,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "documents.issue": _ISSUERS,  # preview, issue, withdraw — and only the type's issuers
     "drafts.write": _ISSUERS,  # 拟稿: create, save, submit, withdraw — the type's issuers
     "drafts.approve": frozenset({"approver"}),  # 核稿/签发: approve or return
-    "documents.preview": frozenset({"clerk", "inspector", "approver"}),  # the type's issuers,
-    # and the approver, who sees the final layout of what it is asked to sign
+    "documents.preview": _ISSUERS | {"approver"},  # the type's issuers, and the approver,
+    # who sees the final layout of what it is asked to sign
     "drafts.read": frozenset({"clerk", "inspector", "approver", "auditor"}),
     "cases.create": _ISSUERS,
     "signed_copies.upload": _ISSUERS,
@@ -48,9 +48,9 @@ def may(role: str, action: str, *, issuers: Collection[str] | None = None) -> bo
         return True
     if role not in PERMISSIONS[action]:
         return False
-    if action == "documents.preview" and role in PERMISSIONS["drafts.approve"]:
-        return True  # an approver previews every type it approves
-    return issuers is None or role in issuers
+    # A type narrows the roles that draft and issue documents to its own issuers; a role that
+    # issues nothing (the approver previewing what it is asked to sign) is not narrowed by it.
+    return issuers is None or role not in _ISSUERS or role in issuers
 
 
 def roles_for(action: str) -> tuple[str, ...]:

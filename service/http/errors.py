@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from archive import errors as E
 from archive.search import IndexBusy
+from schemas.fields import flatten_messages
 from service.documents.render import RenderError
 from service.documents.scan import UploadTooLarge
 
@@ -53,23 +54,6 @@ class WenshuApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
 
-def flatten(messages: Any, prefix: str = "") -> dict[str, str]:
-    """marshmallow's nested messages → {"data.body.0.level": "…"}."""
-    out: dict[str, str] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            out.update(flatten(value, path))
-    elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
-        out[prefix or "_"] = "；".join(messages)
-    elif isinstance(messages, list):
-        for i, value in enumerate(messages):
-            out.update(flatten(value, f"{prefix}.{i}" if prefix else str(i)))
-    else:
-        out[prefix or "_"] = str(messages)
-    return out
-
-
 def error_body(status: int, code: str, message: str, errors: dict[str, Any] | None = None) -> Any:
     resp = jsonify({"code": code, "status": status, "message": message, "errors": errors or {}})
     resp.status_code = status
@@ -89,7 +73,9 @@ def init_app(app: Flask) -> None:
         if status >= 500 and status != 503:
             # The cause (the library's exception) is what an operator needs to act on.
             log.error("%s: %s", type(exc).__name__, exc.message, exc_info=exc.__cause__ or exc)
-        resp = error_body(status, exc.code, exc.message, flatten(exc.errors) if exc.errors else {})
+        resp = error_body(
+            status, exc.code, exc.message, flatten_messages(exc.errors) if exc.errors else {}
+        )
         if status == 503:
             resp.headers["Retry-After"] = str(getattr(exc, "retry_after", 5))
         return resp
@@ -103,7 +89,7 @@ def init_app(app: Flask) -> None:
         if messages:
             # webargs nests by location ("json", "query"); the field path is what users act on
             for _location, fields in messages.items():
-                errors.update(flatten(fields))
+                errors.update(flatten_messages(fields))
         message = {
             400: "请求格式不正确",
             401: "需要登录或有效的访问令牌",

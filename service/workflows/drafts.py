@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError as SchemaError
@@ -31,6 +31,7 @@ from archive.audit import AuditChain, canonical_json
 from archive.errors import ConflictError, Forbidden, NotFoundError, StaleVersion, ValidationError
 from archive.models import Document, Draft, DraftStep, DraftVersion, Org, User
 from archive.search.snippet import mask_identifiers
+from schemas.fields import flatten_messages
 from service import policy
 from service.doctypes import DocType, get_doctype
 from service.wiring import Wenshu
@@ -54,33 +55,11 @@ def data_sha256(data: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
-def aware(at: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; they were stored as UTC."""
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
-
-
 def doctype_of(code: str) -> DocType:
     doctype = get_doctype(code)
     if doctype is None:
         raise ValidationError(f"未知的文书类型 {code!r}", errors={"type": ["未知的文书类型"]})
     return doctype
-
-
-def paths(messages: Any, prefix: str) -> dict[str, str]:
-    """marshmallow's nested messages → ``{"data.body.0.level": "…"}``, as a 422 names them."""
-    if isinstance(messages, dict):
-        out: dict[str, str] = {}
-        for key, value in messages.items():
-            out.update(paths(value, f"{prefix}.{key}"))
-        return out
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return {prefix: "；".join(messages)}
-    if isinstance(messages, list):
-        out = {}
-        for i, value in enumerate(messages):
-            out.update(paths(value, f"{prefix}.{i}"))
-        return out
-    return {prefix: str(messages)}
 
 
 def validate(doctype: DocType, data: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +75,7 @@ def problems(doctype: DocType, data: dict[str, Any]) -> dict[str, str]:
     try:
         doctype.schema().load(data)
     except SchemaError as exc:
-        return paths(exc.messages, "data")
+        return flatten_messages(exc.messages, "data")
     return {}
 
 

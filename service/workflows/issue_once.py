@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.audit import canonical_json
+from archive.db import as_utc
 from archive.errors import (
     ApprovalRequired,
     ConflictError,
@@ -124,7 +125,7 @@ def _written_on(ws: Wenshu, d: Draft, data: dict[str, Any]) -> dict[str, Any]:
         or "date" not in drafts.doctype_of(d.type).schema().fields
     ):
         return data
-    approved_on: date = ws.local_date(drafts.aware(d.approved_at))  # type: ignore[arg-type]
+    approved_on: date = ws.local_date(as_utc(d.approved_at))  # type: ignore[arg-type]
     if approved_on.year != ws.local_date(ws.now()).year:
         return data
     return {**data, "date": approved_on}
@@ -158,7 +159,7 @@ def issue_draft(ws: Wenshu, who: Principal, draft_id: str) -> tuple[str, bool]:
             if _issuable(ws, d, doctype) != n:
                 raise ConflictError("草稿在编号发文前又有修改，请刷新后重试")
             now = ws.now()
-            since = drafts.aware(d.issuing_since)
+            since = as_utc(d.issuing_since)
             if d.issuing_token is None or since is None or since + _lease(ws) < now:
                 d.issuing_token, d.issuing_since = token, now
                 approval = _approval_details(s, d)
@@ -195,7 +196,7 @@ def _approval_details(s: Session, d: Draft) -> dict[str, Any]:
     if d.approved_by is None:
         return {"approved_by": None, "returns": d.returns}
     name = s.scalar(select(User.name).where(User.id == d.approved_by))
-    at = drafts.aware(d.approved_at)
+    at = as_utc(d.approved_at)
     return {
         "approved_by": name,
         "approved_at": at.isoformat() if at else None,
@@ -257,7 +258,7 @@ def begin(ws: Wenshu, who: Principal, *, scope: str, key: str, request: Any) -> 
                     )
                 if row.status is not None:
                     return Answer(row.status, dict(row.response or {}))
-                created = drafts.aware(row.created_at)
+                created = as_utc(row.created_at)
                 if created is not None and created + _lease(ws) < now:
                     row.created_at = now  # its request died: this one runs instead
                     return None

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.audit import AuditChain
+from archive.db import as_utc
 from archive.errors import NotFoundError, ValidationError
 from archive.models import Org, User, UserCredential
 from service.policy import ROLES
@@ -33,13 +34,6 @@ LOCKED = "登录失败次数过多，账户已暂时锁定，请 {minutes} 分�
 
 # Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hasher.hash(secrets.token_hex(16))
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; they were stored as UTC."""
-    if at is not None and at.tzinfo is None:
-        return at.replace(tzinfo=UTC)
-    return at
 
 
 @dataclass(frozen=True)
@@ -72,7 +66,7 @@ def authenticate(ws: Wenshu, name: str, password: str, *, remote_addr: str | Non
             _failed(s, name if row else "anonymous", row[1] if row else None, name, details)
             return LoginResult(None, error=BAD_LOGIN)
         user, org_code, cred = row
-        locked_until = _aware(cred.locked_until)
+        locked_until = as_utc(cred.locked_until)
         if locked_until is not None and locked_until > now:
             details["reason"] = "locked"
             _failed(s, name, org_code, name, details)
@@ -145,7 +139,7 @@ def list_users(ws: Wenshu, who: Principal) -> list[UserRow]:
         rows = s.execute(q).all()
     out = []
     for user, org, cred in rows:
-        locked = _aware(cred.locked_until) if cred else None
+        locked = as_utc(cred.locked_until) if cred else None
         out.append(
             UserRow(
                 user.id,
@@ -155,8 +149,8 @@ def list_users(ws: Wenshu, who: Principal) -> list[UserRow]:
                 user.active,
                 cred is not None,
                 locked if locked and locked > now else None,
-                _aware(cred.last_login_at) if cred else None,
-                _aware(user.created_at) or now,
+                as_utc(cred.last_login_at) if cred else None,
+                as_utc(user.created_at) or now,
             )
         )
     return out

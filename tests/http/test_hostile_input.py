@@ -204,7 +204,7 @@ def test_every_text_field_refuses_100000_characters_naming_it(
     """Through the schema for every text field of the sample, through the API for each type."""
     from marshmallow import ValidationError as SchemaError
 
-    from service.http.errors import flatten
+    from schemas.fields import flatten_messages as flatten
 
     data = sample(doctype)
     paths = list(string_paths(data))

@@ -23,6 +23,7 @@ from typing import Any
 
 import requests
 
+from service.doctypes import DOCTYPES as REGISTRY
 from tests.support import ROOT, free_port_block, sample, start_server
 
 WENSHU = str(Path(sys.executable).with_name("wenshu"))
@@ -34,8 +35,8 @@ ISSUER = {
     "inspection_report": "clerk",
 }
 DOCTYPES = tuple(ISSUER)
-NEEDS_APPROVAL = frozenset({"notice", "inspection_report"})
-"""The types that need 签发 under the default settings (``DocType.needs_approval``)."""
+NEEDS_APPROVAL = frozenset(code for code, t in REGISTRY.items() if t.needs_approval)
+"""The types that need 签发 under the default settings."""
 
 
 def one_page_input(doctype: str) -> dict[str, Any]:
@@ -330,7 +331,6 @@ def open_numbers(service: Service) -> dict[tuple[str, str], int]:
 
     from archive import numbering
     from archive.models import NumberReservation, Org
-    from service.doctypes import DOCTYPES as TYPES
 
     year = time.gmtime(time.time() + 8 * 3600).tm_year  # the series year is Asia/Shanghai's
     with database(service) as db, db.read() as s:
@@ -339,7 +339,7 @@ def open_numbers(service: Service) -> dict[tuple[str, str], int]:
             for doctype in reversed(DOCTYPES):  # the notice feeds its org's 发文字号 and D30
                 feeders[numbering.wenhao_series(org.code, org.zihao, year)] = (doctype, org.code)
                 series = numbering.archive_series(
-                    org.fonds_no, year, TYPES[doctype].retention, org.unit_code
+                    org.fonds_no, year, REGISTRY[doctype].retention, org.unit_code
                 )
                 feeders[series] = (doctype, org.code)
         counts: dict[tuple[str, str], int] = {}

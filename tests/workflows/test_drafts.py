@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from archive.db import as_utc
 from archive.errors import (
     ApprovalRequired,
     ConflictError,
@@ -114,7 +115,7 @@ def test_draft_returned_revised_approved_and_issued(ws: Wenshu, crew: dict[str, 
     assert doc["title"] == revised["title"]
     assert doc["approval"]["approved_by"] == "d-approver"
     assert doc["approval"]["comment"] == "同意印发" and doc["approval"]["returns"] == 1
-    approved_on = ws.local_date(drafts.aware(v.draft.approved_at))  # type: ignore[arg-type]
+    approved_on = ws.local_date(as_utc(v.draft.approved_at))  # type: ignore[arg-type]
     assert doc["approval"]["approved_at"].startswith(approved_on.isoformat())
     with ws.db.read() as s:
         d = s.get(Draft, v.draft.id)

@@ -33,7 +33,7 @@ from service.http.api.schemas import (
 )
 from service.http.state import wenshu
 from service.workflows import drafts, issue_once, records, signed_copy
-from service.workflows.accounts import get_org
+from service.workflows.accounts import Principal, get_org
 from service.workflows.issuing import IssueRequest, issue, preview
 
 blp = Blueprint(
@@ -58,7 +58,7 @@ def validated(body: dict[str, Any]) -> tuple[DocType, dict[str, Any]]:
     return doctype, data
 
 
-def _authorise_issue(doctype: DocType, org_code: str):  # type: ignore[no-untyped-def]
+def _authorise_issue(doctype: DocType, org_code: str) -> Principal:
     who = auth.require("documents.issue", issuers=doctype.issuers)
     auth.require_org(who, org_code)
     return who

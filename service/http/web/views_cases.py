@@ -8,9 +8,9 @@ from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError as SchemaError
 
 from archive.errors import ConflictError, NotFoundError, ValidationError
+from schemas.fields import flatten_messages
 from service.doctypes import DOCTYPES
 from service.http.api.cases import CaseInputSchema
-from service.http.errors import flatten
 from service.http.state import wenshu
 from service.http.web.blueprint import bp
 from service.http.web.guard import may, me, page
@@ -46,7 +46,7 @@ def create() -> Any:
     try:
         body = CaseInputSchema().load(form)
     except SchemaError as exc:
-        flash("；".join(flatten(exc.messages).values()), "error")
+        flash("；".join(flatten_messages(exc.messages).values()), "error")
         return redirect(url_for("web.cases"))
     case_no = body["case_no"]
     try:
