@@ -74,6 +74,7 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    full_name: Mapped[str] = mapped_column(String(50), default="", server_default="")  # 姓名
     role: Mapped[str] = mapped_column(String(20))
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

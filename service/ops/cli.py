@@ -77,7 +77,8 @@ def _password_arg(value: str | None) -> str | None:
 @click.option("--role", required=True, type=click.Choice(policy.ROLES))
 @click.option("--org", "org_code", required=True)
 @click.option("--password", default=None, help="网页登录密码（- 表示从标准输入读取一行）")
-def user_add_cmd(name: str, role: str, org_code: str, password: str | None) -> None:
+@click.option("--full-name", default="", help="姓名，如 张三（上行文的签发人印此姓名）")
+def user_add_cmd(name: str, role: str, org_code: str, password: str | None, full_name: str) -> None:
     """Add a user; prints its API token as the last line (shown once)."""
     try:
         token = accounts.add_user(
@@ -87,6 +88,7 @@ def user_add_cmd(name: str, role: str, org_code: str, password: str | None) -> N
             org_code=org_code,
             actor="cli",
             password=_password_arg(password),
+            full_name=full_name,
         )
     except WenshuError as exc:
         _fail(exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 import zlib
 from dataclasses import dataclass
 
@@ -106,13 +107,16 @@ def add_user(
     org_code: str,
     actor: str = "system",
     password: str | None = None,
+    full_name: str = "",
 ) -> str:
     """Create a user and return its API token (shown once; only its hash is stored).
 
     With ``password`` the user can also log in to the web pages (stored as an argon2id hash).
+    ``full_name`` is the person's name (姓名), printed where a document names them (签发人).
     """
     if role not in ROLES:
         raise ValidationError(f"角色必须是 {', '.join(ROLES)} 之一", errors={"role": ["未知角色"]})
+    full_name = checked_full_name(full_name)
     token = secrets.token_urlsafe(32)
     with ws.db.write() as s:
         org = s.scalar(select(Org).where(Org.code == org_code))
@@ -122,6 +126,7 @@ def add_user(
             raise ConflictError(f"用户 {name} 已存在")
         user = User(
             name=name,
+            full_name=full_name,
             role=role,
             org_id=org.id,
             token_hash=hash_token(token),
@@ -137,9 +142,20 @@ def add_user(
             action="user.create",
             org=org_code,
             object_id=name,
-            details={"role": role, "web_login": password is not None},
+            details={"role": role, "web_login": password is not None, "full_name": full_name},
         )
     return token
+
+
+def checked_full_name(full_name: str) -> str:
+    """The person's name as printed: trimmed, at most 50 characters, no control characters."""
+    full_name = unicodedata.normalize("NFKC", full_name).strip()
+    if len(full_name) > 50 or any(unicodedata.category(c).startswith("C") for c in full_name):
+        raise ValidationError(
+            "姓名无效：最多 50 个字符，不得含控制字符",
+            errors={"full_name": ["最多 50 个字符，不得含控制字符"]},
+        )
+    return full_name
 
 
 def set_password(ws: Wenshu, *, name: str, password: str, actor: str = "system") -> None:
