@@ -20,12 +20,15 @@ __all__ = [
     "AttachmentSchema",
     "BlockSchema",
     "ContactSchema",
+    "DIRECTIONS",
     "NoticeSchema",
     "SECRECY_LEVELS",
     "URGENCIES",
 ]
 
 URGENCIES = ("特急", "加急")
+DIRECTIONS = ("下行文", "平行文", "上行文")
+"""行文方向. Only a 上行文 (to a higher authority) prints its 签发人 (GB/T 9704 7.2.4)."""
 SECRECY_LEVELS = ("秘密", "机密", "绝密")
 HEADING_LEVELS = (1, 2, 3, 4)
 
@@ -134,6 +137,9 @@ class NoticeSchema(WenshuSchema):
         validate=validate.Length(max=50, error="附件最多 50 个"),
     )
     contact = fields.Nested(ContactSchema)
+    direction = _line(
+        10, validate=validate.OneOf(DIRECTIONS, error="行文方向只能是“下行文”“平行文”或“上行文”")
+    )
     signer = _line(100, metadata={"search": "person"})
     urgency = _line(10, validate=validate.OneOf(URGENCIES, error="紧急程度只能是“特急”或“加急”"))
     secrecy = _line(
@@ -153,6 +159,8 @@ class NoticeSchema(WenshuSchema):
     @validates_schema
     def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
         errors: dict[str, list[str]] = {}
+        if data.get("signer") and data.get("direction") in ("下行文", "平行文"):
+            errors["signer"] = ["只有上行文标注签发人：请将行文方向选为“上行文”，或删去签发人"]
         if data.get("secrecy_term") and not data.get("secrecy"):
             errors["secrecy_term"] = ["填写保密期限时须同时填写密级 secrecy"]
         made, printed = data.get("date"), data.get("print_date")
@@ -160,3 +168,8 @@ class NoticeSchema(WenshuSchema):
             errors["print_date"] = ["印发日期不应早于成文日期"]
         if errors:
             raise ValidationError(errors)
+
+
+def is_upward(data: dict[str, Any]) -> bool:
+    """A 上行文: so marked, or (input from before ``direction`` existed) carrying a 签发人."""
+    return (data.get("direction") or ("上行文" if data.get("signer") else "下行文")) == "上行文"

@@ -3,10 +3,18 @@
 
 from __future__ import annotations
 
-from schemas.notice import NoticeSchema
+from typing import Any
+
+from schemas.notice import NoticeSchema, is_upward
 from service.doctypes.registry import DocType, FormText
 from service.documents import render_notice
 from service.documents.templates import Template
+
+
+def _approver_field(data: dict[str, Any]) -> str | None:
+    """GB/T 9704 7.2.4: a 上行文 names its 签发人 in the 版头."""
+    return "signer" if is_upward(data) else None
+
 
 DOCTYPE = DocType(
     code="notice",
@@ -17,6 +25,7 @@ DOCTYPE = DocType(
     numbered=True,
     retention="D30",
     needs_approval=True,
+    approver_field=_approver_field,
     hand_signed=False,
     case_role=None,
     renderer=render_notice.RENDERER,
@@ -67,7 +76,7 @@ DOCTYPE = DocType(
             ("正文", ("body",)),
             ("附件", ("attachments",)),
             ("联系人与版记", ("contact", "cc", "printed_by", "print_date")),
-            ("其他要素（可选）", ("urgency", "secrecy", "secrecy_term", "signer")),
+            ("其他要素（可选）", ("direction", "signer", "urgency", "secrecy", "secrecy_term")),
         ),
         labels={
             "NoticeSchema": {
@@ -76,7 +85,8 @@ DOCTYPE = DocType(
                 "body": ("正文", "标题序号（一、（一）1.（1））自动生成，不必输入"),
                 "attachments": ("附件", "只填标题即列入附件说明；填写正文则另起一页印出"),
                 "contact": ("联系人", ""),
-                "signer": ("签发人", "仅上行文填写"),
+                "direction": ("行文方向", "留空为下行文；上行文在版头印出签发人"),
+                "signer": ("签发人", "仅上行文；经签发的公文留空，自动印签发人姓名"),
                 "urgency": ("紧急程度", ""),
                 "secrecy": ("密级", ""),
                 "secrecy_term": ("保密期限", "如：1年、6个月、长期"),

@@ -33,6 +33,10 @@ def _no_title(data: dict[str, Any], org: OrgNames) -> str:
     return ""
 
 
+def _prints_no_approver(data: dict[str, Any]) -> str | None:
+    return None
+
+
 def region_of(org: OrgNames) -> str:
     """The region a form's default title starts with: the org's, else its name without
     医疗保障局 (吕梁市医疗保障局 → 吕梁市)."""
@@ -108,6 +112,10 @@ class DocType:
     """Numbered only after 签发 by an approver of the org (党政机关公文处理工作条例 第十七条:
     公文应当经本机关负责人审批签发); ``WENSHU_APPROVAL`` overrides it, see
     :meth:`needs_approval_in`. A type that needs none may still be drafted first."""
+    approver_field: Callable[[dict[str, Any]], str | None] = _prints_no_approver
+    """The field of ``data`` that prints the 签发人's name, if this document prints it (a
+    notice: ``signer``, on a 上行文). Issued after 签发 it is filled from the approval, and a
+    value typed in the draft is refused; issued without, it must be typed."""
 
     def title(self, data: dict[str, Any], org: OrgNames) -> str:
         """The title typed by the user, else the type's default for this org (seed 002)."""

@@ -115,6 +115,18 @@ def user_password_cmd(name: str, password: str) -> None:
     click.echo(f"password of {name} set")
 
 
+@click.command("user-set")
+@click.argument("name")
+@click.option("--full-name", required=True, help="姓名，如 张三（上行文的签发人印此姓名）")
+def user_set_cmd(name: str, full_name: str) -> None:
+    """Record or correct a user's full name (姓名)."""
+    try:
+        accounts.set_full_name(_ws(), name=name, full_name=full_name, actor="cli")
+    except WenshuError as exc:
+        _fail(exc)
+    click.echo(f"full name of {name} set to {full_name}")
+
+
 @click.command("org-add")
 @click.argument("code")
 @click.option("--name", required=True, help="机关全称，如 吕梁市医疗保障局")
@@ -263,6 +275,7 @@ COMMANDS = (
     backup_cmd,
     restore_cmd,
     user_add_cmd,
+    user_set_cmd,
     user_password_cmd,
     org_add_cmd,
     reindex_cmd,

@@ -158,6 +158,25 @@ def checked_full_name(full_name: str) -> str:
     return full_name
 
 
+def set_full_name(ws: Wenshu, *, name: str, full_name: str, actor: str = "system") -> None:
+    """Record (or correct) the person's name of a user: what a 上行文 prints as 签发人."""
+    full_name = checked_full_name(full_name)
+    with ws.db.write() as s:
+        row = s.execute(select(User, Org.code).join(Org).where(User.name == name)).first()
+        if row is None:
+            raise NotFoundError(f"用户 {name} 不存在")
+        user, org_code = row
+        before, user.full_name = user.full_name, full_name
+        AuditChain.append(
+            s,
+            actor=actor,
+            action="user.update",
+            org=org_code,
+            object_id=name,
+            details={"full_name": {"from": before, "to": full_name}},
+        )
+
+
 def set_password(ws: Wenshu, *, name: str, password: str, actor: str = "system") -> None:
     """Set (or reset) a user's web password; ends the user's sessions and clears a lockout."""
     with ws.db.write() as s:
@@ -167,6 +186,19 @@ def set_password(ws: Wenshu, *, name: str, password: str, actor: str = "system")
         user, org_code = row
         store_password(s, user, password, ws.now())
         AuditChain.append(s, actor=actor, action="user.password", org=org_code, object_id=name)
+
+
+def printed_name(s: Session, user_id: int | None) -> str:
+    """The name a document prints for this user (a 上行文's 签发人): the full name (姓名),
+    never the login name; 409 saying how to record it when there is none."""
+    user = s.get(User, user_id) if user_id is not None else None
+    if user is None or not user.full_name:
+        login = user.name if user is not None else "?"
+        raise ConflictError(
+            f"用户 {login} 未登记姓名，上行文无法印出签发人：请管理员登记姓名"
+            f"（wenshu user-set {login} --full-name 姓名）后再办理"
+        )
+    return user.full_name
 
 
 def principal_for_token(session: Session, token: str) -> Principal | None:

@@ -153,7 +153,7 @@ def report_facts(ws: Wenshu, org_code: str, date_from: date, date_to: date) -> d
             )
         )
         approved = s.execute(
-            select(Document, Draft, User.name)
+            select(Document, Draft, User.name, User.full_name)
             .join(Draft, Draft.document_id == Document.id)
             .join(User, Draft.approved_by == User.id)
             .where(Document.org_id == org.id, Document.issued_at >= start, Document.issued_at < end)
@@ -203,11 +203,11 @@ def report_facts(ws: Wenshu, org_code: str, date_from: date, date_to: date) -> d
             {
                 "label": doc.wenhao or doc.archive_no,
                 "type": doc.type,
-                "approved_by": approver,
+                "approved_by": f"{full_name}（{approver}）" if full_name else approver,
                 "approved_at": ws.local_time(draft.approved_at).strftime("%Y-%m-%d %H:%M"),
                 "returns": draft.returns,
             }
-            for doc, draft, approver in approved
+            for doc, draft, approver, full_name in approved
         ],
         "series": [x for g in numbering for x in g["series"]],
         "missing": [m for g in numbering for m in g["missing"]],

@@ -35,7 +35,7 @@ from schemas.fields import flatten_messages
 from service import policy
 from service.doctypes import DocType, get_doctype
 from service.wiring import Wenshu
-from service.workflows.accounts import Principal, get_org
+from service.workflows.accounts import Principal, get_org, printed_name
 from service.workflows.cases import require_case
 
 EDITABLE = ("draft", "returned")
@@ -70,13 +70,25 @@ def validate(doctype: DocType, data: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError("输入有误，请按提示修改", errors={"data": exc.messages}) from exc
 
 
-def problems(doctype: DocType, data: dict[str, Any]) -> dict[str, str]:
+FILLED_FROM_APPROVAL = "经签发的上行文，签发人由签发记录自动印出签发人姓名，此处请留空"
+
+
+def _approval_problems(
+    doctype: DocType, data: dict[str, Any], needs_approval: bool
+) -> dict[str, Any]:
+    """A field the 签发 fills (a 上行文's 签发人) is not typed in a draft that needs 签发."""
+    field = doctype.approver_field(data) if needs_approval else None
+    return {field: [FILLED_FROM_APPROVAL]} if field and data.get(field) else {}
+
+
+def problems(doctype: DocType, data: dict[str, Any], needs_approval: bool) -> dict[str, str]:
     """What submission would refuse in ``data`` (empty: it would pass)."""
+    found = _approval_problems(doctype, data, needs_approval)
     try:
         doctype.schema().load(data)
     except SchemaError as exc:
-        return flatten_messages(exc.messages, "data")
-    return {}
+        found = {**found, **exc.normalized_messages()}
+    return flatten_messages(found, "data") if found else {}
 
 
 def masked(text: str | None) -> str | None:
@@ -112,7 +124,9 @@ def to_json(ws: Wenshu, v: DraftView, base_url: str = "/api/v1/drafts") -> dict[
         "version": d.version,
         "data": v.version.data,
         "sha256": v.version.sha256,
-        "problems": problems(doctype, v.version.data),
+        "problems": problems(
+            doctype, v.version.data, doctype.needs_approval_in(ws.settings.approval)
+        ),
         "history": [
             {
                 "action": step.action,
@@ -304,6 +318,11 @@ def submit(ws: Wenshu, who: Principal, draft_id: str, comment: str | None = None
         assert org is not None
         current = _view(s, d).version
         validate(doctype, current.data)
+        filled = _approval_problems(
+            doctype, current.data, doctype.needs_approval_in(ws.settings.approval)
+        )
+        if filled:
+            raise ValidationError("输入有误，请按提示修改", errors={"data": filled})
         if d.case_no is not None:
             require_case(s, org, d.case_no)
         d.state = "submitted"
@@ -347,6 +366,8 @@ def approve(ws: Wenshu, who: Principal, draft_id: str, comment: str | None = Non
         org = s.get(Org, d.org_id)
         assert org is not None
         version = _view(s, d).version
+        if doctype_of(d.type).approver_field(version.data):
+            printed_name(s, who.user_id)  # a 上行文 prints the approver's name: it must exist
         d.state = "approved"
         d.approved_version = d.version
         d.approved_by = who.user_id

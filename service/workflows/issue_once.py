@@ -42,7 +42,7 @@ from service import policy
 from service.doctypes import DocType
 from service.wiring import Wenshu
 from service.workflows import drafts, records
-from service.workflows.accounts import Principal
+from service.workflows.accounts import Principal, printed_name
 from service.workflows.issuing import IssueRequest, issue
 
 #: How often a waiting request looks again, and how long it waits at most (the slow steps of
@@ -116,14 +116,21 @@ def _authorise(who: Principal, d: Draft, doctype: DocType) -> None:
         raise Forbidden(f"角色 {who.role} 无权编号发文{doctype.label}")
 
 
-def _written_on(ws: Wenshu, d: Draft, data: dict[str, Any]) -> dict[str, Any]:
-    """GB/T 9704: the 成文日期 is the 签发 date (local), unless the drafter gave one; a 签发 of
-    last year leaves it to the issue date, since the 发文字号 is of this year."""
-    if (
-        d.approved_at is None
-        or data.get("date")
-        or "date" not in drafts.doctype_of(d.type).schema().fields
-    ):
+def _from_approval(
+    ws: Wenshu, s: Session, d: Draft, doctype: DocType, data: dict[str, Any]
+) -> dict[str, Any]:
+    """What the 签发 puts on the document: the 成文日期 and, on a 上行文, the 签发人.
+
+    GB/T 9704: the 成文日期 is the 签发 date (local), unless the drafter gave one; a 签发 of
+    last year leaves it to the issue date, since the 发文字号 is of this year. A 上行文 prints
+    the 签发人's name (7.2.4): the approver's, never one typed in the draft.
+    """
+    if d.approved_at is None:
+        return data
+    field = doctype.approver_field(data)
+    if field is not None:
+        data = {**data, field: printed_name(s, d.approved_by)}
+    if data.get("date") or "date" not in doctype.schema().fields:
         return data
     approved_on: date = ws.local_date(as_utc(d.approved_at))  # type: ignore[arg-type]
     if approved_on.year != ws.local_date(ws.now()).year:
@@ -163,7 +170,7 @@ def issue_draft(ws: Wenshu, who: Principal, draft_id: str) -> tuple[str, bool]:
             if d.issuing_token is None or since is None or since + _lease(ws) < now:
                 d.issuing_token, d.issuing_since = token, now
                 approval = _approval_details(s, d)
-                data = _written_on(ws, d, data)
+                data = _from_approval(ws, s, d, doctype, data)
                 break
         if time.monotonic() > deadline:
             raise ConflictError("草稿正在编号发文，请稍后刷新查看结果")
@@ -195,10 +202,12 @@ def _approval_details(s: Session, d: Draft) -> dict[str, Any]:
     """Who approved, when, with what comment (masked), after how many returns: for the event."""
     if d.approved_by is None:
         return {"approved_by": None, "returns": d.returns}
-    name = s.scalar(select(User.name).where(User.id == d.approved_by))
+    user = s.get(User, d.approved_by)
+    assert user is not None
     at = as_utc(d.approved_at)
     return {
-        "approved_by": name,
+        "approved_by": user.name,
+        "approved_by_name": user.full_name or None,
         "approved_at": at.isoformat() if at else None,
         "approval_comment": drafts.masked(d.approval_comment),
         "returns": d.returns,

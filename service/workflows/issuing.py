@@ -138,6 +138,11 @@ def issue(ws: Wenshu, req: IssueRequest, who: Principal) -> Document:
                 )
         if req.case_no is not None:
             require_case(s, org, req.case_no)
+    signer = req.doctype.approver_field(req.data)
+    if signer is not None and not req.data.get(signer):
+        raise ValidationError(
+            "上行文须标注签发人", errors={"data": {signer: ["上行文须填写签发人姓名"]}}
+        )
     key_pem, cert_pem = ws.keys.load(org.code)
     started = ws.now()
     issue_date: date = req.data.get("date") or ws.local_date(started)

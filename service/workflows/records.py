@@ -136,7 +136,7 @@ def approvals(ws: Wenshu, s: Any, doc_ids: list[str]) -> dict[str, dict[str, Any
     if not doc_ids:
         return {}
     rows = s.execute(
-        select(Draft, User.name)
+        select(Draft, User.name, User.full_name)
         .outerjoin(User, Draft.approved_by == User.id)
         .where(Draft.document_id.in_(doc_ids))
     ).all()
@@ -144,11 +144,12 @@ def approvals(ws: Wenshu, s: Any, doc_ids: list[str]) -> dict[str, dict[str, Any
         d.document_id: {
             "draft_id": d.id,
             "approved_by": name,
+            "approved_by_name": full_name or None,
             "approved_at": _iso(ws, d.approved_at),
             "comment": d.approval_comment,
             "returns": d.returns,
         }
-        for d, name in rows
+        for d, name, full_name in rows
     }
 
 

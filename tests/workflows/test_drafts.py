@@ -199,6 +199,7 @@ def test_a_type_without_approval_issues_from_its_draft(
     assert doc["approval"] == {
         "draft_id": v.draft.id,
         "approved_by": None,
+        "approved_by_name": None,
         "approved_at": None,
         "comment": None,
         "returns": 0,

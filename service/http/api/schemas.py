@@ -263,7 +263,10 @@ class SignedCopyQuerySchema(RequestSchema):
 
 class ApprovalSchema(Schema):
     draft_id = fields.String()
-    approved_by = fields.String(allow_none=True, metadata={"description": "签发人"})
+    approved_by = fields.String(allow_none=True, metadata={"description": "签发人（登录名）"})
+    approved_by_name = fields.String(
+        allow_none=True, metadata={"description": "签发人姓名（上行文版头所印）"}
+    )
     approved_at = fields.String(allow_none=True, metadata={"description": "签发时间"})
     comment = fields.String(allow_none=True, metadata={"description": "签发意见"})
     returns = fields.Integer(metadata={"description": "签发前被退回修改的次数"})
