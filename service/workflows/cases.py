@@ -70,13 +70,15 @@ def list_cases(ws: Wenshu, who: Principal, *, page: int, per_page: int) -> dict[
         rows = s.execute(
             q.order_by(Case.created_at.desc()).offset((page - 1) * per_page).limit(per_page)
         ).all()
-        counts = dict(
-            s.execute(
-                select(Document.case_no, func.count())
+        # a case number is unique within its org only: count each org's own documents
+        counts = {
+            (org_id, case_no): n
+            for org_id, case_no, n in s.execute(
+                select(Document.org_id, Document.case_no, func.count())
                 .where(Document.case_no.in_([c.case_no for c, _ in rows]))
-                .group_by(Document.case_no)
-            ).all()
-        )
+                .group_by(Document.org_id, Document.case_no)
+            )
+        }
     return {
         "total": total,
         "page": page,
@@ -86,7 +88,7 @@ def list_cases(ws: Wenshu, who: Principal, *, page: int, per_page: int) -> dict[
                 "case_no": c.case_no,
                 "title": c.title,
                 "org": code,
-                "documents": counts.get(c.case_no, 0),
+                "documents": counts.get((c.org_id, c.case_no), 0),
                 "created_at": ws.local_time(c.created_at).isoformat(timespec="seconds"),
             }
             for c, code in rows

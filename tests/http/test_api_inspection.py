@@ -233,3 +233,23 @@ def test_a_case_needs_no_org_for_a_user_of_one_org_and_extra_keys_are_refused_in
     assert users["inspector"].get("/api/v1/cases/LL-2026-010").status_code == 404
     paged = users["inspector"].get("/api/v1/documents?page=x")
     assert paged.status_code == 422 and paged.get_json()["errors"] == {"page": "应为整数"}
+
+
+def test_a_case_list_counts_only_its_own_orgs_documents(users: dict[str, Any], ws: Any) -> None:
+    """Two orgs may use one case number: each org's list counts its own documents only."""
+    from service.workflows.accounts import add_user
+    from tests.support.apps import Client
+
+    token = add_user(ws, name="u-other-inspector", role="inspector", org_code="tyyb")
+    theirs = Client(users["anonymous"].app, token)
+    for client, org in ((users["inspector"], "llyb"), (theirs, "tyyb")):
+        made = client.post("/api/v1/cases", {"case_no": "SAME-001", "title": "同号", "org": org})
+        assert made.status_code == 201, made.get_json()
+    body = {"type": "inspection_record", "org": "tyyb", "data": sample("inspection_record")}
+    for _ in range(2):
+        r = theirs.post("/api/v1/documents", {**body, "case_no": "SAME-001"})
+        assert r.status_code == 201, r.get_json()
+    mine = users["inspector"].get("/api/v1/cases").get_json()["items"]
+    assert [(c["case_no"], c["documents"]) for c in mine] == [("SAME-001", 0)]
+    other = theirs.get("/api/v1/cases").get_json()["items"]
+    assert [(c["case_no"], c["documents"]) for c in other] == [("SAME-001", 2)]

@@ -250,6 +250,7 @@ def notice(site: Site, browser: Any) -> dict[str, Any]:
         "wenhao": wenhao,
         "banner": page.locator(".issued-banner").inner_text(),
         "verify": page.locator("#verify-status").inner_text(),
+        "facts": page.locator("#verify-facts").inner_text(),
         "sha": page.locator("#doc-sha").inner_text().strip(),
         "pdf": pdf,
         "download_name": info.value.suggested_filename,
@@ -326,6 +327,8 @@ def test_clerk_issues_a_notice_and_downloads_its_pdf(notice: dict[str, Any]) -> 
     assert notice["wenhao"] == f"吕医保发〔{year}〕1号"
     assert notice["wenhao"] in notice["banner"]
     assert "验证通过" in notice["verify"]
+    # "trusted" is this system's word, and the page says what an outside verifier will say
+    assert "本系统登记的本机构证书" in notice["facts"] and "签发者未知" in notice["facts"]
     assert notice["pdf"].startswith(b"%PDF")
     assert hashlib.sha256(notice["pdf"]).hexdigest() == notice["sha"]
     assert notice["download_name"] == f"{notice['wenhao']}.pdf"
