@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import swagger_ui_bundle
-from flask import Flask, jsonify, send_from_directory
-from sqlalchemy import text
+from flask import Flask, send_from_directory
 
 from service.http import auth, errors, limits, logs, metrics
 from service.http.api import audit, cases, doctypes, documents, drafts, search
@@ -66,24 +65,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blp in (doctypes.blp, documents.blp, drafts.blp, cases.blp, search.blp, audit.blp):
         api.register_blueprint(blp)
     doctypes.register_input_schemas(api)
-
-    @app.get("/healthz")
-    def healthz() -> Any:
-        """Liveness and readiness: the database, the archive folder and the converter answer."""
-        checks: dict[str, Any] = {}
-        try:
-            with ws.db.read() as s:
-                s.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # reported, not raised: this endpoint is the report
-            checks["database"] = f"error: {type(exc).__name__}"
-        checks["archive"] = "ok" if ws.blobs.root.is_dir() else "missing"
-        conv = ws.converter.status()
-        checks["converter"] = conv
-        ok = checks["database"] == "ok" and checks["archive"] == "ok" and conv.get("up", 0) > 0
-        resp = jsonify({"status": "ok" if ok else "degraded", "checks": checks})
-        resp.status_code = 200 if ok else 503
-        return resp
 
     @app.get("/api/v1/static/swagger-ui/<path:filename>")
     def swagger_ui_asset(filename: str) -> Any:
