@@ -41,7 +41,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     logs.init_app(app, settings.web.log_format)  # first: every later hook reads its request id
-    limits.init_app(app)  # before any hook reads the body
+    auth.init_app(app)  # before the body is read: an anonymous caller sends it for nothing
+    limits.init_app(app)  # before any other hook reads the body
     metrics.init_app(app)
     headers.init_app(app)
 
@@ -61,7 +62,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         {"type": "http", "scheme": "bearer", "description": "wenshu user-add 给出的访问令牌"},
     )
     errors.init_app(app)  # after Api(): our error body replaces flask-smorest's everywhere
-    auth.init_app(app)
     app.extensions["wenshu_api"] = api
     for blp in (doctypes.blp, documents.blp, drafts.blp, cases.blp, search.blp, audit.blp):
         api.register_blueprint(blp)

@@ -20,8 +20,9 @@ PUBLIC_API_ENDPOINTS = frozenset(
 
 
 def init_app(app: Flask) -> None:
-    """Authenticate every API request before its arguments are parsed, so an anonymous caller
-    gets 401 whatever it sends, never a 422 describing the input it may not submit."""
+    """Authenticate every API request before its body is read and its arguments are parsed, so
+    an anonymous caller gets 401 whatever it sends — never a 422 describing the input it may
+    not submit, nor a 50 MiB chunked upload buffered first (register before ``limits``)."""
 
     @app.before_request
     def _authenticate_api() -> None:

@@ -4,7 +4,12 @@ caches and uploaded scans in a sandbox."""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
+import time
+from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -17,8 +22,9 @@ from archive.errors import ValidationError
 from archive.models import AuditEvent, Org
 from service.workflows.accounts import Principal
 from service.workflows.org_settings import update_org
-from tests.support import sample
+from tests.support import ROOT, free_port_block, sample, start_server, stop_server
 from tests.support.apps import WenshuCli
+from tests.support.server import WENSHU, wait_healthy
 
 
 def downloads(ws: Any, doc_id: str) -> int:
@@ -138,3 +144,85 @@ def test_an_uploaded_scan_is_served_in_a_sandbox(users: dict[str, Any], tmp_path
     assert got.headers["Content-Security-Policy"] == "sandbox"
     assert got.headers["X-Content-Type-Options"] == "nosniff"
     assert "Content-Security-Policy" not in insp.get(doc["links"]["pdf"]).headers
+
+
+# --------------------------------------------------------------------------- served
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One `wenshu serve` (gunicorn) on a fresh data dir, with a clerk's token."""
+    tmp = tmp_path_factory.mktemp("served")
+    port = free_port_block(1)
+    env = {**os.environ, "WENSHU_DATA": str(tmp / "data"), "WENSHU_WORKERS": "2"}
+    env.update(WENSHU_CONVERTER_POOL_SIZE="1", WENSHU_CONVERTER_BASE_PORT=str(free_port_block(1)))
+    env.pop("DATABASE_URL", None)
+    subprocess.run([WENSHU, "init"], env=env, cwd=ROOT, check=True, capture_output=True)
+    token = subprocess.run(
+        [WENSHU, "user-add", "c", "--role", "clerk", "--org", "llyb"],
+        env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout.strip().splitlines()[-1]  # fmt: skip
+    proc = start_server(env, port, tmp / "server.log")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
+        yield {"port": port, "token": token, "env": env}
+    finally:
+        stop_server(proc)
+
+
+def first_answer(port: int, head: bytes, body_start: bytes) -> tuple[int, float]:
+    """Send a request's head and the start of its body, then nothing more: the status of the
+    answer that comes back anyway, and how long it took."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        started = time.monotonic()
+        sock.sendall(head + body_start)
+        reply = b""
+        while b"\r\n" not in reply:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        return int(reply.split(b" ", 2)[1]), time.monotonic() - started
+
+
+@pytest.mark.parametrize("auth", ["", "Authorization: Bearer not-a-token\r\n"])
+def test_an_unknown_caller_is_refused_before_its_body_is_read(
+    served: dict[str, Any], auth: str
+) -> None:
+    """A chunked upload that never ends and a declared 40 MiB that never comes: 401 at once,
+    though the server has read no more than the first bytes (it would wait for the rest)."""
+    url = "/api/v1/documents/x/signed-copy"
+    common = (
+        f"POST {url} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: multipart/form-data; boundary=b\r\n"
+    )
+    chunked = (common + "Transfer-Encoding: chunked\r\n\r\n").encode()
+    status, took = first_answer(served["port"], chunked, b"400\r\n" + b"x" * 1024 + b"\r\n")
+    assert (status, took < 5) == (401, True), took
+    declared = (common + f"Content-Length: {40 * 1024 * 1024}\r\n\r\n").encode()
+    status, took = first_answer(served["port"], declared, b"--b\r\n")
+    assert (status, took < 5) == (401, True), took
+    json_head = (
+        f"POST /api/v1/cases HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    status, took = first_answer(served["port"], json_head, b"1\r\n{\r\n")
+    assert (status, took < 5) == (401, True), took
+
+
+def test_a_known_caller_still_sends_its_body(served: dict[str, Any]) -> None:
+    """The same request from a clerk is read to its end (the server waits for it): no answer
+    before the body, then the answer to what was sent."""
+    head = (
+        "POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {served['token']}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    body = json.dumps({"case_no": "K-1", "title": "某医院专项检查", "org": "llyb"}).encode()
+    with socket.create_connection(("127.0.0.1", served["port"]), timeout=20) as sock:
+        sock.sendall(head + b"%x\r\n" % 1 + body[:1] + b"\r\n")
+        sock.settimeout(2)
+        with pytest.raises(TimeoutError):
+            sock.recv(1)  # waiting for the rest of the body
+        rest = body[1:]
+        sock.settimeout(20)
+        sock.sendall(b"%x\r\n" % len(rest) + rest + b"\r\n0\r\n\r\n")
+        assert sock.recv(4096).split(b" ", 2)[1] == b"201"
