@@ -9,7 +9,7 @@ from typing import Any
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
 
-from service.http import auth, errors, headers, limits, logs, metrics
+from service.http import auth, denials, errors, headers, limits, logs, metrics
 from service.http.api import audit, cases, doctypes, documents, drafts, search
 from service.http.web import pages
 from service.settings import load_settings
@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limits.init_app(app)  # before any other hook reads the body
     metrics.init_app(app)
     headers.init_app(app)
+    denials.init_app(app)
 
     ws = Wenshu(settings)
     attach_indexing(ws)  # documents queued by this process's requests reach the index at once

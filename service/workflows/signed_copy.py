@@ -31,7 +31,7 @@ def authorise_upload(who: Principal, view: DocumentView) -> None:
     if not policy.may(who.role, "signed_copies.upload"):
         raise Forbidden(f"角色 {who.role} 无权上传签字原件")
     if not who.may_see_org(view.org.code):
-        raise Forbidden("无权访问其他机构的文书")
+        raise Forbidden("无权访问其他机构的文书", reason="org")
 
 
 def upload(

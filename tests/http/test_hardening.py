@@ -16,10 +16,12 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 
 from archive.errors import ValidationError
 from archive.models import AuditEvent, Org
+from service.http import denials
 from service.workflows.accounts import Principal
 from service.workflows.org_settings import update_org
 from tests.support import ROOT, free_port_block, sample, start_server, stop_server
@@ -36,6 +38,79 @@ def downloads(ws: Any, doc_id: str) -> int:
                 )
             ).all()
         )
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def denied(ws: Any) -> list[tuple[AuditEvent, dict[str, Any]]]:
+    with ws.db.read() as s:
+        rows = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "access.denied").order_by(AuditEvent.seq)
+        ).all()
+    return [(ev, json.loads(ev.details)) for ev in rows]
+
+
+def refusals_counted(admin: Any, status: str, reason: str) -> float:
+    text = admin.get("/metrics").get_data(as_text=True)
+    for family in text_string_to_metric_families(text):
+        for sample_ in family.samples:
+            if sample_.name == "wenshu_access_denied_total" and sample_.labels == {
+                "status": status,
+                "reason": reason,
+            }:
+                return float(sample_.value)
+    return 0.0
+
+
+def test_a_refused_role_is_recorded_once_a_minute_with_what_was_suppressed(
+    users: dict[str, Any], ws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"type": "notice", "org": "llyb", "data": sample("notice")}
+    before = refusals_counted(users["admin"], "403", "role")
+    for _ in range(5):
+        assert users["auditor"].post("/api/v1/documents", body).status_code == 403
+    [(event, details)] = denied(ws)
+    assert (event.actor, event.org) == ("u-auditor", "llyb")
+    assert details["reason"] == "role" and details["suppressed"] == 0
+    assert (details["method"], details["endpoint"]) == ("POST", "/api/v1/documents")
+    assert "auditor" in details["message"]
+    assert refusals_counted(users["admin"], "403", "role") == before + 5
+
+    monkeypatch.setattr(denials, "WINDOW_SECONDS", 0.2)
+    time.sleep(0.3)
+    assert users["auditor"].post("/api/v1/documents", body).status_code == 403
+    assert [d["suppressed"] for _e, d in denied(ws)] == [0, 4]
+    assert users["auditor"].get("/api/v1/audit/verify").get_json()["ok"]
+
+
+def test_a_cross_org_request_is_recorded_for_the_org_it_aimed_at(
+    users: dict[str, Any], ws: Any
+) -> None:
+    doc = (
+        users["clerk"]
+        .post("/api/v1/documents", {"type": "notice", "org": "llyb", "data": sample("notice")})
+        .get_json()
+    )
+    assert users["other_clerk"].get(doc["links"]["pdf"]).status_code == 404  # nothing leaks
+    assert users["other_clerk"].get("/api/v1/documents?org=llyb").status_code == 403
+    (aimed, at_doc), (listed, at_list) = denied(ws)
+    assert (aimed.actor, aimed.org, aimed.object_id) == ("u-other-clerk", "llyb", doc["id"])
+    assert at_doc["reason"] == "org" and at_doc["actor_org"] == "tyyb"
+    assert at_doc["endpoint"] == "/api/v1/documents/<string:doc_id>/pdf"
+    assert (listed.org, at_list["reason"]) == ("tyyb", "org")
+    seen = users["auditor"].get("/api/v1/audit/events?action=access.denied").get_json()
+    assert [e["object_id"] for e in seen["events"]] == [doc["id"]]  # llyb's auditor sees it
+
+
+def test_unknown_callers_are_counted_not_chained(users: dict[str, Any], ws: Any) -> None:
+    before = refusals_counted(users["admin"], "401", "unauthenticated")
+    for _ in range(20):
+        assert users["anonymous"].get("/api/v1/documents").status_code == 401
+    bad = users["anonymous"].flask.get("/api/v1/cases", headers={"Authorization": "Bearer x"})
+    assert bad.status_code == 401
+    assert denied(ws) == []
+    assert refusals_counted(users["admin"], "401", "unauthenticated") == before + 21
 
 
 # --------------------------------------------------------------------------- org fields

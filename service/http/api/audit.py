@@ -54,7 +54,7 @@ def _scope(who: Principal, org: str | None) -> set[str] | None:
     if who.role == "admin":
         return {org} if org else None
     if org and org != who.org_code:
-        raise Forbidden("审计员只能查看本机构的审计数据")
+        raise Forbidden("审计员只能查看本机构的审计数据", reason="org")
     return {who.org_code}
 
 
