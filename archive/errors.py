@@ -27,9 +27,20 @@ class ValidationError(WenshuError):
 
 
 class Forbidden(WenshuError):
-    """The caller's role or org may not do this (a use case refuses it; HTTP says 403)."""
+    """The caller's role or org may not do this (a use case refuses it; HTTP says 403).
+
+    ``reason`` says which rule refused, as the ``access.denied`` event records it: ``role``
+    (the policy table), ``org`` (another org's data), ``csrf`` (a session request without its
+    token) or ``rule`` (a use case's own, e.g. approving one's own draft).
+    """
 
     code = "forbidden"
+
+    def __init__(
+        self, message: str, *, errors: dict[str, Any] | None = None, reason: str = "role"
+    ) -> None:
+        super().__init__(message, errors=errors)
+        self.reason = reason
 
 
 class Unauthorized(WenshuError):
@@ -40,6 +51,15 @@ class Unauthorized(WenshuError):
 
 class NotFoundError(WenshuError):
     code = "not_found"
+
+
+class OutsideOrg(NotFoundError):
+    """The object exists, in an org the caller may not see: answered as if it did not (404,
+    nothing leaks), and recorded as a refused access (``access.denied``, reason ``org``)."""
+
+    def __init__(self, message: str, *, org: str, object_id: str) -> None:
+        super().__init__(message)
+        self.org, self.object_id = org, object_id
 
 
 class ConflictError(WenshuError):

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.bench_pg import scratch_database  # noqa: E402
+from service.policy import roles_for  # noqa: E402
 
 WENSHU = str(ROOT / ".venv" / "bin" / "wenshu")
 
@@ -74,7 +75,7 @@ def wenshu(env: dict[str, str], *args: str) -> str:
 
 
 @contextmanager
-def server(env: dict[str, str], name: str, tmp: Path, pool: int) -> Iterator[str]:
+def server(env: dict[str, str], name: str, tmp: Path, pool: int, monitor: str) -> Iterator[str]:
     """One ``wenshu serve`` with its own run dir and converter ports; yields its URL."""
     port = free_port()
     run_env = dict(
@@ -98,7 +99,11 @@ def server(env: dict[str, str], name: str, tmp: Path, pool: int) -> Iterator[str
             if proc.poll() is not None:
                 raise RuntimeError(f"server {name} exited; see {tmp / (name + '.log')}")
             try:
-                with urllib.request.urlopen(url + "/healthz", timeout=5) as r:
+                # The pool's detail is for monitoring only (metrics.read): its token.
+                health = urllib.request.Request(
+                    url + "/healthz", headers={"Authorization": f"Bearer {monitor}"}
+                )
+                with urllib.request.urlopen(health, timeout=5) as r:
                     up = json.load(r).get("checks", {}).get("converter", {}).get("up", pool)
                     if up >= pool:
                         break
@@ -170,15 +175,20 @@ def main() -> None:
             env["WENSHU_WORKERS"] = str(args.workers)
         wenshu(env, "init")
         token = wenshu(env, "user-add", "bench", "--role", "clerk", "--org", "llyb").split()[-1]
+        role = roles_for("metrics.read")[0]
+        monitor = wenshu(env, "user-add", "monitor", "--role", role, "--org", "llyb").split()[-1]
         warm = 2 * args.pool
         print(
             f"{args.docs} notices per phase, {args.clients} clients, {args.pool} LibreOffice "
             f"per server, {os.cpu_count()} cores; PostgreSQL, shared data dir"
         )
-        with server(env, "a", tmp, args.pool) as a:
+        with server(env, "a", tmp, args.pool, monitor) as a:
             warm_one = phase([a], token, payload, warm, warm)
             one = phase([a], token, payload, args.docs, args.clients)
-        with server(env, "a2", tmp, args.pool) as a, server(env, "b", tmp, args.pool) as b:
+        with (
+            server(env, "a2", tmp, args.pool, monitor) as a,
+            server(env, "b", tmp, args.pool, monitor) as b,
+        ):
             warm_two = phase([a, b], token, payload, 2 * warm, 2 * warm)
             two = phase([a, b], token, payload, args.docs, args.clients)
         for label, r in (("one server ", one), ("two servers", two)):

@@ -40,3 +40,11 @@ def conversion_finished(outcome: str, seconds: float) -> None:
 
 def observe_request(method: str, endpoint: str, status: int, seconds: float) -> None:
     REQUEST_SECONDS.labels(method, endpoint, str(status)).observe(seconds)
+
+
+ACCESS_DENIED = Counter(
+    "wenshu_access_denied",
+    "Refused requests: 401 (no or unknown credential; reason unauthenticated) and 403 or a "
+    "cross-org 404 by reason (role, org, csrf, rule), each counted, audited or not.",
+    ["status", "reason"],
+)

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import swagger_ui_bundle
-from flask import Flask, jsonify, send_from_directory
-from sqlalchemy import text
+from flask import Flask, send_from_directory
 
-from service.http import auth, errors, limits, logs, metrics
+from service.http import auth, denials, errors, headers, limits, logs, metrics
 from service.http.api import audit, cases, doctypes, documents, drafts, search
 from service.http.web import pages
 from service.settings import load_settings
@@ -42,8 +41,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     logs.init_app(app, settings.web.log_format)  # first: every later hook reads its request id
-    limits.init_app(app)  # before any hook reads the body
+    auth.init_app(app)  # before the body is read: an anonymous caller sends it for nothing
+    limits.init_app(app)  # before any other hook reads the body
     metrics.init_app(app)
+    headers.init_app(app)
+    denials.init_app(app)
 
     ws = Wenshu(settings)
     attach_indexing(ws)  # documents queued by this process's requests reach the index at once
@@ -61,29 +63,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         {"type": "http", "scheme": "bearer", "description": "wenshu user-add 给出的访问令牌"},
     )
     errors.init_app(app)  # after Api(): our error body replaces flask-smorest's everywhere
-    auth.init_app(app)
     app.extensions["wenshu_api"] = api
     for blp in (doctypes.blp, documents.blp, drafts.blp, cases.blp, search.blp, audit.blp):
         api.register_blueprint(blp)
     doctypes.register_input_schemas(api)
-
-    @app.get("/healthz")
-    def healthz() -> Any:
-        """Liveness and readiness: the database, the archive folder and the converter answer."""
-        checks: dict[str, Any] = {}
-        try:
-            with ws.db.read() as s:
-                s.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # reported, not raised: this endpoint is the report
-            checks["database"] = f"error: {type(exc).__name__}"
-        checks["archive"] = "ok" if ws.blobs.root.is_dir() else "missing"
-        conv = ws.converter.status()
-        checks["converter"] = conv
-        ok = checks["database"] == "ok" and checks["archive"] == "ok" and conv.get("up", 0) > 0
-        resp = jsonify({"status": "ok" if ok else "degraded", "checks": checks})
-        resp.status_code = 200 if ok else 503
-        return resp
 
     @app.get("/api/v1/static/swagger-ui/<path:filename>")
     def swagger_ui_asset(filename: str) -> Any:

@@ -20,8 +20,9 @@ PUBLIC_API_ENDPOINTS = frozenset(
 
 
 def init_app(app: Flask) -> None:
-    """Authenticate every API request before its arguments are parsed, so an anonymous caller
-    gets 401 whatever it sends, never a 422 describing the input it may not submit."""
+    """Authenticate every API request before its body is read and its arguments are parsed, so
+    an anonymous caller gets 401 whatever it sends — never a 422 describing the input it may
+    not submit, nor a 50 MiB chunked upload buffered first (register before ``limits``)."""
 
     @app.before_request
     def _authenticate_api() -> None:
@@ -65,7 +66,7 @@ def require(action: str, *, issuers: Collection[str] | None = None) -> Principal
 
 def require_org(who: Principal, org_code: str) -> None:
     if not who.may_see_org(org_code):
-        raise Forbidden("无权访问其他机构的文书")
+        raise Forbidden("无权访问其他机构的文书", reason="org")
 
 
 def _session_caller() -> Principal | None:
@@ -73,5 +74,7 @@ def _session_caller() -> Principal | None:
     who = web_auth.session_principal(wenshu())
     if who is not None and request.method not in web_auth.SAFE_METHODS:
         if not web_auth.csrf_ok():
-            raise Forbidden("缺少或错误的 CSRF 令牌（X-CSRF-Token），请刷新页面后重试")
+            raise Forbidden(
+                "缺少或错误的 CSRF 令牌（X-CSRF-Token），请刷新页面后重试", reason="csrf"
+            )
     return who

@@ -15,6 +15,7 @@ from archive.search import IndexBusy
 from schemas.fields import flatten_messages
 from service.documents.render import RenderError
 from service.documents.scan import UploadTooLarge
+from service.http import denials
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(E.WenshuError)
     def _wenshu(exc: E.WenshuError) -> Any:
+        denials.refused(exc)
         status = next((s for cls, s in STATUS.items() if type(exc) is cls), None)
         if status is None:
             status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
@@ -83,6 +85,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
         status = exc.code or 500
+        if status == 403:
+            denials.record("role", exc.description or "")
         data = getattr(exc, "data", None) or {}
         messages = data.get("messages") if isinstance(data, dict) else None
         errors: dict[str, str] = {}

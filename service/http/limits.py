@@ -4,7 +4,8 @@ Size: Flask's ``MAX_CONTENT_LENGTH`` answers 413 when the declared Content-Lengt
 but a body without one (``Transfer-Encoding: chunked``, as gunicorn passes it on) is silently
 cut at the limit, and the truncated JSON or form then fails as "malformed". So such a body is
 read here, up to one byte over the largest limit that may apply (uploads have their own,
-``MAX_UPLOAD_BYTES``), and either refused with 413 or handed on with its Content-Length.
+``MAX_UPLOAD_BYTES``), and either refused with 413 or handed on with its Content-Length. An
+API caller is authenticated before (``service/http/auth.py``): nothing is read for a 401.
 
 Nesting: Python's ``json`` parser recurses, so ``[[[…]]]`` 100,000 levels deep would end in a
 RecursionError inside whichever parser reads it first (Flask's or webargs'). No document input

@@ -1,4 +1,12 @@
-"""``/metrics`` in the Prometheus text format, correct across processes.
+"""Monitoring: ``/healthz`` and ``/metrics`` in the Prometheus text format, correct across
+processes.
+
+``/healthz`` answers anyone with the status alone — ``{"status": "ok"}``, or ``"degraded"`` with
+the names of the failing components (``database``, ``archive``, ``converter``) — and 503 when
+degraded, so a load balancer needs no token. A caller allowed ``metrics.read`` (the same as
+``/metrics``) also gets ``checks``: each component's state, the converter pool's instances with
+their PIDs, conversions and restarts. Those tell an attacker which process to aim at and how
+busy the service is, so nobody else sees them. A token that is sent must be valid (401).
 
 Two kinds of figures:
 
@@ -24,7 +32,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, jsonify, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -33,10 +41,12 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from archive.errors import Unauthorized
 from archive.indexer import pending_count
 from archive.models import AuditEvent, Document
+from service import policy
 from service.http import auth
 from service.http.state import wenshu
 from service.telemetry import MULTIPROC_ENV, observe_request
@@ -114,7 +124,48 @@ def exposition(ws: Wenshu) -> bytes:
     return head + generate_latest(state)
 
 
+def health(ws: Wenshu) -> tuple[list[str], dict[str, Any]]:
+    """The names of the failing components, and every component's check in detail."""
+    checks: dict[str, Any] = {}
+    try:
+        with ws.db.read() as s:
+            s.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # reported, not raised: this endpoint is the report
+        checks["database"] = f"error: {type(exc).__name__}"
+    checks["archive"] = "ok" if ws.blobs.root.is_dir() else "missing"
+    checks["converter"] = ws.converter.status()
+    failing = [name for name in ("database", "archive") if checks[name] != "ok"]
+    if checks["converter"].get("up", 0) == 0:
+        failing.append("converter")
+    return failing, checks
+
+
+def _may_read_details() -> bool:
+    """Anonymous callers get the status only; a token that is sent must be valid (else 401)."""
+    try:
+        who = auth.current()
+    except Unauthorized:
+        if request.headers.get("Authorization"):
+            raise
+        return False
+    return policy.may(who.role, "metrics.read")
+
+
 def init_app(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz() -> Any:
+        """Liveness and readiness: the database, the archive folder and the converter answer."""
+        failing, checks = health(wenshu())
+        body: dict[str, Any] = {"status": "degraded" if failing else "ok"}
+        if failing:
+            body["failing"] = failing
+        if _may_read_details():
+            body["checks"] = checks
+        resp = jsonify(body)
+        resp.status_code = 503 if failing else 200
+        return resp
+
     @app.get("/metrics")
     def metrics() -> Any:
         """Prometheus text format; admins only (see the module docstring)."""

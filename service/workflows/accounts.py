@@ -30,6 +30,29 @@ DEMO_ORG = {
 }
 
 
+#: An org's text fields as the bureau names them (errors name the field and say this).
+ORG_FIELD_LABELS = {
+    "name": "机关全称",
+    "zihao": "机关代字",
+    "mark": "发文机关标志",
+    "fonds_no": "全宗号",
+    "unit_code": "档号中的机构代码",
+    "seal_text": "印章文字",
+    "region": "地区",
+}
+
+
+def control_character_errors(values: dict[str, str | None]) -> dict[str, list[str]]:
+    """The org fields holding a control character (CR, LF, tab, zero-width and other format
+    characters, line separators): printed on every document and sent in download headers, they
+    must be plain text."""
+    return {
+        key: [f"{ORG_FIELD_LABELS.get(key, key)}不得含换行符或其他控制字符"]
+        for key, value in values.items()
+        if value and any(unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" for c in value)
+    }
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is asking: resolved from a token or a login session."""
@@ -66,6 +89,11 @@ def add_org(
         raise ValidationError(
             "机构代码只能由字母、数字、-、_ 组成", errors={"code": ["机构代码格式不正确"]}
         )
+    fields = {"name": name, "zihao": zihao, "mark": mark, "fonds_no": fonds_no}
+    fields |= {"unit_code": unit_code, "seal_text": seal_text, "region": region}
+    if errors := control_character_errors(fields):
+        label = "、".join(ORG_FIELD_LABELS[k] for k in errors)
+        raise ValidationError(f"{label}不得含换行符或其他控制字符", errors=errors)
     key_pem, cert_pem = make_dev_identity(name, org_code=code)
     with ws.db.write() as s:
         if s.scalar(select(Org).where(Org.code == code)) is not None:

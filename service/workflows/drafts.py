@@ -28,7 +28,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.audit import AuditChain, canonical_json
-from archive.errors import ConflictError, Forbidden, NotFoundError, StaleVersion, ValidationError
+from archive.errors import (
+    ConflictError,
+    Forbidden,
+    NotFoundError,
+    OutsideOrg,
+    StaleVersion,
+    ValidationError,
+)
 from archive.models import Document, Draft, DraftStep, DraftVersion, Org, User
 from archive.search.snippet import mask_identifiers
 from schemas.fields import flatten_messages
@@ -195,8 +202,10 @@ def load_for(s: Session, who: Principal, draft_id: str, *, lock: bool = False) -
     if d is None:
         raise NotFoundError("草稿不存在")
     org = s.get(Org, d.org_id)
-    if org is None or not who.may_see_org(org.code):
+    if org is None:
         raise NotFoundError("草稿不存在")
+    if not who.may_see_org(org.code):
+        raise OutsideOrg("草稿不存在", org=org.code, object_id=draft_id)
     return d
 
 
@@ -208,7 +217,7 @@ def _may_write(who: Principal, doctype: DocType) -> None:
 def _drafter_only(who: Principal, d: Draft, what: str) -> None:
     """Only the drafter edits, submits or withdraws (an administrator passes every check)."""
     if who.role != policy.ADMIN and who.user_id != d.created_by:
-        raise Forbidden(f"只有拟稿人可以{what}")
+        raise Forbidden(f"只有拟稿人可以{what}", reason="rule")
 
 
 def _step(
@@ -250,7 +259,7 @@ def create(
     _may_write(who, doctype)
     org_code = org_code or who.org_code
     if not who.may_see_org(org_code):
-        raise Forbidden("无权为其他机构拟稿")
+        raise Forbidden("无权为其他机构拟稿", reason="org")
     now = ws.now()
     with ws.db.write() as s:
         org = get_org(s, org_code)
@@ -360,7 +369,7 @@ def approve(ws: Wenshu, who: Principal, draft_id: str, comment: str | None = Non
         d = load_for(s, who, draft_id, lock=True)
         _approver_of(who)
         if who.user_id == d.created_by:
-            raise Forbidden("拟稿人不能签发自己起草的文稿，请由本机关其他负责人签发")
+            raise Forbidden("拟稿人不能签发自己起草的文稿，请由本机关其他负责人签发", reason="rule")
         if d.state != "submitted":
             raise ConflictError(f"草稿{STATE_WORDS[d.state]}，只有已提交签发的草稿可以签发")
         org = s.get(Org, d.org_id)
@@ -422,7 +431,7 @@ def listing(
     q = select(Draft).join(Org, Draft.org_id == Org.id)
     if who.role != policy.ADMIN:
         if org and org != who.org_code:
-            raise Forbidden("无权查看其他机构的草稿")
+            raise Forbidden("无权查看其他机构的草稿", reason="org")
         q = q.where(Org.code == who.org_code)
     elif org:
         q = q.where(Org.code == org)

@@ -2,8 +2,10 @@
 ``service/workers/integrity.py``).
 
 A fixity check recomputes the audit chain, checks every signed checkpoint, every blob's sha256,
-every PDF signature against its org's certificate, and that each document row still says what
-its ``document.issue`` event recorded (a swapped PDF with a row edited to match shows up there).
+every PDF signature against its org's certificate, that each document row still says what
+its ``document.issue`` event recorded (a swapped PDF with a row edited to match shows up there),
+and that the 作废 rows and the ``document.withdraw`` events name the same documents with the
+same reasons (a deleted or added withdrawal row shows up there).
 Its outcome is itself recorded: one ``fixity.check`` event per org, and one ``fixity.failure``
 event per document with problems.
 """
@@ -22,7 +24,7 @@ from archive import checkpoints
 from archive.audit import AuditChain, ChainReport, verify_chain
 from archive.certificates import certificate_history, trusted_certificates
 from archive.checkpoints import CheckpointReport, checkpoint_dict, verify_checkpoints
-from archive.models import AuditEvent, Document, Org
+from archive.models import AuditEvent, Document, Org, Withdrawal
 from archive.signed_copies import copy_problems
 from service.documents.pades import verify_pdf
 from service.wiring import Wenshu
@@ -72,9 +74,10 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
         if orgs is not None:
             q = q.where(Org.code.in_(orgs))
         docs = s.execute(q.order_by(Document.issued_at, Document.id)).all()
-        recorded = _issue_events(s, orgs)
+        recorded = _recorded(s, orgs, "document.issue")
         doc_orgs = {doc.id: org.code for doc, org in docs}
         copies = copy_problems(s, ws.blobs, None if orgs is None else set(doc_orgs))
+        withdrawals = _withdrawal_problems(s, orgs)
         trusted = trusted_certificates(s, orgs)
     if chain.ok:
         report.lines.append(f"audit chain: {chain.checked} events, head {chain.head_hash[:16]}…")
@@ -121,20 +124,59 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
         report.problems.append(
             Problem(kind, f"document {doc_id}: {message}", doc_orgs.get(doc_id), doc_id)
         )
+    for problem in withdrawals:
+        bad_docs.add(problem.document_id)
+        report.problems.append(problem)
     report.lines.append(f"documents: {len(docs)} checked, {len(bad_docs)} with problems")
     return report
 
 
-def _issue_events(
-    s: Any, orgs: set[str] | None
+def _recorded(
+    s: Any, orgs: set[str] | None, action: str
 ) -> dict[str, tuple[int, str | None, dict[str, Any]]]:
-    q = select(AuditEvent).where(AuditEvent.action == "document.issue")
+    q = select(AuditEvent).where(AuditEvent.action == action)
     if orgs is not None:
         q = q.where(AuditEvent.org.in_(orgs))
     return {
         str(ev.object_id): (ev.seq, ev.org, json.loads(ev.details))
         for ev in s.scalars(q.order_by(AuditEvent.seq))
     }
+
+
+def _withdrawal_problems(s: Any, orgs: set[str] | None) -> list[Problem]:
+    """Every 作废 row against its ``document.withdraw`` event, and every such event against
+    its row: the table refuses UPDATE and DELETE, this catches what goes round the triggers."""
+    q = (
+        select(Withdrawal, Document, Org.code)
+        .join(Document, Document.id == Withdrawal.document_id)
+        .join(Org, Org.id == Document.org_id)
+    )
+    if orgs is not None:
+        q = q.where(Org.code.in_(orgs))
+    events = _recorded(s, orgs, "document.withdraw")
+    problems = []
+    for row, doc, org_code in s.execute(q).all():
+        label = f"document {doc.id} ({doc.wenhao or doc.archive_no})"
+        event = events.pop(doc.id, None)
+        if event is None:
+            message = f"{label}: withdrawn without a document.withdraw event in the audit trail"
+        elif event[2].get("reason") != row.reason:
+            message = f"{label}: withdrawal reason differs from the one recorded at seq {event[0]}"
+        else:
+            continue
+        problems.append(Problem("record", message, org_code, doc.id))
+    for doc_id, (seq, org_code, details) in events.items():
+        problems.append(
+            Problem(
+                "record",
+                f"document {doc_id} ({details.get('wenhao') or details.get('archive_no')}) "
+                f"recorded as withdrawn at seq {seq} has no withdrawal row",
+                org_code,
+                doc_id,
+                seq,
+            )
+        )
+    return problems
 
 
 def _document_problems(

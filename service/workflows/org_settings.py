@@ -24,7 +24,7 @@ from archive.errors import NotFoundError, ValidationError
 from archive.models import Org
 from service.documents.pades import sign_pdf, verify_pdf
 from service.wiring import Wenshu
-from service.workflows.accounts import Principal
+from service.workflows.accounts import Principal, control_character_errors
 
 #: field → (label, max length); every one is required.
 EDITABLE = {
@@ -70,6 +70,7 @@ def update_org(ws: Wenshu, who: Principal, code: str, values: dict[str, str]) ->
         elif len(value) > limit:
             errors[key] = [f"{label}最多 {limit} 个字"]
         clean[key] = value
+    errors |= control_character_errors({k: v for k, v in clean.items() if k not in errors})
     if errors:
         raise ValidationError("机构设置有误，请按提示修改", errors=errors)
     with ws.db.write() as s:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from archive.audit import AuditChain
 from archive.blobs import sha256_hex
 from archive.certificates import trusted_certificates
-from archive.errors import ConflictError, Forbidden, NotFoundError, ValidationError
+from archive.errors import ConflictError, Forbidden, NotFoundError, OutsideOrg, ValidationError
 from archive.indexer import enqueue
 from archive.models import Document, Draft, Org, User, Withdrawal
 from archive.signed_copies import CopyState, latest_copies, missing_condition
@@ -166,8 +166,10 @@ def load(ws: Wenshu, who: Principal, doc_id: str) -> DocumentView:
     """The document, if the caller's org may see it (404 otherwise: no existence leak)."""
     with ws.db.read() as s:
         row = s.execute(_query().where(Document.id == doc_id)).first()
-        if row is None or not who.may_see_org(row[1].code):
+        if row is None:
             raise NotFoundError("文书不存在")
+        if not who.may_see_org(row[1].code):
+            raise OutsideOrg("文书不存在", org=row[1].code, object_id=doc_id)
         later = s.scalars(
             select(Document.id).where(Document.supersedes == doc_id).order_by(Document.issued_at)
         )
@@ -208,7 +210,7 @@ def listing(
     q = _query()
     if who.role != "admin":
         if org and org != who.org_code:
-            raise Forbidden("无权访问其他机构的文书")
+            raise Forbidden("无权访问其他机构的文书", reason="org")
         q = q.where(Org.code == who.org_code)
     elif org:
         q = q.where(Org.code == org)

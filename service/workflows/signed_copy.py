@@ -8,6 +8,9 @@ and re-indexes the document with the scan's text when it is done.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from archive import signed_copies as sc
 from archive.audit import AuditChain
 from archive.errors import ConflictError, Forbidden, NotFoundError, ValidationError
@@ -16,7 +19,7 @@ from service.doctypes import DOCTYPES, HAND_SIGNED
 from service.documents.scan import FIELD, inspect_upload
 from service.wiring import Wenshu
 from service.workflows.accounts import Principal
-from service.workflows.records import DocumentView, record_read
+from service.workflows.records import DocumentView
 
 FORMS = ("archival", "scan")
 """``archival``: the PDF/A with the recognised text layer (the scan itself until recognition is
@@ -28,7 +31,7 @@ def authorise_upload(who: Principal, view: DocumentView) -> None:
     if not policy.may(who.role, "signed_copies.upload"):
         raise Forbidden(f"角色 {who.role} 无权上传签字原件")
     if not who.may_see_org(view.org.code):
-        raise Forbidden("无权访问其他机构的文书")
+        raise Forbidden("无权访问其他机构的文书", reason="org")
 
 
 def upload(
@@ -79,10 +82,18 @@ def upload(
         return copy.version
 
 
-def download(
-    ws: Wenshu, who: Principal, view: DocumentView, version: int | None, form: str
-) -> tuple[str, str]:
-    """(blob digest, file name) of the asked version and form; the download is recorded."""
+@dataclass(frozen=True)
+class ScanDownload:
+    """A scan to send: its blob, its file name and what its ``document.download`` event says
+    (the caller records it once the response is formed, so a failed answer leaves none)."""
+
+    digest: str
+    name: str
+    details: dict[str, Any]
+
+
+def download(ws: Wenshu, view: DocumentView, version: int | None, form: str) -> ScanDownload:
+    """The asked version and form of the document's scan (404 when there is none)."""
     with ws.db.read() as s:
         state = sc.copy_version(s, view.doc.id, version)
     if state is None:
@@ -93,17 +104,11 @@ def download(
     assert digest is not None
     if not ws.blobs.exists(digest):
         raise NotFoundError("归档文件缺失，请联系审计员", errors={"file": [digest]})
-    record_read(
-        ws,
-        who,
-        "document.download",
-        view,
-        {
-            "file": "signed_copy",
-            "version": state.copy.version,
-            "form": "archival" if archival else "scan",
-            "sha256": digest,
-        },
-    )
+    details = {
+        "file": "signed_copy",
+        "version": state.copy.version,
+        "form": "archival" if archival else "scan",
+        "sha256": digest,
+    }
     name = f"{view.doc.archive_no}-签字原件-v{state.copy.version}.pdf"
-    return digest, name
+    return ScanDownload(digest, name, details)

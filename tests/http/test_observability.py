@@ -14,7 +14,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from service import policy
 from service.http.logs import JsonFormatter
+from service.policy import ROLES
 from tests.support import ROOT, free_port_block, sample, start_server, stop_server
 
 WENSHU = str(Path(sys.executable).with_name("wenshu"))
@@ -43,6 +45,36 @@ def test_metrics_only_for_admins(users: dict[str, Any]) -> None:
     r = users["admin"].get("/metrics")
     assert r.status_code == 200
     assert r.content_type.startswith("text/plain; version=")
+
+
+def test_healthz_tells_anyone_the_status_and_only_monitoring_the_details(
+    users: dict[str, Any],
+) -> None:
+    for role in ("anonymous", "clerk", "auditor"):
+        r = users[role].get("/healthz")
+        assert (r.status_code, r.get_json()) == (200, {"status": "ok"}), role
+    monitor = [r for r in ROLES if policy.may(r, "metrics.read")]
+    assert monitor
+    for role in monitor:
+        detail = users[role].get("/healthz").get_json()
+        assert detail["status"] == "ok"
+        assert detail["checks"]["database"] == "ok"
+        assert all(d["pid"] for d in detail["checks"]["converter"]["detail"])
+    forged = users["anonymous"].flask.get("/healthz", headers={"Authorization": "Bearer x"})
+    assert forged.status_code == 401 and b"pid" not in forged.data
+
+
+def test_healthz_names_what_fails_and_nothing_more(users: dict[str, Any], ws: Any) -> None:
+    ws.blobs.root.rename(ws.blobs.root.with_name("moved"))
+    try:
+        r = users["anonymous"].get("/healthz")
+        assert (r.status_code, r.get_json()) == (
+            503,
+            {"status": "degraded", "failing": ["archive"]},
+        )
+        assert users["admin"].get("/healthz").get_json()["checks"]["archive"] == "missing"
+    finally:
+        ws.blobs.root.with_name("moved").rename(ws.blobs.root)
 
 
 def test_metrics_count_an_issue(users: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import requests
 
 from service.doctypes import DOCTYPES as REGISTRY
+from service.policy import roles_for
 from tests.support import ROOT, free_port_block, sample, start_server
 
 WENSHU = str(Path(sys.executable).with_name("wenshu"))
@@ -65,6 +66,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: The role whose token reads /healthz's detail (the converter pool) and /metrics.
+MONITOR = roles_for("metrics.read")[0]
+
+
 @dataclass
 class Service:
     """One ``wenshu serve`` (gunicorn + converter pool) over its own data dir and ports."""
@@ -98,7 +103,7 @@ class Service:
                 service.wenshu(
                     "org-add", code, "--name", name, "--zihao", zihao, "--region", region
                 )
-            for role in ("clerk", "inspector", "approver", "admin"):
+            for role in dict.fromkeys(("clerk", "inspector", "approver", "admin", MONITOR)):
                 out = service.wenshu("user-add", f"{code}-{role}", "--role", role, "--org", code)
                 service.tokens[(code, role)] = out.strip().splitlines()[-1]
         return service
@@ -136,7 +141,8 @@ class Service:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"wenshu serve exited ({self.proc.returncode}), see server log")
             try:
-                r = requests.get(self.url + "/healthz", timeout=5)
+                # The pool's detail is for monitoring (metrics.read), not for anyone.
+                r = requests.get(self.url + "/healthz", headers=self.monitor(), timeout=5)
                 up = r.json()["checks"]["converter"]["up"] if r.status_code == 200 else 0
                 if r.status_code == 200 and (instances is None or up >= instances):
                     if self.proc is None or self.serves():
@@ -190,6 +196,10 @@ class Service:
         return [p for p in self.soffice_pids() if _comm(p) == "soffice.bin"]
 
     # ------------------------------------------------------------------ talking to it
+
+    def monitor(self) -> dict[str, str]:
+        """The headers of a user who may read /healthz's detail and /metrics."""
+        return self.headers("llyb", MONITOR)
 
     def headers(self, org: str, role: str) -> dict[str, str]:
         return {

@@ -10,16 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DatabaseError
 
 from archive.errors import ValidationError
 from archive.models import AuditCheckpoint, AuditEvent
 from archive.retention import due_on, parse_setting
 from service.documents.pades import make_dev_identity, sign_pdf
 from service.workers.integrity import RecurringChecks
+from service.workflows.accounts import add_user
 from service.workflows.fixity import run_fixity, verify_archive
 from tests.support import sample
-from tests.support.apps import WenshuCli
+from tests.support.apps import Client, WenshuCli, make_app
 
 
 def issue(users: dict[str, Any]) -> dict[str, Any]:
@@ -192,3 +194,45 @@ def test_retention_and_intervals_come_from_the_environment(monkeypatch: pytest.M
     assert DOCTYPES["inspection_report"].retention_in(settings.retention) == "Y"
     assert settings.integrity.fixity_interval == 600
     assert settings.integrity.checkpoint_interval == 3600
+
+
+def test_withdrawals_are_append_only_and_a_deleted_one_fails_verify(
+    tmp_path: Path, converter_dir: dict[str, Any], database_url: str
+) -> None:
+    """作废 rows: the database refuses UPDATE and DELETE (SQLite and PostgreSQL alike); one
+    deleted round the triggers brings the document back to life, and `wenshu verify` says so."""
+    app = make_app(tmp_path, converter_dir, DATABASE_URL=database_url)
+    ws = app.extensions["wenshu"]
+    try:
+        clerk = Client(app, add_user(ws, name="w-clerk", role="clerk", org_code="llyb"))
+        kept, withdrawn = (
+            clerk.post(
+                "/api/v1/documents", {"type": "notice", "org": "llyb", "data": sample("notice")}
+            ).get_json()
+            for _ in range(2)
+        )
+        for doc in (kept, withdrawn):
+            r = clerk.post(f"/api/v1/documents/{doc['id']}/withdraw", {"reason": "文号有误"})
+            assert r.status_code == 200, r.get_json()
+        runner = WenshuCli(ws)
+        assert runner.invoke(args=["verify"]).exit_code == 0
+        for sql in ("UPDATE withdrawals SET reason = 'x'", "DELETE FROM withdrawals"):
+            with pytest.raises(DatabaseError, match="append-only"), ws.db.write() as s:
+                s.execute(text(sql))
+
+        with ws.db.write() as s:  # tampering with raw SQL, past the triggers
+            if ws.db.is_sqlite:
+                s.execute(text("DROP TRIGGER withdrawals_no_delete"))
+            else:
+                s.execute(text("ALTER TABLE withdrawals DISABLE TRIGGER USER"))
+            s.execute(
+                text("DELETE FROM withdrawals WHERE document_id = :d"), {"d": withdrawn["id"]}
+            )
+        assert clerk.get(withdrawn["links"]["self"]).get_json()["status"] == "issued"
+        bad = runner.invoke(args=["verify"])
+        assert bad.exit_code == 1
+        named = [line for line in bad.output.splitlines() if withdrawn["id"] in line]
+        assert named and "no withdrawal row" in named[0], bad.output
+        assert kept["id"] not in bad.output
+    finally:
+        ws.close()

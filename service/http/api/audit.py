@@ -27,6 +27,7 @@ from schemas.fields import PlainText
 from service.http import auth
 from service.http.api.responses import declare_errors
 from service.http.api.schemas import ORG_CODE, AuditEventSchema, RequestSchema
+from service.http.headers import content_disposition
 from service.http.state import wenshu
 from service.workflows.accounts import Principal, get_org
 from service.workflows.audit_report import audit_report, build_export
@@ -53,7 +54,7 @@ def _scope(who: Principal, org: str | None) -> set[str] | None:
     if who.role == "admin":
         return {org} if org else None
     if org and org != who.org_code:
-        raise Forbidden("审计员只能查看本机构的审计数据")
+        raise Forbidden("审计员只能查看本机构的审计数据", reason="org")
     return {who.org_code}
 
 
@@ -353,7 +354,7 @@ class Export(MethodView):
             f"wenshu-audit-{'-'.join(sorted(scope)) if scope else 'all'}-{body['head']['seq']}.json"
         )
         resp = Response(json.dumps(body, ensure_ascii=False, indent=1), mimetype="application/json")
-        resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        resp.headers["Content-Disposition"] = content_disposition(name, attachment=True)
         return resp
 
 
@@ -369,9 +370,8 @@ class Report(MethodView):
         org = _one_org(who, args["org"])
         pdf, digest = audit_report(wenshu(), who, org, args["date_from"], args["date_to"])
         resp = Response(pdf, mimetype="application/pdf")
-        resp.headers["Content-Disposition"] = (
-            f'inline; filename="audit-{org}-{args["date_from"]}-{args["date_to"]}.pdf"'
-        )
+        name = f"audit-{org}-{args['date_from']}-{args['date_to']}.pdf"
+        resp.headers["Content-Disposition"] = content_disposition(name, attachment=False)
         resp.headers["X-Content-SHA256"] = digest
         return resp
 

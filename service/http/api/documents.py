@@ -31,6 +31,7 @@ from service.http.api.schemas import (
     VerifySchema,
     WithdrawInputSchema,
 )
+from service.http.headers import SANDBOX, content_disposition
 from service.http.state import wenshu
 from service.workflows import drafts, issue_once, records, signed_copy
 from service.workflows.accounts import Principal, get_org
@@ -193,17 +194,17 @@ def _file(doc_id: str, kind: str) -> Response:
     digest = view.doc.pdf_sha256 if kind == "pdf" else view.doc.docx_sha256
     if not ws.blobs.exists(digest):
         raise NotFoundError("归档文件缺失，请联系审计员", errors={"file": [digest]})
-    records.record_read(ws, who, "document.download", view, {"file": kind, "sha256": digest})
-    name = (view.doc.wenhao or view.doc.archive_no) + "." + kind
     mimetype = (
         "application/pdf"
         if kind == "pdf"
         else "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     )
-    resp = send_file(
-        ws.blobs.path(digest), mimetype=mimetype, download_name=name, as_attachment=kind == "docx"
-    )
+    resp = send_file(ws.blobs.path(digest), mimetype=mimetype)
+    name = (view.doc.wenhao or view.doc.archive_no) + "." + kind
+    resp.headers["Content-Disposition"] = content_disposition(name, attachment=kind == "docx")
     resp.headers["X-Content-SHA256"] = digest
+    # Recorded once the answer is formed: an answer that fails leaves no download event.
+    records.record_read(ws, who, "document.download", view, {"file": kind, "sha256": digest})
     return resp
 
 
@@ -288,9 +289,12 @@ class DocumentSignedCopy(MethodView):
         ws = wenshu()
         who = auth.current()
         view = records.load(ws, who, doc_id)
-        digest, name = signed_copy.download(ws, who, view, args["version"], args["form"])
-        resp = send_file(ws.blobs.path(digest), mimetype="application/pdf", download_name=name)
-        resp.headers["X-Content-SHA256"] = digest
+        scan = signed_copy.download(ws, view, args["version"], args["form"])
+        resp = send_file(ws.blobs.path(scan.digest), mimetype="application/pdf")
+        resp.headers["Content-Disposition"] = content_disposition(scan.name, attachment=False)
+        resp.headers["X-Content-SHA256"] = scan.digest
+        resp.headers["Content-Security-Policy"] = SANDBOX  # someone's upload: no script of ours
+        records.record_read(ws, who, "document.download", view, scan.details)
         return resp
 
 

@@ -104,7 +104,7 @@ class Search(MethodView):
             orgs = [args["org"]] if args["org"] else None
         else:
             if args["org"] and args["org"] != who.org_code:
-                raise Forbidden("无权检索其他机构的文书")
+                raise Forbidden("无权检索其他机构的文书", reason="org")
             orgs = [who.org_code]
         # Whatever was issued a moment ago is searchable now, or the answer says how much is not.
         indexing = ws.catch_up_index(ws.settings.search.catch_up_seconds)

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from archive.errors import WenshuError
 from service import policy
 from service.doctypes import DOCTYPES
+from service.http import denials
 from service.http import session as web_auth
 from service.http.errors import STATUS, error_body
 from service.http.state import wenshu
@@ -73,7 +74,7 @@ def page(action: str, *more: str) -> Callable[[F], F]:
             if who is None:
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
             if not any(may(who, a) for a in actions):
-                abort(403)
+                abort(403)  # recorded by _http_error (the session's user is in g.web_principal)
             g.principal = who  # the JSON API's auth.current() reads the same
             return view(*args, **kwargs)
 
@@ -182,11 +183,14 @@ def error_page(status: int, detail: str = "") -> Any:
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Any:
+    if exc.code == 403:
+        denials.record("role", MESSAGES[403][1])
     return error_page(exc.code or 500)  # werkzeug's descriptions are English: ours instead
 
 
 @bp.errorhandler(WenshuError)
 def _wenshu_error(exc: WenshuError) -> Any:
+    denials.refused(exc)
     status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
     if status >= 500:
         log.error("%s: %s", type(exc).__name__, exc.message)
