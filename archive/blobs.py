@@ -61,7 +61,7 @@ class BlobStore:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.chmod(tmp, 0o444)
+            os.chmod(tmp, 0o400)  # write-once, and the service user's alone
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

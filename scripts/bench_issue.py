@@ -45,7 +45,6 @@ def main() -> None:
             {
                 "DATA_DIR": Path(tmp) / "data",
                 "CONVERTER_POOL_SIZE": 1,
-                "CONVERTER_BASE_PORT": free_port(),
                 # What is timed is the issue itself (number → archive); the 签发 steps before
                 # it are requests of their own, so the notice is issued without a draft here.
                 "APPROVAL": {"notice": False},

@@ -74,7 +74,6 @@ def main() -> None:
             {
                 "DATA_DIR": Path(tmp) / "data",
                 "CONVERTER_POOL_SIZE": 1,
-                "CONVERTER_BASE_PORT": free_port(),
             }
         )
         ws = app.extensions["wenshu"]

@@ -81,7 +81,6 @@ def server(env: dict[str, str], name: str, tmp: Path, pool: int, monitor: str) -
     run_env = dict(
         env,
         WENSHU_RUN=str(tmp / f"run-{name}"),
-        WENSHU_CONVERTER_BASE_PORT=str(free_port_block(2 * pool + 2)),
     )
     with open(tmp / f"{name}.log", "w") as log:
         proc = subprocess.Popen(

@@ -50,8 +50,10 @@ class Paths:
 class ConverterSettings:
     pool_size: int
     """``WENSHU_CONVERTER_POOL_SIZE``: LibreOffice instances (default: the cores)."""
-    base_port: int
-    """``WENSHU_CONVERTER_BASE_PORT``: 0 (default) chooses free loopback ports at start."""
+    separate: bool
+    """``WENSHU_CONVERTER_SEPARATE``: 1 when ``wenshu converter`` runs the LibreOffice pool in a
+    process of its own (as its own user: ``scripts/run`` as root, the systemd units of
+    docs/deployment.md); ``wenshu serve`` then waits for it instead of starting one."""
     max_conversions: int
     """``WENSHU_CONVERTER_MAX_CONVERSIONS``: an instance restarts after this many."""
     conversion_timeout: float
@@ -179,7 +181,7 @@ OVERRIDES = {
     "RUN_DIR": "WENSHU_RUN",
     "CONVERTER_DIR": "WENSHU_CONVERTER_DIR",
     "CONVERTER_POOL_SIZE": "WENSHU_CONVERTER_POOL_SIZE",
-    "CONVERTER_BASE_PORT": "WENSHU_CONVERTER_BASE_PORT",
+    "CONVERTER_SEPARATE": "WENSHU_CONVERTER_SEPARATE",
     "CONVERTER_MAX_CONVERSIONS": "WENSHU_CONVERTER_MAX_CONVERSIONS",
     "CONVERSION_TIMEOUT": "WENSHU_CONVERSION_TIMEOUT",
     "CONVERTER_ACQUIRE_TIMEOUT": "WENSHU_CONVERTER_ACQUIRE_TIMEOUT",
@@ -265,7 +267,7 @@ def load_settings(
         paths=paths,
         converter=ConverterSettings(
             pool_size=env.get("WENSHU_CONVERTER_POOL_SIZE", _int, cores, whole),
-            base_port=env.get("WENSHU_CONVERTER_BASE_PORT", _int, 0, whole),
+            separate=env.get("WENSHU_CONVERTER_SEPARATE", _flag, False, "应为 1 或 0"),
             max_conversions=env.get("WENSHU_CONVERTER_MAX_CONVERSIONS", _int, 200, whole),
             conversion_timeout=env.get("WENSHU_CONVERSION_TIMEOUT", _float, 30.0, number),
             acquire_timeout=env.get("WENSHU_CONVERTER_ACQUIRE_TIMEOUT", _float, 20.0, number),

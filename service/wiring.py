@@ -32,6 +32,20 @@ class BackgroundIndexing(Protocol):
     def stop(self, timeout: float = 30.0) -> None: ...
 
 
+def pool_settings(settings: Settings) -> PoolSettings:
+    """The converter pool's layout, for its clients and for ``wenshu converter``, which runs it
+    without the rest of the container (its user sees no database, key or archive)."""
+    c = settings.converter
+    return PoolSettings(
+        run_dir=settings.paths.converter,
+        size=c.pool_size,
+        max_conversions=c.max_conversions,
+        conversion_timeout=c.conversion_timeout,
+        acquire_timeout=c.acquire_timeout,
+        fontconfig_file=FONTS_CONF if FONTS_CONF.exists() else None,
+    )
+
+
 class Wenshu:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -44,16 +58,7 @@ class Wenshu:
 
     @cached_property
     def pool_settings(self) -> PoolSettings:
-        c = self.settings.converter
-        return PoolSettings(
-            run_dir=self.settings.paths.converter,
-            size=c.pool_size,
-            base_port=c.base_port,
-            max_conversions=c.max_conversions,
-            conversion_timeout=c.conversion_timeout,
-            acquire_timeout=c.acquire_timeout,
-            fontconfig_file=FONTS_CONF if FONTS_CONF.exists() else None,
-        )
+        return pool_settings(self.settings)
 
     @cached_property
     def converter(self) -> Converter:

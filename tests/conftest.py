@@ -15,7 +15,7 @@ from service.documents.convert.instance import FONTS_CONF, PoolSettings
 from service.documents.convert.pool import ConverterPool
 from service.wiring import Wenshu
 from service.workflows.accounts import add_org, add_user
-from tests.support import BACKENDS, free_port_block
+from tests.support import BACKENDS
 from tests.support.apps import Client, fresh_database, make_app
 
 
@@ -30,16 +30,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def converter_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A real pool of two warm LibreOffice instances shared by every test of the session."""
     run_dir = tmp_path_factory.mktemp("converter")
-    base = free_port_block(2)
     settings = PoolSettings(
         run_dir=run_dir,
         size=2,
-        base_port=base,
         fontconfig_file=FONTS_CONF if FONTS_CONF.exists() else None,
     )
     pool = ConverterPool(settings)
     pool.start()
-    yield {"CONVERTER_DIR": run_dir, "CONVERTER_POOL_SIZE": 2, "CONVERTER_BASE_PORT": base}
+    yield {"CONVERTER_DIR": run_dir, "CONVERTER_POOL_SIZE": 2}
     pool.stop()
 
 

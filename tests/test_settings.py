@@ -15,7 +15,7 @@ def test_defaults_derive_from_the_data_folder_and_the_database() -> None:
     assert settings.paths.archive == Path("/srv/wenshu/archive")
     assert settings.paths.converter == Path("/srv/wenshu/run/converter")
     assert settings.database_url == "sqlite:////srv/wenshu/wenshu.db"
-    assert settings.search.backend == "whoosh" and settings.converter.base_port == 0
+    assert settings.search.backend == "whoosh" and settings.converter.separate is False
     on_pg = load_settings(environ={"DATABASE_URL": "postgresql+psycopg://u@h/db"})
     assert on_pg.search.backend == "postgresql"
 
@@ -25,7 +25,7 @@ def test_every_variable_is_read_and_overrides_win() -> None:
         "WENSHU_DATA": "/srv/a",
         "WENSHU_RUN": "/run/wenshu",
         "WENSHU_CONVERTER_POOL_SIZE": "3",
-        "WENSHU_CONVERTER_BASE_PORT": "4100",
+        "WENSHU_CONVERTER_SEPARATE": "1",
         "WENSHU_MAX_UPLOAD_BYTES": "1000",
         "WENSHU_COOKIE_SECURE": "true",
         "WENSHU_LOG_FORMAT": "text",
@@ -36,7 +36,7 @@ def test_every_variable_is_read_and_overrides_win() -> None:
     settings = load_settings({"CONVERTER_POOL_SIZE": 1}, environ=environ)
     assert settings.paths.run == Path("/run/wenshu")
     assert settings.paths.converter == Path("/run/wenshu/converter")
-    assert settings.converter.pool_size == 1 and settings.converter.base_port == 4100
+    assert settings.converter.pool_size == 1 and settings.converter.separate is True
     assert settings.limits.max_upload_bytes == 1000 and settings.web.cookie_secure is True
     assert settings.web.log_format == "text" and settings.retention == {"notice": "Y"}
     assert (settings.server.port, settings.server.workers) == (8100, 3)

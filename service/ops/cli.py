@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from archive.errors import WenshuError
 from archive.migrate import upgrade
 from archive.models import Document, Org
 from service import policy
-from service.ops.server import serve
+from service.ops.server import run_converter, serve
 from service.settings import load_settings
 from service.wiring import Wenshu
 from service.workers.ocr import Recogniser
@@ -41,9 +42,12 @@ def initialise(ws: Wenshu) -> list[str]:
     """Data dirs, migrations, the demo org. Idempotent; returns what it did."""
     done = []
     paths = ws.settings.paths
-    for folder in (paths.data, paths.archive, paths.index, paths.run):
-        folder.mkdir(parents=True, exist_ok=True)
-    paths.keys.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for folder in (paths.data, paths.archive, paths.index, paths.run, paths.keys):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for folder in (paths.data, paths.keys):
+        # The service's user only: a data dir made before the umask (0755) is closed too.
+        if folder.stat().st_uid == os.geteuid() and folder.stat().st_mode & 0o077:
+            folder.chmod(0o700)
     upgrade(ws.settings.database_url)
     with ws.db.read() as s:
         exists = s.scalar(select(Org).where(Org.code == accounts.DEMO_ORG["code"])) is not None
@@ -224,6 +228,12 @@ def serve_cmd(host: str | None, port: int | None, workers: int | None) -> None:
     sys.exit(serve(_ws(), host=host, port=port, workers=workers))
 
 
+@click.command("converter")
+def converter_cmd() -> None:
+    """Run the LibreOffice pool alone (WENSHU_CONVERTER_SEPARATE=1 for `wenshu serve`)."""
+    sys.exit(run_converter(load_settings()))
+
+
 @click.command("backup")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
@@ -283,6 +293,7 @@ COMMANDS = (
     checkpoint_cmd,
     ocr_cmd,
     serve_cmd,
+    converter_cmd,
 )
 
 
@@ -292,4 +303,7 @@ def wenshu() -> None:
 
 
 def main() -> None:
+    # Everything the service writes — database, blobs, keys, index, logs, LibreOffice's
+    # scratch — is its user's alone; what must be shared says so with an explicit mode.
+    os.umask(0o077)
     wenshu(prog_name="wenshu")

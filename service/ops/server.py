@@ -10,13 +10,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from service.documents.convert.pool import ConverterPool
+from service.settings import Settings
 from service.telemetry import MULTIPROC_ENV
-from service.wiring import Wenshu
+from service.wiring import Wenshu, pool_settings
 from service.workers.indexing import attach_indexing
 from service.workers.integrity import RecurringChecks
 from service.workers.ocr import Recogniser
@@ -31,9 +33,14 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
     run_dir_lock = _own_run_dir(ws.settings.paths.run)
     if run_dir_lock is None:
         return 1
-    pool = ConverterPool(ws.pool_settings)
-    log.info("starting %d LibreOffice instance(s)", ws.pool_settings.size)
-    pool.start()
+    pool: ConverterPool | None = None
+    if ws.settings.converter.separate:
+        if not _wait_for_converter(ws, timeout=ws.pool_settings.startup_timeout + 30):
+            return 1
+    else:
+        pool = ConverterPool(ws.pool_settings)
+        log.info("starting %d LibreOffice instance(s)", ws.pool_settings.size)
+        pool.start()
     upkeep = RecurringChecks(
         ws,
         fixity_every=ws.settings.integrity.fixity_interval,
@@ -102,9 +109,50 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
             gunicorn.kill()
         upkeep.stop()
         recogniser.stop()
-        pool.stop()
+        if pool is not None:
+            pool.stop()
         log.info("stopped")
     return 0 if stopping["sig"] else code
+
+
+def run_converter(settings: Settings) -> int:
+    """``wenshu converter``: the LibreOffice pool alone, until SIGTERM or SIGINT.
+
+    Needs nothing but the pool's run directory: run as the converter's user, it never opens
+    the database, the keys or the archive (docs/deployment.md)."""
+    pool = ConverterPool(pool_settings(settings))
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    pool.start()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        pool.stop()
+        log.info("converter pool stopped")
+    return 0
+
+
+def _wait_for_converter(ws: Wenshu, timeout: float) -> bool:
+    """``WENSHU_CONVERTER_SEPARATE``: the pool is ``wenshu converter``'s; wait until it converts."""
+    deadline = time.monotonic() + timeout
+    log.info("waiting for the converter pool in %s", ws.pool_settings.run_dir)
+    while not ws.converter.ping():
+        if time.monotonic() > deadline:
+            log.error("no converter pool answers in %s", ws.pool_settings.run_dir)
+            print(
+                f"文档转换服务未在 {timeout:g} 秒内启动（{ws.pool_settings.run_dir}）："
+                "请先启动 wenshu converter",
+                file=sys.stderr,
+            )
+            return False
+        time.sleep(0.5)
+    return True
 
 
 def _wait_for_free_port(host: str, port: int, timeout: float) -> None:

@@ -13,7 +13,7 @@ def test_put_is_content_addressed_read_only_and_verifiable(tmp_path: Path) -> No
     assert digest == sha256_hex(b"hello")
     assert store.put(b"hello") == digest
     p = store.path(digest)
-    assert p.read_bytes() == b"hello" and oct(p.stat().st_mode & 0o777) == "0o444"
+    assert p.read_bytes() == b"hello" and oct(p.stat().st_mode & 0o777) == "0o400"
     assert store.verify(digest)
     p.chmod(0o644)
     p.write_bytes(b"hellp")

@@ -12,9 +12,8 @@ import fcntl
 import io
 import json
 import os
-import random
 import signal
-import socket
+import stat
 import statistics
 import subprocess
 import sys
@@ -46,20 +45,6 @@ def _docx(paragraphs: int = 1) -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
-
-
-def _free_base_port(instances: int) -> int:
-    """A base port with 2 × instances free ports above it, away from the default 2003."""
-    for _ in range(200):
-        base = random.randrange(20000, 60000, 2)
-        try:
-            for port in range(base, base + 2 * instances):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free ports")
 
 
 def _state(settings: PoolSettings, index: int) -> dict:
@@ -120,7 +105,6 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> PoolSettings:
     return PoolSettings(
         run_dir=tmp_path_factory.mktemp("converter"),
         size=2,
-        base_port=_free_base_port(2),
         conversion_timeout=4.0,
         acquire_timeout=20.0,
     )
@@ -197,16 +181,16 @@ import sys
 from pathlib import Path
 from service.documents.convert.client import Converter
 from service.documents.convert.instance import PoolSettings
-settings = PoolSettings(run_dir=Path(sys.argv[1]), size=2, base_port=int(sys.argv[2]),
-                        conversion_timeout=4.0, acquire_timeout=20.0)
-pdf = Converter(settings).to_pdf(Path(sys.argv[3]).read_bytes())
+settings = PoolSettings(run_dir=Path(sys.argv[1]), size=2, conversion_timeout=4.0,
+                        acquire_timeout=20.0)
+pdf = Converter(settings).to_pdf(Path(sys.argv[2]).read_bytes())
 sys.stdout.write(str(pdf.startswith(b"%PDF-") and b"pdfaid:part" in pdf))
 """
 
 
 def test_concurrent_processes_all_succeed(converter, settings, one_page, tmp_path):
     (tmp_path / "in.docx").write_bytes(one_page)
-    args = [str(settings.run_dir), str(settings.base_port), str(tmp_path / "in.docx")]
+    args = [str(settings.run_dir), str(tmp_path / "in.docx")]
     children = [
         subprocess.Popen(
             [sys.executable, "-c", _CHILD, *args],
@@ -303,7 +287,7 @@ def test_warm_conversion_time(converter, one_page, capsys):
 
 def test_instance_is_recycled_after_max_conversions_and_stop_cleans_up(tmp_path, one_page):
     settings = PoolSettings(
-        run_dir=tmp_path / "run", size=1, base_port=_free_base_port(1), max_conversions=2,
+        run_dir=tmp_path / "run", size=1, max_conversions=2,
         conversion_timeout=5.0, acquire_timeout=20.0,
     )  # fmt: skip
     pool = ConverterPool(settings)
@@ -333,23 +317,45 @@ def test_instance_is_recycled_after_max_conversions_and_stop_cleans_up(tmp_path,
     assert time.monotonic() - started < 1, "a stopped pool is reported at once"
 
 
-def test_two_pools_without_a_fixed_port_each_choose_free_ports(tmp_path, one_page):
-    """Two services on one host, neither told a port: both start and both convert."""
-    held = socket.socket()
-    held.bind(("127.0.0.1", 0))  # a port some other program holds
+def _listening_tcp_sockets(pids: list[int]) -> list[str]:
+    """The TCP sockets in LISTEN state (IPv4 and IPv6) held open by any of ``pids``."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # TCP_LISTEN
+                listening.add(f"socket:[{fields[9]}]")
+    held = []
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if (target := os.readlink(fd)) in listening:
+                    held.append(f"{pid}: {target}")
+    return held
+
+
+def test_two_pools_on_one_host_convert_without_any_tcp_port(tmp_path, one_page):
+    """Two services on one host, nothing to choose: each pool answers on its own Unix socket,
+    LibreOffice speaks UNO on a pipe, and no process of either pool listens on TCP."""
     pools, clients = [], []
     try:
         for name in ("a", "b"):
-            settings = PoolSettings(run_dir=tmp_path / name, size=1, base_port=0)
+            settings = PoolSettings(run_dir=tmp_path / name, size=1)
             pool = ConverterPool(settings)
             pool.start()
             pools.append(pool)
             clients.append(Converter(settings))
-        ports = {int((tmp_path / name / "base_port").read_text()) for name in ("a", "b")}
-        assert len(ports) == 2 and held.getsockname()[1] not in ports
         for client in clients:
             assert _pdftotext(client.to_pdf(one_page), tmp_path).count(MARKER) == 1
+        processes = _processes_under(tmp_path)
+        assert len(processes) >= 4, processes  # an endpoint and a soffice.bin per pool
+        assert _listening_tcp_sockets(processes) == []
+        for name in ("a", "b"):
+            sock = tmp_path / name / "lo-0" / "rpc.sock"
+            assert stat.S_ISSOCK(sock.stat().st_mode) and stat.S_IMODE(sock.stat().st_mode) == 0o660
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o2770
+            scratch = (tmp_path / name / "lo-0" / "tmp").stat().st_mode
+            assert scratch & 0o777 == 0o700  # the converter's alone (setgid from the folder)
     finally:
         for pool in pools:
             pool.stop()
-        held.close()

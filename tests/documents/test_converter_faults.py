@@ -31,7 +31,7 @@ from service.documents.convert.client import Converter
 from service.documents.convert.instance import FONTS_CONF, PoolSettings, try_lock, unlock
 from service.documents.convert.pool import ConverterPool
 from service.workflows.accounts import add_user
-from tests.support import free_port_block, sample
+from tests.support import sample
 from tests.support.apps import Client, archive_counts, make_app
 
 TIMEOUT = 8.0
@@ -79,11 +79,9 @@ def nested_tables(depth: int) -> bytes:
 def pool_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A pool of its own, with a short conversion timeout, that these tests may break."""
     run_dir = tmp_path_factory.mktemp("faulty-pool")
-    base = free_port_block(2)
     settings = PoolSettings(
         run_dir=run_dir,
         size=2,
-        base_port=base,
         conversion_timeout=TIMEOUT,
         acquire_timeout=120,  # long enough to wait for a killed instance to come back
         fontconfig_file=FONTS_CONF if FONTS_CONF.exists() else None,
@@ -93,7 +91,6 @@ def pool_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     yield {
         "CONVERTER_DIR": run_dir,
         "CONVERTER_POOL_SIZE": 2,
-        "CONVERTER_BASE_PORT": base,
         "CONVERSION_TIMEOUT": TIMEOUT,
         "CONVERTER_ACQUIRE_TIMEOUT": 120,
         "settings": settings,
@@ -132,7 +129,7 @@ class Saboteur:
                     try:
                         os.kill(pid, signal.SIGSTOP)
                         if self.sig == signal.SIGKILL:
-                            time.sleep(0.3)  # the document reaches unoserver, then UNO dies
+                            time.sleep(0.3)  # the document reaches the endpoint, then UNO dies
                             os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
                         continue

@@ -495,7 +495,6 @@ def converter(converter_dir: dict[str, Any]) -> Converter:
         PoolSettings(
             run_dir=converter_dir["CONVERTER_DIR"],
             size=2,
-            base_port=converter_dir["CONVERTER_BASE_PORT"],
         )
     )
 

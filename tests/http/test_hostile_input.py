@@ -109,7 +109,7 @@ def test_served_chunked_body_over_the_limit_gets_a_json_413(tmp_path: Path) -> N
     wenshu_cmd = str(Path(sys.executable).with_name("wenshu"))
     port = free_port_block(1)
     env = {**os.environ, "WENSHU_DATA": str(tmp_path / "data"), "WENSHU_WORKERS": "1"}
-    env.update(WENSHU_CONVERTER_POOL_SIZE="1", WENSHU_CONVERTER_BASE_PORT=str(free_port_block(1)))
+    env.update(WENSHU_CONVERTER_POOL_SIZE="1")
     env.pop("DATABASE_URL", None)
     subprocess.run([wenshu_cmd, "init"], env=env, cwd=ROOT, check=True, capture_output=True)
     token = subprocess.run(

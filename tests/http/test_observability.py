@@ -157,7 +157,6 @@ def test_served_metrics_add_up_across_workers_and_logs_are_json(tmp_path: Path) 
     env.update(
         WENSHU_DATA=str(tmp_path / "data"),
         WENSHU_CONVERTER_POOL_SIZE="1",
-        WENSHU_CONVERTER_BASE_PORT=str(free_port_block(1)),
         WENSHU_WORKERS="3",
     )
     env.pop("DATABASE_URL", None)

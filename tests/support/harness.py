@@ -25,7 +25,7 @@ import requests
 
 from service.doctypes import DOCTYPES as REGISTRY
 from service.policy import roles_for
-from tests.support import ROOT, free_port_block, sample, start_server
+from tests.support import ROOT, sample, start_server
 
 WENSHU = str(Path(sys.executable).with_name("wenshu"))
 ORGS = {"llyb": None, "tyyb": ("太原市医疗保障局", "并医保发", "太原市")}
@@ -90,7 +90,6 @@ class Service:
         full.update(
             WENSHU_DATA=str(root / "data"),
             WENSHU_CONVERTER_POOL_SIZE=str(pool_size),
-            WENSHU_CONVERTER_BASE_PORT=str(free_port_block(pool_size)),
             WENSHU_WORKERS=str(workers),
             WENSHU_CONVERTER_ACQUIRE_TIMEOUT="60",
         )
@@ -188,7 +187,7 @@ class Service:
         return [p for p in _pids_with(f"127.0.0.1:{self.port}") if "gunicorn" in _cmdline(p)]
 
     def soffice_pids(self) -> list[int]:
-        """LibreOffice and unoserver processes of this service's converter pool."""
+        """LibreOffice and endpoint processes of this service's converter pool."""
         return _pids_with(str(self.run_dir))
 
     def libreoffice_pids(self) -> list[int]:

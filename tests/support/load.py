@@ -222,7 +222,6 @@ def bare_conversions(service: Service, docx: bytes, *, seconds: float) -> tuple[
         PoolSettings(
             run_dir=Path(service.env["WENSHU_DATA"]) / "run" / "converter",
             size=size,
-            base_port=int(service.env["WENSHU_CONVERTER_BASE_PORT"]),
             acquire_timeout=60,
         )
     )

@@ -66,7 +66,6 @@ def two_servers(pg_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], s
                 env,
                 WENSHU_RUN=str(tmp_path / f"run{i}"),
                 WENSHU_CONVERTER_DIR=str(tmp_path / f"conv{i}"),
-                WENSHU_CONVERTER_BASE_PORT=str(free_port_block(1)),
             )
             port = free_port_block(1)
             proc = start_server(server_env, port, tmp_path / f"server{i}.log")

@@ -27,7 +27,6 @@ def server(tmp_path: Path) -> Any:
     env.update(
         WENSHU_DATA=str(tmp_path / "data"),
         WENSHU_CONVERTER_POOL_SIZE="2",
-        WENSHU_CONVERTER_BASE_PORT=str(free_port_block(2)),
         WENSHU_WORKERS="3",
         # 10 clients queue for 2 instances; on a loaded 2-core machine that can exceed the
         # default 20 s wait for a free instance, which would (correctly) answer 503.

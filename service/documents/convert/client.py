@@ -20,8 +20,6 @@ from archive.errors import ConversionError, ConverterUnavailable
 from service import telemetry
 from service.documents.convert.instance import (
     CRASH_ERRORS,
-    DOCX_IMPORT_FILTER,
-    PDFA_2B_OPTIONS,
     Instance,
     PoolSettings,
     try_lock,
@@ -146,16 +144,18 @@ class Converter:
 
     def _convert_on(self, instance: Instance, docx: bytes, pdfa: bool) -> bytes:
         timeout = self.settings.conversion_timeout
-        options = PDFA_2B_OPTIONS if pdfa else []
         started = time.perf_counter()
         try:
-            result = instance.rpc(timeout).convert(
-                None, xmlrpc.client.Binary(docx), None, "pdf", None, options, True,
-                DOCX_IMPORT_FILTER, None,
-            )  # fmt: skip
-        except ConnectionRefusedError as exc:
+            # Bytes in, bytes out: the endpoint takes no path (endpoint.py).
+            result = instance.rpc(timeout).convert(xmlrpc.client.Binary(docx), pdfa)
+        except (ConnectionRefusedError, FileNotFoundError) as exc:
             instance.kill("refused the connection")
             raise _InstanceGone(before_request=True) from exc
+        except PermissionError as exc:
+            raise ConverterUnavailable(
+                "无权连接文档转换服务（服务用户须属于转换用户的组，见 docs/deployment.md）",
+                retry_after=30,
+            ) from exc
         except TimeoutError as exc:
             instance.kill(f"conversion exceeded {timeout:g} s")
             raise ConversionTimeout(f"文档转换超时（{timeout:g} 秒）") from exc
@@ -164,15 +164,12 @@ class Converter:
             raise _InstanceGone(before_request=False) from exc
         except xmlrpc.client.Fault as exc:
             instance.set_conversions(instance.conversions() + 1)
-            if "TimeoutError" in exc.faultString:  # unoserver's own backstop fired
-                instance.kill("unoserver reported a conversion timeout")
-                raise ConversionTimeout(f"文档转换超时（{timeout:g} 秒）") from exc
             if not instance.responds():
                 instance.kill(f"failed and no longer answers: {exc.faultString[:200]}")
                 raise _InstanceGone(before_request=False) from exc
             raise ConversionError(f"LibreOffice 无法转换该文档：{exc.faultString[:300]}") from exc
         instance.set_conversions(instance.conversions() + 1)
-        pdf = bytes(cast(xmlrpc.client.Binary, result).data)  # unoserver answers base64
+        pdf = bytes(cast(xmlrpc.client.Binary, result).data)  # XML-RPC carries it base64
         logger.debug(
             "instance %d converted %d bytes in %.0f ms",
             instance.index, len(docx), (time.perf_counter() - started) * 1000,

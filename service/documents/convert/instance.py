@@ -1,10 +1,10 @@
 """The LibreOffice instances of the conversion pool: their settings, files and processes.
 
 Why a pool: a cold ``soffice --convert-to`` costs about a second per document, a warm
-instance kept by unoserver a fifth of that. One LibreOffice converts one document at a
-time and may hang or crash, so one supervisor (:class:`ConverterPool`) keeps N instances
-alive, and clients (:class:`Converter`, in any gunicorn worker, CLI or test) claim an idle
-instance with a file lock. The run directory is the only thing they share:
+instance a fifth of that. One LibreOffice converts one document at a time and may hang or
+crash, so one supervisor (:class:`ConverterPool`) keeps N instances alive, and clients
+(:class:`Converter`, in any gunicorn worker, CLI or test) claim an idle instance with a file
+lock. The run directory is the only thing they share:
 
     supervisor.lock        flock held by the one ConverterPool running on this run_dir
     lo-<i>/lock            flock held by whoever uses instance i (a client converting,
@@ -12,26 +12,35 @@ instance with a file lock. The run directory is the only thing they share:
     lo-<i>/instance.json   {"state": "starting"|"up"|"dead"|"stopped", "pid", "soffice_pid", …}
     lo-<i>/count           conversions since the instance started (restart at max_conversions)
     lo-<i>/restarts        restarts since the pool started (read by /metrics)
-    lo-<i>/profile/        its LibreOffice user profile
-    lo-<i>/tmp/            unoserver's temporary copies of the documents being converted
-    lo-<i>/unoserver.log   output of the current run (previous run in unoserver.log.1)
+    lo-<i>/rpc.sock        the instance's endpoint: XML-RPC on a Unix socket, bytes in and out
+    lo-<i>/profile/        its LibreOffice user profile            (the converter's only)
+    lo-<i>/tmp/            its scratch: the documents being converted (the converter's only)
+    lo-<i>/endpoint.log    output of the current run (previous run in endpoint.log.1)
 
-Instance i serves XML-RPC on ``base_port + 2i`` and LibreOffice UNO on ``base_port + 2i + 1``.
-With ``base_port`` 0 (the default) the supervisor picks a free block when it starts and
-publishes it in ``base_port`` in the run directory, so two services on one host never collide.
-unoserver runs in its own session, so "the instance" is one process group (pgid = the
-unoserver pid) that a client can kill on timeout without being its parent.
+No TCP port: the endpoint (:mod:`service.documents.convert.endpoint`) takes DOCX bytes and
+returns PDF bytes, never a path, on a socket in this folder; LibreOffice speaks UNO to it on a
+named pipe, a socket its own user alone may connect to. The folder is ``2770``: the converter
+and the service (a member of the converter's group when they are two users) share it, nobody
+else can even look up a name in it. Every shared file is written ``0660`` on purpose, whatever
+the umask; the profile and the scratch stay ``0700``.
+
+The endpoint runs in its own session, so "the instance" is one process group (pgid = the
+endpoint's pid); the supervisor kills it on timeout, and so does a client running as the same
+user (a client of another user marks it dead, and the supervisor kills it within a tick).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import http.client
 import json
 import logging
 import os
 import signal
+import socket
+import stat
 import sys
 import threading
 import xmlrpc.client
@@ -58,9 +67,6 @@ class PoolSettings:
     """Shared state (locks, pids, counters, profiles); local disk, writable by all workers."""
     size: int = os.cpu_count() or 2
     """Number of LibreOffice instances, i.e. documents converted at the same time."""
-    base_port: int = 0
-    """First XML-RPC port; instance i uses base_port + 2i and base_port + 2i + 1 (UNO).
-    0: the supervisor chooses a free block at start (``WENSHU_CONVERTER_BASE_PORT`` fixes one)."""
     max_conversions: int = 200
     """Restart an instance after this many conversions, to bound LibreOffice's memory growth."""
     conversion_timeout: float = 30.0
@@ -75,21 +81,30 @@ class PoolSettings:
     """Seconds an instance may take to answer after being spawned."""
 
 
-BASE_PORT_FILE = "base_port"
+SHARED_DIR_MODE = 0o2770
+"""The run directory and each instance's folder: converter and service, nobody else."""
+SHARED_FILE_MODE = 0o660
+"""Locks, state and counters, read and written by the converter and the service alike."""
+MAX_SOCKET_PATH = 107
+"""sockaddr_un holds 108 bytes, the last a NUL."""
 
 
-def published_base_port(run_dir: Path) -> int:
-    """The first port of the block the supervisor chose (0 if none was published yet)."""
-    try:
-        return int((run_dir / BASE_PORT_FILE).read_text())
-    except (OSError, ValueError):
-        return 0
+def share(path: Path) -> None:
+    """Give ``path`` the mode both users of the run directory need (no-op if not ours)."""
+    mode = SHARED_DIR_MODE if path.is_dir() else SHARED_FILE_MODE
+    with contextlib.suppress(PermissionError):
+        if stat.S_IMODE(path.stat().st_mode) != mode:
+            os.chmod(path, mode)
 
 
 def try_lock(path: Path) -> int | None:
     """Non-blocking exclusive flock on a fresh open file (so threads of one process exclude
-    each other too); returns the fd to pass to :func:`unlock`, or None if someone holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    each other too); returns the fd to pass to :func:`unlock`, or None if someone holds it.
+    Opened read-only: flock needs no write access, so a lock file of the other user serves."""
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, SHARED_FILE_MODE)
+    with contextlib.suppress(PermissionError):
+        if stat.S_IMODE(os.fstat(fd).st_mode) != SHARED_FILE_MODE:
+            os.fchmod(fd, SHARED_FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -116,7 +131,7 @@ def is_alive(pid: int | None) -> bool:
 
 
 def cmdline_contains(pid: int | None, needle: str) -> bool:
-    """Guards every kill against a recycled pid: only our own processes carry our ports."""
+    """Guards every kill against a recycled pid: only our own processes carry our paths."""
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -139,17 +154,33 @@ def find_in_group(pgid: int, comm: str) -> int | None:
     return None
 
 
-class TimeoutTransport(xmlrpc.client.Transport):
-    """xmlrpc.client has no timeout of its own; a hung LibreOffice would block us forever."""
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("converter", timeout=timeout)
+        self._path = path
 
-    def __init__(self, timeout: float) -> None:
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(str(self._path))
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class UnixTransport(xmlrpc.client.Transport):
+    """XML-RPC over the instance's Unix socket, with a timeout (xmlrpc.client has none of its
+    own; a hung LibreOffice would block us forever)."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
         super().__init__()
+        self._path = path
         self._timeout = timeout
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        conn = super().make_connection(host)
-        conn.timeout = self._timeout
-        return conn
+        return _UnixConnection(self._path, self._timeout)
 
 
 class Instance:
@@ -161,22 +192,20 @@ class Instance:
         self.dir = settings.run_dir / f"lo-{index}"
         self.lock_path = self.dir / "lock"
         self.profile_dir = self.dir / "profile"
-        self.log_path = self.dir / "unoserver.log"
+        self.log_path = self.dir / "endpoint.log"
         self.temp_dir = self.dir / "tmp"
+        self.socket_path = self.dir / "rpc.sock"
 
     @property
-    def port(self) -> int:
-        """This instance's XML-RPC port (0 while no supervisor has published its block)."""
-        base = self.settings.base_port or published_base_port(self.settings.run_dir)
-        return base + 2 * self.index if base else 0
-
-    @property
-    def uno_port(self) -> int:
-        return self.port + 1 if self.port else 0
+    def pipe_name(self) -> str:
+        """The UNO pipe between the endpoint and its LibreOffice, unique per run_dir and index
+        (LibreOffice makes it ``/tmp/OSL_PIPE_<uid>_<name>``, mode by the umask: 0700)."""
+        digest = hashlib.sha256(str(self.settings.run_dir.resolve()).encode()).hexdigest()
+        return f"wenshu-{digest[:16]}-{self.index}"
 
     def rpc(self, timeout: float) -> xmlrpc.client.ServerProxy:
         return xmlrpc.client.ServerProxy(
-            f"http://127.0.0.1:{self.port}", transport=TimeoutTransport(timeout), allow_none=True
+            "http://converter/RPC2", transport=UnixTransport(self.socket_path, timeout)
         )
 
     def responds(self, timeout: float = 3.0) -> bool:
@@ -226,20 +255,25 @@ class Instance:
         and mark it dead; the supervisor notices and starts a fresh one."""
         state = self.read_state()
         targets = [
-            (state.get("pid"), f"--port {self.port} "),
-            (state.get("soffice_pid"), f"port={self.uno_port},"),
+            (state.get("pid"), f"--socket {self.socket_path} "),
+            (state.get("soffice_pid"), f"name={self.pipe_name};"),
         ]
         for pid, needle in targets:
             if pid and cmdline_contains(pid, needle):
                 logger.warning(
                     "killing LibreOffice instance %d (pid %d): %s", self.index, pid, reason
                 )
-                with contextlib.suppress(ProcessLookupError):
+                # Another user's instance (the converter's) is killed by its supervisor, which
+                # sees the state "dead" written below.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(os.getpgid(pid), signal.SIGKILL)
         if state.get("state") != "stopped":
             self.write_state(**{**state, "state": "dead", "reason": reason})
 
     def _write_atomic(self, name: str, text: str) -> None:
         tmp = self.dir / f".{name}.{os.getpid()}.{threading.get_ident()}"
-        tmp.write_text(text)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, SHARED_FILE_MODE)
+        with os.fdopen(fd, "w") as fh:
+            os.fchmod(fd, SHARED_FILE_MODE)  # whatever the umask: the other user reads it
+            fh.write(text)
         os.replace(tmp, self.dir / name)

@@ -13,26 +13,23 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 import weakref
 import xmlrpc.client
-from pathlib import Path
 
 import docx
 
 from archive.errors import ConversionError
 from service.documents.convert.instance import (
-    BASE_PORT_FILE,
     CRASH_ERRORS,
-    DOCX_IMPORT_FILTER,
-    PDFA_2B_OPTIONS,
+    MAX_SOCKET_PATH,
     Instance,
     PoolSettings,
     find_in_group,
     is_alive,
+    share,
     try_lock,
     unlock,
 )
@@ -60,13 +57,16 @@ class ConverterPool:
 
     def start(self) -> None:
         """Spawn every instance and return once all of them convert (about 6 s)."""
-        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = try_lock(self.settings.run_dir / "supervisor.lock")
+        run_dir = self.settings.run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        share(run_dir)
+        longest = Instance(self.settings, self.settings.size - 1).socket_path
+        if len(str(longest).encode()) > MAX_SOCKET_PATH:
+            raise ConversionError(f"转换进程池的运行目录路径过长（套接字 {longest}）")
+        self._lock_fd = try_lock(run_dir / "supervisor.lock")
         if self._lock_fd is None:
-            raise ConversionError(f"{self.settings.run_dir} 已由另一个转换进程池管理")
+            raise ConversionError(f"{run_dir} 已由另一个转换进程池管理")
         self._stop.clear()
-        if not self.settings.base_port:
-            _publish_base_port(self.settings.run_dir, _free_port_block(2 * self.settings.size))
         self._supervisors = [
             _Supervisor(Instance(self.settings, i), self.settings, self._stop)
             for i in range(self.settings.size)
@@ -121,6 +121,7 @@ class _Supervisor:
 
     def _run(self) -> None:
         self.instance.dir.mkdir(parents=True, exist_ok=True)
+        share(self.instance.dir)
         self.instance.kill("left over from a previous supervisor")
         reason, lock_fd, backoff = "pool start", None, 1.0
         try:
@@ -189,8 +190,8 @@ class _Supervisor:
             instance.set_restarts(0 if reason == "pool start" else instance.restarts() + 1)
             assert self.proc is not None
             instance.write_state(
-                state="up", pid=self.proc.pid, soffice_pid=soffice_pid, port=instance.port,
-                uno_port=instance.uno_port, started_at=time.time(),
+                state="up", pid=self.proc.pid, soffice_pid=soffice_pid,
+                socket=str(instance.socket_path), started_at=time.time(),
             )  # fmt: skip
         finally:
             if lock_fd is not None:
@@ -207,43 +208,38 @@ class _Supervisor:
 
     def _spawn(self) -> None:
         instance = self.instance
-        for port in (instance.port, instance.uno_port):
-            _require_free_port(port)
         command = [
-            self.settings.python, "-m", "unoserver.server",
-            "--interface", "127.0.0.1", "--uno-interface", "127.0.0.1",
-            "--port", str(instance.port), "--uno-port", str(instance.uno_port),
-            # unoserver 3.7 turns this into a file:// URI itself: pass a plain path.
-            "--user-installation", str(instance.profile_dir),
+            self.settings.python, "-m", "service.documents.convert.endpoint",
+            "--socket", str(instance.socket_path), "--pipe", instance.pipe_name,
+            "--profile", str(instance.profile_dir), "--scratch", str(instance.temp_dir),
             # Backstop for a client that died mid-conversion and so cannot kill the instance.
             "--conversion-timeout", str(int(self.settings.conversion_timeout) + 5),
-            # Documents carry personal data: keep unoserver's temporary copies out of /tmp.
-            "--temp-dir", str(instance.temp_dir),
         ]  # fmt: skip
         if setpriv := shutil.which("setpriv"):
-            # If the supervisor dies without stop(), unoserver gets SIGTERM and ends LibreOffice.
+            # If the supervisor dies without stop(), the endpoint gets SIGTERM and ends LibreOffice.
             command = [setpriv, "--pdeathsig", "TERM", *command]
         env = dict(os.environ)
         if self.settings.fontconfig_file is not None:
             env["FONTCONFIG_FILE"] = str(self.settings.fontconfig_file)
         shutil.rmtree(instance.temp_dir, ignore_errors=True)  # left behind by a killed run
-        instance.temp_dir.mkdir()
+        instance.temp_dir.mkdir(mode=0o700)
         if instance.log_path.exists():
             os.replace(instance.log_path, instance.log_path.with_suffix(".log.1"))
-        with instance.log_path.open("wb") as log:
+        log_fd = os.open(instance.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(log_fd, "wb") as log:  # the converter's alone: it names the documents' files
             self.proc = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, start_new_session=True,
+                env=env, start_new_session=True, cwd=instance.dir,
             )  # fmt: skip
 
     def _wait_until_ready(self) -> int:
-        """Poll until unoserver answers through UNO, then warm it up with one conversion."""
+        """Poll until the endpoint answers through UNO, then warm it up with one conversion."""
         assert self.proc is not None
         deadline = time.monotonic() + self.settings.startup_timeout
         while not self.instance.responds(timeout=2.0):
             if self.proc.poll() is not None:
                 raise ConversionError(
-                    f"unoserver exited ({self.proc.returncode}), see {self.instance.log_path}"
+                    f"the endpoint exited ({self.proc.returncode}), see {self.instance.log_path}"
                 )
             if self.stop.is_set() or time.monotonic() > deadline:
                 raise ConversionError(f"instance {self.instance.index} did not answer in time")
@@ -254,70 +250,27 @@ class _Supervisor:
         try:
             # The first export loads the PDF filter (~0.7 s); pay that here, not in a request.
             self.instance.rpc(self.settings.conversion_timeout).convert(
-                None, xmlrpc.client.Binary(_warmup_docx()), None, "pdf", None,
-                PDFA_2B_OPTIONS, True, DOCX_IMPORT_FILTER, None,
-            )  # fmt: skip
+                xmlrpc.client.Binary(_warmup_docx()), True
+            )
         except (*CRASH_ERRORS, xmlrpc.client.Fault) as exc:
             raise ConversionError(f"warm-up conversion failed: {exc!r}") from exc
         return soffice_pid
 
     def _terminate(self, *, graceful: bool) -> None:
-        """End the whole process group (unoserver, oosplash, soffice.bin) and reap unoserver."""
+        """End the whole process group (endpoint, oosplash, soffice.bin) and reap the endpoint."""
         proc, self.proc = self.proc, None
         if proc is None:
             return
         # proc is our unreaped child, so its pid (= pgid) cannot have been recycled yet.
         if graceful and proc.poll() is None:
-            # Only unoserver: it forwards SIGTERM to LibreOffice and exits in ~1 s. SIGTERM to
-            # the whole group leaves oosplash and unoserver hanging (measured).
+            # Only the endpoint: it ends LibreOffice and exits in ~1 s. SIGTERM to the whole
+            # group left oosplash and unoserver hanging (measured with unoserver's server).
             proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=10)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-
-
-def _free_port_block(count: int) -> int:
-    """A first port with ``count`` free loopback ports from it on (asked of the kernel)."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count >= 65536:
-            continue
-        if all(_port_is_free(port) for port in range(base, base + count)):
-            return base
-    raise ConversionError(f"找不到 {count} 个连续的空闲端口")
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _publish_base_port(run_dir: Path, base: int) -> None:
-    """Write the chosen block where every client reads it (atomically: clients read it often)."""
-    tmp = run_dir / f".{BASE_PORT_FILE}.tmp"
-    tmp.write_text(str(base))
-    os.replace(tmp, run_dir / BASE_PORT_FILE)
-
-
-def _require_free_port(port: int, wait: float = 5.0) -> None:
-    """A foreign server on our port would answer our readiness probe: refuse to start.
-
-    Waits a little first: a just-killed soffice.bin may hold its port for a moment.
-    """
-    deadline = time.monotonic() + wait
-    while not _port_is_free(port):
-        if time.monotonic() > deadline:
-            raise ConversionError(f"port {port} is already in use")
-        time.sleep(0.1)
 
 
 def _warmup_docx() -> bytes:
