@@ -12,8 +12,10 @@ salt (kept in ``audit_event_salts``) stops anyone confirming a guess at a redact
 
 ``AuditChain.append`` locks the single head row, so appends serialise across processes and
 servers; the event row, the head and whatever the event records commit in one transaction.
-``verify_chain`` recomputes every hash and names the first sequence number that does not fit —
-an edited, deleted, reordered or truncated row all show up there.
+Details are masked as they are appended (:func:`schemas.masking.masked`): a search typed with
+an ID, a comment or a reason quoting one, is kept masked for good, since nothing appended is
+ever rewritten. ``verify_chain`` recomputes every hash and names the first sequence number that
+does not fit — an edited, deleted, reordered or truncated row all show up there.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.models import AuditEvent, AuditEventSalt, AuditHead
+from schemas.masking import masked
 
 GENESIS = "0" * 64
 HASHING = "wenshu-audit/2"
@@ -145,7 +148,7 @@ class AuditChain:
             org=org,
             action=action,
             object_id=object_id,
-            details=canonical_json(details or {}),
+            details=canonical_json(masked(details or {})),
             prev_hash=head.hash,
         )
         ev.hash = link_hash(

@@ -1,5 +1,6 @@
-"""Input schemas: one module per document type (``schemas/<code>.py``) and the fields they
-share (``schemas/fields.py``).
+"""Input schemas: one module per document type (``schemas/<code>.py``), the fields they
+share (``schemas/fields.py``) and the masking of the identifiers they check
+(``schemas/masking.py``).
 
 A type's top-level schema names its type (``doctype = "<code>"``) and :data:`INPUT_SCHEMAS`
 collects them from the modules of this package, so that ``archive/`` — which must not import
@@ -19,7 +20,7 @@ from schemas.fields import WenshuSchema
 _found: dict[str, type[WenshuSchema]] = {}
 # At import, not in a function: every schema module is loaded once, in a fixed order.
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
-    if _info.name == "fields" or _info.name.startswith("_"):
+    if _info.name in ("fields", "masking") or _info.name.startswith("_"):
         continue
     _module = importlib.import_module(f"{__name__}.{_info.name}")
     for _value in vars(_module).values():

@@ -38,7 +38,7 @@ __all__ = [
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"\d{17}[\dX]")
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")  # ASCII only: ``\d`` takes ٣ and ३ too
 
 _CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I O S V Z
 _CREDIT_VALUE = {c: i for i, c in enumerate(_CREDIT_ALPHABET)}
@@ -47,12 +47,13 @@ _CREDIT_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))  # 1 3 9 27 19 26 16 1
 _ID_MESSAGES: ErrorMessages = {
     "length": "身份证号应为 18 位，现为 {length} 位",
     "format": "身份证号格式错误：前 17 位应为数字，最后一位为数字或 X",
+    "digits": "身份证号只能用半角数字 0–9（末位可为 X），第 {position} 位“{char}”不是",
     "birth_date": "身份证号中的出生日期（第 7–14 位）不是有效日期",
     "checksum": "身份证号校验位错误，请核对号码",
 }
 _CREDIT_MESSAGES: ErrorMessages = {
     "length": "统一社会信用代码应为 18 位，现为 {length} 位",
-    "charset": "统一社会信用代码含有不允许的字符“{char}”（只用数字和大写字母，不用 I、O、S、V、Z）",
+    "charset": "统一社会信用代码含有不允许的字符“{char}”（只用半角数字 0–9 和大写字母，不用 I、O、S、V、Z）",
     "checksum": "统一社会信用代码校验位错误，请核对代码",
 }
 
@@ -60,12 +61,16 @@ _CREDIT_MESSAGES: ErrorMessages = {
 def id_card_problem(value: str, *, today: dt.date | None = None) -> str | None:
     """Return why ``value`` is not a valid 18-digit 身份证号 (a message key), or None.
 
-    Lower-case ``x`` is accepted. The birth date (positions 7–14) must be a real date,
+    Lower-case ``x`` is accepted; digits are ASCII only (``digits``: Arabic-Indic ``٣`` or
+    Devanagari ``३`` are digits to Python's ``int`` yet no ID is written with them, and text
+    masking would not know them as an ID). The birth date (positions 7–14) must be a real date,
     not before 1900 and not in the future.
     """
     s = value.upper()
     if len(s) != 18:
         return "length"
+    if _foreign_digit(s) is not None:
+        return "digits"
     if not _ID_SHAPE.fullmatch(s):
         return "format"
     try:
@@ -78,6 +83,11 @@ def id_card_problem(value: str, *, today: dt.date | None = None) -> str | None:
     if _ID_CHECK[total % 11] != s[17]:
         return "checksum"
     return None
+
+
+def _foreign_digit(value: str) -> int | None:
+    """The index of the first decimal digit that is not ASCII 0–9, or None."""
+    return next((i for i, ch in enumerate(value) if ch.isdecimal() and not ch.isascii()), None)
 
 
 def credit_code_problem(value: str) -> str | None:
@@ -195,7 +205,8 @@ class IdCardNumber(_Identifier):
         s = self._normalise(value, attr, data, **kwargs)
         problem = id_card_problem(s)
         if problem:
-            raise self.make_error(problem, length=len(s))
+            at = _foreign_digit(s) or 0
+            raise self.make_error(problem, length=len(s), position=at + 1, char=s[at : at + 1])
         return s
 
 

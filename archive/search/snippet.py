@@ -7,22 +7,17 @@ import re
 from bisect import bisect_left
 
 from archive.search.analysis import fold
-from archive.search.query import IDENTIFIER_RE
+from schemas.masking import mask_identifiers
 
 SNIPPET_CHARS = 160
 _CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 _WRAP = re.compile(rf"(?<=[{_CJK}])[ \t]*\n[ \t]*(?=[{_CJK}])")
 """A line break of the printed page inside Chinese text: no space when lines are joined."""
 _JOINED = "\x00"
-
-
-def mask_identifiers(text: str, folded: str | None = None) -> str:
-    """Mask every ID-card number / credit code as first 6 + asterisks + last 4."""
-    folded = fold(text, simplified=False) if folded is None else folded
-    chars = list(text)
-    for m in IDENTIFIER_RE.finditer(folded.lower()):
-        chars[m.start() + 6 : m.end() - 4] = "*" * (m.end() - m.start() - 10)
-    return "".join(chars)
+_MASK_MARGIN = 80
+"""Text masked on either side of the window: an ID written in groups (``1411 0219 …``, three
+separators at most between digits) is at most 70 characters, so one that shows in the window
+is masked whole."""
 
 
 def snippet(
@@ -53,9 +48,9 @@ def snippet(
             start = a
         if a < end < b:
             end = b
-    # Mask around the window only (an identifier is 18 characters): bodies run to pages.
-    low, high = max(0, start - 18), min(len(body), end + 18)
-    window = mask_identifiers(body[low:high], folded[low:high])
+    # Mask around the window only: bodies run to pages.
+    low, high = max(0, start - _MASK_MARGIN), min(len(body), end + _MASK_MARGIN)
+    window = mask_identifiers(body[low:high])
     # Same length, so the spans still fit: wraps inside Chinese text vanish in _plain.
     window = _WRAP.sub(lambda m: _JOINED * len(m.group()), window)
     text = body[:low] + window + body[high:]

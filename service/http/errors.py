@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from archive import errors as E
 from archive.search import IndexBusy
 from schemas.fields import flatten_messages
+from schemas.masking import masked
 from service.documents.render import RenderError
 from service.documents.scan import UploadTooLarge
 from service.http import denials
@@ -56,7 +57,11 @@ class WenshuApi(Api):
 
 
 def error_body(status: int, code: str, message: str, errors: dict[str, Any] | None = None) -> Any:
-    resp = jsonify({"code": code, "status": status, "message": message, "errors": errors or {}})
+    """The one error answer, API and pages alike; a message echoing what was typed (a case
+    number, a bad value) shows any ID in it masked."""
+    resp = jsonify(
+        {"code": code, "status": status, "message": masked(message), "errors": masked(errors or {})}
+    )
     resp.status_code = status
     return resp
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from flask import Flask, g, has_request_context, request
 
+from schemas.masking import mask_identifiers
+
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 #: Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged too.
@@ -28,10 +30,21 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskN
 request_log = logging.getLogger("wenshu.request")
 
 
-class JsonFormatter(logging.Formatter):
-    """``{"time", "level", "logger", "message", …extra fields}`` on one line."""
+class MaskingFormatter(logging.Formatter):
+    """A log line never holds a 身份证号 or 信用代码: a message, an exception text, a path may
+    quote what a user typed."""
 
     def format(self, record: logging.LogRecord) -> str:
+        return mask_identifiers(super().format(record))
+
+
+class JsonFormatter(MaskingFormatter):
+    """``{"time", "level", "logger", "message", …extra fields}`` on one line, masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_identifiers(self._line(record))
+
+    def _line(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -67,7 +80,7 @@ def configure(fmt: str = "json", level: int = logging.INFO) -> None:
     handler.setFormatter(
         JsonFormatter()
         if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        else MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     if root.level > level or root.level == logging.NOTSET:
         root.setLevel(level)

@@ -37,6 +37,7 @@ from archive.models import (
     Withdrawal,
 )
 from archive.retention import holds
+from schemas.masking import mask_identifiers
 from service.doctypes import get_doctype
 from service.documents._internals import run_xml
 from service.documents.pades import sign_pdf
@@ -107,7 +108,7 @@ def build_export(ws: Wenshu, who: Principal, orgs: set[str] | None) -> dict[str,
             "type": d.type,
             "wenhao": d.wenhao,
             "archive_no": d.archive_no,
-            "title": d.title,
+            "title": mask_identifiers(d.title),
             "retention": d.retention,
             "pdf_sha256": d.pdf_sha256,
             "docx_sha256": d.docx_sha256,

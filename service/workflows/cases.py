@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from archive.audit import AuditChain
 from archive.errors import ConflictError, NotFoundError, ValidationError
 from archive.models import Case, Document, Org
+from schemas.masking import mask_identifiers
 from service.doctypes import DOCTYPES, HAND_SIGNED
 from service.wiring import Wenshu
 from service.workflows import records
@@ -86,7 +87,7 @@ def list_cases(ws: Wenshu, who: Principal, *, page: int, per_page: int) -> dict[
         "items": [
             {
                 "case_no": c.case_no,
-                "title": c.title,
+                "title": mask_identifiers(c.title),
                 "org": code,
                 "documents": counts.get((c.org_id, c.case_no), 0),
                 "created_at": ws.local_time(c.created_at).isoformat(timespec="seconds"),
@@ -116,7 +117,7 @@ def case_detail(ws: Wenshu, who: Principal, case_no: str) -> dict[str, Any]:
     lacking += [f"{DOCTYPES[v.doc.type].label}签字原件（{v.doc.archive_no}）" for v in unsigned]
     return {
         "case_no": case.case_no,
-        "title": case.title,
+        "title": mask_identifiers(case.title),
         "org": org.code,
         "documents": [records.to_json(ws, v) for v in views],
         "complete": not lacking,

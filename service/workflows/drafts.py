@@ -37,8 +37,8 @@ from archive.errors import (
     ValidationError,
 )
 from archive.models import Document, Draft, DraftStep, DraftVersion, Org, User
-from archive.search.snippet import mask_identifiers
 from schemas.fields import flatten_messages
+from schemas.masking import mask_identifiers
 from service import policy
 from service.doctypes import DocType, get_doctype
 from service.wiring import Wenshu

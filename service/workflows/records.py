@@ -16,6 +16,7 @@ from archive.indexer import enqueue
 from archive.models import Document, Draft, Org, User, Withdrawal
 from archive.signed_copies import CopyState, latest_copies, missing_condition
 from schemas.fields import PlainText
+from schemas.masking import mask_identifiers
 from service.doctypes import HAND_SIGNED
 from service.documents.pades import verify_pdf
 from service.wiring import Wenshu
@@ -58,7 +59,7 @@ def to_json(ws: Wenshu, v: DocumentView, base_url: str = "/api/v1/documents") ->
         "case_no": d.case_no,
         "wenhao": d.wenhao,
         "archive_no": d.archive_no,
-        "title": d.title,
+        "title": mask_identifiers(d.title),
         "sha256": d.pdf_sha256,
         "issued_at": _iso(ws, d.issued_at),
         "issued_by": v.issued_by,

@@ -52,7 +52,8 @@ from archive.search.postgres.query import (
 )
 from archive.search.postgres.rows import CASTS, COLUMNS, create_sql, index_sql, row, rows
 from archive.search.query import SearchFilters, validate
-from archive.search.snippet import mask_identifiers, snippet
+from archive.search.snippet import snippet
+from schemas.masking import mask_identifiers
 
 log = logging.getLogger(__name__)
 

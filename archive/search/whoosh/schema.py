@@ -16,10 +16,11 @@ from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from archive.search.analysis import fold
 from archive.search.docs import BEIJING, IndexedDoc, SearchHit
 from archive.search.query import exact_key
-from archive.search.snippet import mask_identifiers, snippet
+from archive.search.snippet import snippet
 from archive.search.whoosh.analyzer import document_analyzer
 from archive.search.whoosh.engine import Candidate
 from archive.search.whoosh.writer import UnitPositions
+from schemas.masking import mask_identifiers
 
 # Title and body are indexed together in ``body`` (one term per word to match, not two), the
 # title alone in ``title`` for ranking; the separator keeps bigrams from bridging the two.

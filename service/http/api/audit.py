@@ -24,6 +24,7 @@ from archive.checkpoints import checkpoint_dict
 from archive.errors import Forbidden, NotFoundError
 from archive.models import AuditCheckpoint, AuditEvent, AuditEventSalt, Document, Org
 from schemas.fields import PlainText
+from schemas.masking import mask_identifiers
 from service.http import auth
 from service.http.api.responses import declare_errors
 from service.http.api.schemas import ORG_CODE, AuditEventSchema, RequestSchema
@@ -448,7 +449,7 @@ class Retention(MethodView):
                 {
                     "id": i.doc.id,
                     "type": i.doc.type,
-                    "title": i.doc.title,
+                    "title": mask_identifiers(i.doc.title),
                     "wenhao": i.doc.wenhao,
                     "archive_no": i.doc.archive_no,
                     "retention": i.doc.retention,

@@ -14,6 +14,7 @@ from flask import Flask, abort, g, make_response, redirect, render_template, req
 from werkzeug.exceptions import HTTPException
 
 from archive.errors import WenshuError
+from schemas.masking import mask_identifiers
 from service import policy
 from service.doctypes import DOCTYPES
 from service.http import denials
@@ -150,6 +151,12 @@ def _local(at: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
     return str(wenshu().local_time(at).strftime(fmt))
+
+
+@bp.app_template_filter("masked")
+def _masked(text: str | None) -> str:
+    """Text shown in a page (a title, a case name) with any 身份证号 or 信用代码 in it masked."""
+    return mask_identifiers(text or "")
 
 
 def _asset(filename: str) -> str:

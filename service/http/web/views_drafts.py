@@ -52,6 +52,8 @@ def document_form(doctype: str) -> Any:
         original = records.load(ws, who, supersedes)
         if original.doc.type != dt.code:
             abort(404)
+        # The form shows the whole input record of the original: reading it is an event.
+        records.record_read(ws, who, "document.view", original, {"for": "correction"})
         record = json.loads(ws.blobs.get(original.doc.input_sha256))
         initial = record.get("data")
     case_no = request.args.get("case_no") or (original.doc.case_no if original else None)

@@ -472,3 +472,31 @@ def test_snippets_join_the_lines_of_chinese_text_without_a_space(fresh_index: Se
         hit.snippet
         == "决定在全市范围深入开展打击<mark>欺诈骗保</mark>专项治理行动。 —1— ABC def 2019 年 1 月"
     )
+
+
+@pytest.mark.parametrize("kind", SEARCH_BACKENDS)
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("身份证号码:141102197803150320", "身份证号码:141102********0320"),
+        ("ID141102197803150320", "ID141102********0320"),
+        ("1411021978031503201", "141102*********3201"),  # an extra digit read by OCR
+        ("1411 0219 7803 1503 20", "1411 02** **** **03 20"),
+    ],
+)
+def test_an_id_in_the_recognised_text_of_a_scan_is_masked_in_the_hit(
+    kind: str, tmp_path: Path, written: str, shown: str
+) -> None:
+    scanned = doc(
+        "scanned",
+        "询问笔录正文。",
+        title=f"询问笔录（{written}）",
+        scan_text=f"被询问人手写补充：药房台账缺失，{written}，以上属实。",
+    )
+    with open_index(kind, tmp_path) as ix:
+        ix.add([scanned])
+        hits = ix.search("药房台账", orgs=None).hits
+    assert [h.id for h in hits] == ["scanned"] and hits[0].from_scan
+    assert shown in hits[0].snippet and shown in hits[0].title
+    for hit_text in (hits[0].snippet, hits[0].title):
+        assert "19780315" not in hit_text.replace(" ", "")
