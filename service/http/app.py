@@ -11,7 +11,7 @@ from flask import Flask, jsonify, send_from_directory
 from sqlalchemy import text
 
 from service.http import auth, errors, limits, logs, metrics
-from service.http.api import audit, cases, doctypes, documents, drafts, search
+from service.http.api import audit, cases, doctypes, documents, drafts, orgs, search, uploads
 from service.http.web import pages
 from service.settings import load_settings
 from service.wiring import Wenshu
@@ -63,7 +63,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)  # after Api(): our error body replaces flask-smorest's everywhere
     auth.init_app(app)
     app.extensions["wenshu_api"] = api
-    for blp in (doctypes.blp, documents.blp, drafts.blp, cases.blp, search.blp, audit.blp):
+    for blp in (
+        doctypes.blp,
+        documents.blp,
+        uploads.blp,
+        drafts.blp,
+        cases.blp,
+        search.blp,
+        audit.blp,
+        orgs.blp,
+    ):
         api.register_blueprint(blp)
     doctypes.register_input_schemas(api)
 

@@ -21,6 +21,7 @@ from service import telemetry
 from service.documents.convert.instance import (
     CRASH_ERRORS,
     DOCX_IMPORT_FILTER,
+    IMAGE_OPTIONS,
     PDFA_2B_OPTIONS,
     Instance,
     PoolSettings,
@@ -146,7 +147,7 @@ class Converter:
 
     def _convert_on(self, instance: Instance, docx: bytes, pdfa: bool) -> bytes:
         timeout = self.settings.conversion_timeout
-        options = PDFA_2B_OPTIONS if pdfa else []
+        options = PDFA_2B_OPTIONS if pdfa else IMAGE_OPTIONS
         started = time.perf_counter()
         try:
             result = instance.rpc(timeout).convert(
