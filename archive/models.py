@@ -129,6 +129,13 @@ class Document(Base):
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # computed metadata
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     issued_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    seal_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The seal image printed on it (a blob); None: no seal, or issued before seals were kept."""
+    seal_drawn: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    """The seal was the drawn test seal of an org without an uploaded one."""
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    """Its 附件: ``{"n", "title"}`` each, and for a file appended to it ``sha256`` (the PDF
+    appended, a blob), ``pages`` and ``upload_id`` or ``document_id``."""
 
 
 class Withdrawal(Base):
@@ -398,3 +405,40 @@ class IdempotencyKey(Base):
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Upload(Base):
+    """A file an org uploaded to attach to its notices: a PDF, or a DOCX and the PDF made of it.
+
+    Append-only. ``sha256`` names the bytes as uploaded, ``pdf_sha256`` the PDF that is
+    appended (the same blob for a PDF); both are blobs. Only the org's own users read it.
+    """
+
+    __tablename__ = "uploads"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(100))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    pages: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    filename: Mapped[str] = mapped_column(String(255))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class OrgSeal(Base):
+    """A seal image (公章, a PNG with transparency, a blob) an org took on. Append-only.
+
+    The org's latest row is the seal it seals with; an org with no row seals with the drawn
+    test seal (``service/documents/seal.py``).
+    """
+
+    __tablename__ = "org_seals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    added_by: Mapped[int] = mapped_column(ForeignKey("users.id"))

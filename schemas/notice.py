@@ -100,12 +100,27 @@ class BlockSchema(WenshuSchema):
             )
 
 
+_FILE_ID = validate.Regexp(r"^[0-9a-f]{1,32}$", error="编号格式不正确")
+
+
 class AttachmentSchema(WenshuSchema):
-    """An attachment: listed under the body as 附件：1. …; one with a body is printed after
-    the notice on a new page headed 附件1."""
+    """An attachment: listed under the body as 附件：1. …. Besides its title it holds at most
+    one of: ``body`` (typed text, printed after the notice on a new page headed 附件1),
+    ``upload_id`` (a file uploaded by ``POST /api/v1/uploads``) or ``document_id`` (another
+    document issued by the same org); the pages of a file or document are appended after the
+    notice, the first headed 附件N. A title alone is only listed."""
 
     title = _line(200, required=True)
     body = fields.List(fields.Nested(BlockSchema))
+    upload_id = fields.String(validate=_FILE_ID, metadata={"description": "上传文件的编号"})
+    document_id = fields.String(validate=_FILE_ID, metadata={"description": "本机关文书的编号"})
+
+    @validates_schema
+    def _one_source(self, data: dict[str, Any], **kwargs: Any) -> None:
+        given = [k for k in ("body", "upload_id", "document_id") if data.get(k)]
+        if len(given) > 1:
+            message = "附件正文、上传文件、本机关文书只能选一种"
+            raise ValidationError({k: [message] for k in given})
 
 
 class ContactSchema(WenshuSchema):

@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "drafts.read": frozenset({"clerk", "inspector", "approver", "auditor"}),
     "cases.create": _ISSUERS,
     "signed_copies.upload": _ISSUERS,
+    "attachments.upload": _ISSUERS,  # files to attach to the org's notices
     "audit.read": frozenset({"auditor"}),  # the trail, number gaps, fixity, reports, export
     "admin.users": frozenset(),  # users, orgs, certificates, seals: admin only
     "metrics.read": frozenset(),  # Prometheus scrape: admin only

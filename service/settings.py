@@ -91,6 +91,12 @@ class Limits:
     """``WENSHU_MAX_BODY_BYTES``: a JSON request body (2 MiB)."""
     max_upload_bytes: int
     """``WENSHU_MAX_UPLOAD_BYTES``: a scan of a hand-signed original (50 MiB)."""
+    max_attachment_bytes: int = 20 * 1024 * 1024
+    """``WENSHU_MAX_ATTACHMENT_BYTES``: a file uploaded to attach to a notice (20 MiB)."""
+    max_attachment_pages: int = 100
+    """``WENSHU_MAX_ATTACHMENT_PAGES``: the pages of one such file (100)."""
+    max_seal_bytes: int = 2 * 1024 * 1024
+    """``WENSHU_MAX_SEAL_BYTES``: an org's seal image, a PNG (2 MiB)."""
 
 
 @dataclass(frozen=True)
@@ -289,6 +295,11 @@ def load_settings(
         limits=Limits(
             max_body_bytes=env.get("WENSHU_MAX_BODY_BYTES", _int, 2 * 1024 * 1024, whole),
             max_upload_bytes=env.get("WENSHU_MAX_UPLOAD_BYTES", _int, 50 * 1024 * 1024, whole),
+            max_attachment_bytes=env.get(
+                "WENSHU_MAX_ATTACHMENT_BYTES", _int, 20 * 1024 * 1024, whole
+            ),
+            max_attachment_pages=env.get("WENSHU_MAX_ATTACHMENT_PAGES", _int, 100, whole),
+            max_seal_bytes=env.get("WENSHU_MAX_SEAL_BYTES", _int, 2 * 1024 * 1024, whole),
         ),
         web=WebSettings(
             secret_key=env.raw("WENSHU_SECRET_KEY") or None,

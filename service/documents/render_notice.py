@@ -102,17 +102,42 @@ def _attachment_list(tpl: DocxTemplate, attachments: list[Mapping[str, Any]]) ->
     return frag
 
 
+FILE_PAGES = "file_pages"
+"""Key of an attachment item (set by issuing, never typed) giving the pages of the file to be
+appended: the renderer leaves that many pages for it, the first headed 附件N."""
+
+
 def _attachment_pages(tpl: DocxTemplate, attachments: list[Mapping[str, Any]]) -> Fragment | str:
-    """Each attachment with a body: a new page, 附件N (黑体) top left, its title centred."""
-    with_body = [(i, a) for i, a in enumerate(attachments, start=1) if a.get("body")]
-    if not with_body:
+    """Each attachment with a body: a new page, 附件N (黑体) top left, its title centred.
+
+    An attachment that is a file gets as many empty pages as the file has, the first headed
+    附件N: after conversion its pages are laid under them (``service/documents/attach.py``),
+    so they carry the notice's page numbers and the 版记 still comes last, on a page of its
+    own when a file ends the notice (GB/T 9704-2012 §7.3.7, §7.4).
+    """
+    shown = [
+        (i, a) for i, a in enumerate(attachments, start=1) if a.get("body") or a.get(FILE_PAGES)
+    ]
+    if not shown:
         return ""
     frag = Fragment(tpl)
-    for i, attachment in with_body:
-        frag.add("WenshuAttachmentLabel", "附件" if len(attachments) == 1 else f"附件{i}")
+    for i, attachment in shown:
+        frag.add("WenshuAttachmentLabel", attachment_label(i, len(attachments)))
+        pages = int(attachment.get(FILE_PAGES) or 0)
+        if pages:
+            for _ in range(pages - 1):
+                frag.add("WenshuBody").paragraph_format.page_break_before = True
+            continue
         frag.add("WenshuAttachmentTitle", balance_title(attachment["title"]))
         write_blocks(frag, attachment["body"])
+    if shown[-1][1].get(FILE_PAGES):  # the 版记 sits at the foot of the last page: a new one
+        frag.add("WenshuBody").paragraph_format.page_break_before = True
     return frag
+
+
+def attachment_label(n: int, count: int) -> str:
+    """附件 when there is one attachment, else 附件N."""
+    return "附件" if count == 1 else f"附件{n}"
 
 
 def _finish_notice(document: DocxDocument, job: RenderJob) -> None:

@@ -10,7 +10,7 @@ import swagger_ui_bundle
 from flask import Flask, send_from_directory
 
 from service.http import auth, denials, errors, headers, limits, logs, metrics
-from service.http.api import audit, cases, doctypes, documents, drafts, search
+from service.http.api import audit, cases, doctypes, documents, drafts, orgs, search, uploads
 from service.http.web import pages
 from service.settings import load_settings
 from service.wiring import Wenshu
@@ -64,7 +64,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     errors.init_app(app)  # after Api(): our error body replaces flask-smorest's everywhere
     app.extensions["wenshu_api"] = api
-    for blp in (doctypes.blp, documents.blp, drafts.blp, cases.blp, search.blp, audit.blp):
+    for blp in (
+        doctypes.blp,
+        documents.blp,
+        uploads.blp,
+        drafts.blp,
+        cases.blp,
+        search.blp,
+        audit.blp,
+        orgs.blp,
+    ):
         api.register_blueprint(blp)
     doctypes.register_input_schemas(api)
 

@@ -14,9 +14,11 @@ transaction of step 4, so the draft is issued exactly when its document exists.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import secrets
+import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from io import BytesIO
@@ -34,11 +36,12 @@ from archive.models import Document, Org
 from service.doctypes import DocType
 from service.documents.pades import sign_pdf
 from service.documents.render import Letterhead
-from service.documents.seal import make_seal_png
 from service.documents.watermark import watermark_draft
 from service.wiring import Wenshu
 from service.workflows.accounts import Principal
 from service.workflows.cases import require_case
+from service.workflows.files import attachments as files
+from service.workflows.files.seals import Seal, current_seal
 
 log = logging.getLogger(__name__)
 
@@ -76,25 +79,44 @@ def _page_count(pdf: bytes) -> int:
 
 
 def _render(
-    ws: Wenshu, req: IssueRequest, org: Org, *, wenhao: str, issue_date: date, seal: bool
+    ws: Wenshu,
+    req: IssueRequest,
+    org: Org,
+    data: dict[str, Any],
+    *,
+    wenhao: str,
+    issue_date: date,
+    seal: Seal | None,
 ) -> bytes:
     """The DOCX: the type's template filled with the data (and its derived title), literally."""
-    data = {**req.data, "title": req.doctype.title(req.data, org)}
+    data = {**data, "title": req.doctype.title(req.data, org)}
     return req.doctype.render(
         data,
         org=letterhead(org),
         wenhao=wenhao,
         issue_date=issue_date,
-        seal_png=make_seal_png(org.seal_text) if seal else None,
+        seal_png=seal.png if seal is not None else None,
     )
 
 
-def preview(ws: Wenshu, req: IssueRequest, org: Org) -> bytes:
-    """The final layout, watermarked 草稿, with placeholder numbers. Consumes and stores nothing."""
+def _prints_seal(docx: bytes) -> bool:
+    """Whether the rendered document carries the seal picture (records and transcripts,
+    signed by hand, do not)."""
+    with zipfile.ZipFile(io.BytesIO(docx)) as z:
+        return b'descr="\xe5\x85\xac\xe7\xab\xa0"' in z.read("word/document.xml")  # 公章
+
+
+def preview(ws: Wenshu, req: IssueRequest, org: Org, *, seal: Seal | None = None) -> bytes:
+    """The final layout, watermarked 草稿, with placeholder numbers and the file attachments
+    laid in; sealed only when ``seal`` is given (a seal before it is taken on). Consumes and
+    stores nothing."""
     today = ws.local_date(ws.now())
     wenhao = numbering.format_wenhao(org.zihao, today.year, None) if req.doctype.numbered else ""
-    docx = _render(ws, req, org, wenhao=wenhao, issue_date=today, seal=False)
-    return watermark_draft(ws.converter.to_pdf(docx, pdfa=False))
+    with ws.db.read() as s:
+        attached = files.resolve(ws, s, org, req.data)
+    docx = _render(ws, req, org, attached.data, wenhao=wenhao, issue_date=today, seal=seal)
+    pdf = files.lay_into(req.doctype, ws.converter.to_pdf(docx, pdfa=False), attached)
+    return watermark_draft(pdf)
 
 
 def _reserve(ws: Wenshu, org: Org, doctype: DocType, year: int) -> list[numbering.Reservation]:
@@ -203,8 +225,14 @@ def _produce_and_commit(
         org.fonds_no, year, retention, org.unit_code, archive_res.n
     )
 
-    docx = _render(ws, req, org, wenhao=wenhao or "", issue_date=issue_date, seal=True)
-    pdf = ws.converter.to_pdf(docx, pdfa=True)
+    with ws.db.read() as s:
+        attached = files.resolve(ws, s, org, req.data)
+        seal = current_seal(ws, s, org)
+    docx = _render(
+        ws, req, org, attached.data, wenhao=wenhao or "", issue_date=issue_date, seal=seal
+    )
+    sealed = _prints_seal(docx)
+    pdf = files.lay_into(req.doctype, ws.converter.to_pdf(docx, pdfa=True), attached)
     signed = sign_pdf(
         pdf,
         key_pem=key_pem,
@@ -255,6 +283,9 @@ def _produce_and_commit(
             facts=req.doctype.facts(req.data),
             issued_at=issued_at,
             issued_by=who.user_id,
+            seal_sha256=seal.sha256 if sealed else None,
+            seal_drawn=seal.drawn if sealed else None,
+            attachments=list(attached.listing) or None,
         )
         s.add(doc)
         s.flush()
@@ -275,6 +306,13 @@ def _produce_and_commit(
                 "docx_sha256": hashes["docx"],
                 "input_sha256": hashes["input"],
                 "supersedes": req.supersedes,
+                "seal_sha256": seal.sha256 if sealed else None,
+                "seal_drawn": seal.drawn if sealed else None,
+                "attachments": [
+                    {k: a[k] for k in ("n", "sha256", "upload_id", "document_id") if k in a}
+                    for a in attached.listing
+                    if "sha256" in a
+                ],
                 **claimed,
             },
         )

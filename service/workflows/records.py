@@ -75,6 +75,9 @@ def to_json(ws: Wenshu, v: DocumentView, base_url: str = "/api/v1/documents") ->
         ),
         "signed_copy": signed_copy_json(ws, v, base_url),
         "approval": v.approval,
+        "seal_sha256": d.seal_sha256,
+        "seal_drawn": d.seal_drawn,
+        "attachments": list(d.attachments or []),
         "links": {
             "self": f"{base_url}/{d.id}",
             "pdf": f"{base_url}/{d.id}/pdf",

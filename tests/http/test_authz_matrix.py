@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfWriter
 
 from service.workflows.accounts import add_org, add_user
 from tests.support import sample
@@ -76,6 +77,10 @@ def _case(v: dict[str, str]) -> dict[str, Any]:
     return {"json": {"case_no": v["fresh"], "title": "矩阵检查", "org": v["org"]}}
 
 
+def _png(v: dict[str, str]) -> dict[str, Any]:
+    return {"multipart": {"file": (io.BytesIO(b"\x89PNG\r\n\x1a\n"), "seal.png")}}
+
+
 def _scan(v: dict[str, str]) -> dict[str, Any]:
     return {"multipart": {"file": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "scan.pdf")}}
 
@@ -100,6 +105,12 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("/api/v1/documents/<string:doc_id>/signed-copy", "GET"): api(*ALL),
     ("/api/v1/documents/<string:doc_id>/signed-copy", "POST"): api(*ISSUERS, body=_scan),
     ("/api/v1/documents/<string:doc_id>/signed-copy/status", "GET"): api(*ALL),
+    ("/api/v1/uploads", "POST"): api(*ISSUERS, scope="none", body=_scan),  # own org's, always
+    ("/api/v1/uploads/<string:upload_id>", "GET"): api(*ALL),
+    ("/api/v1/uploads/<string:upload_id>/pdf", "GET"): api(*ALL),
+    # the seal: whoever manages the org's certificate (admin.users)
+    ("/api/v1/orgs/<string:code>/seal", "PUT"): api(body=_png),
+    ("/api/v1/orgs/<string:code>/seal/preview", "POST"): api(body=_png),
     ("/api/v1/cases", "GET"): api(*ALL, scope="filter", query=ORG_Q),
     ("/api/v1/cases", "POST"): api(*ISSUERS, body=_case),
     ("/api/v1/cases/<string:case_no>", "GET"): api(*ALL),
@@ -173,6 +184,8 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("/admin/orgs/<code>", "POST"): page(body=lambda v: {"form": {}}),
     ("/admin/orgs/<code>/certificate", "POST"): page(body=lambda v: {"form": {}}),
     ("/admin/orgs/<code>/seal.png", "GET"): page(),
+    ("/admin/orgs/<code>/seal", "POST"): page(body=lambda v: {"form": {}}),
+    ("/admin/orgs/<code>/seal/preview", "POST"): page(body=lambda v: {"form": {}}),
 }
 
 
@@ -183,6 +196,14 @@ def map_rules(app: Any) -> list[tuple[str, str]]:
         for method in rule.methods or ()
         if method not in ("HEAD", "OPTIONS")
     )
+
+
+def _one_page_pdf() -> bytes:
+    buf = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.write(buf)
+    return buf.getvalue()
 
 
 class World:
@@ -212,14 +233,18 @@ class World:
             r = c.post("/api/v1/drafts", json=_draft({"org": org})["json"], headers=h)
             assert r.status_code == 201, r.get_json()
             draft = r.get_json()
+            r = c.post("/api/v1/uploads", data={"file": (io.BytesIO(_one_page_pdf()), "a.pdf")}, headers=h)  # fmt: skip
+            assert r.status_code == 201, r.get_json()
+            upload_id = r.get_json()["id"]
             self.values[org] = {
                 "org": org, "code": org, "doc_id": doc["id"], "case_no": case_no,
                 "name": "m-clerk" if org == OWN else "m-ty-clerk", "doctype": "notice",
                 "wenhao": doc["wenhao"], "archive_no": doc["archive_no"],
-                "draft_id": draft["id"], "version": "1",
+                "draft_id": draft["id"], "version": "1", "upload_id": upload_id,
             }  # fmt: skip
         self.markers = [
-            self.values[OTHER][k] for k in ("doc_id", "wenhao", "archive_no", "case_no", "draft_id")
+            self.values[OTHER][k]
+            for k in ("doc_id", "wenhao", "archive_no", "case_no", "draft_id", "upload_id")
         ] + ["tyyb矩阵专项检查", "m-ty-clerk", "m-ty-inspector", "太原市医疗保障局", "并医保发"]
         self.sessions: dict[str, Any] = {}
         self.fresh = 0

@@ -42,6 +42,8 @@ CONVERTING = {
     ("POST", "/api/v1/documents"),
     ("POST", "/api/v1/drafts/{draft_id}/issue"),
     ("GET", "/api/v1/audit/report"),
+    ("POST", "/api/v1/uploads"),  # a DOCX attachment is converted to count its pages
+    ("POST", "/api/v1/orgs/{code}/seal/preview"),  # renders the sample notice
 }
 NO_SUCH_DOC = "0" * 20
 

@@ -37,7 +37,11 @@ from typing import Any
 from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
 
 from service.documents.convert._unoserver import PipeConverter
-from service.documents.convert.instance import DOCX_IMPORT_FILTER, PDFA_2B_OPTIONS
+from service.documents.convert.instance import (
+    DOCX_IMPORT_FILTER,
+    IMAGE_OPTIONS,
+    PDFA_2B_OPTIONS,
+)
 
 logger = logging.getLogger("wenshu.convert.endpoint")
 
@@ -97,7 +101,7 @@ class Endpoint:
         try:
             pdf = self.converter.convert(
                 indata=docx.data, convert_to="pdf",
-                filter_options=PDFA_2B_OPTIONS if pdfa else [], infiltername=DOCX_IMPORT_FILTER,
+                filter_options=PDFA_2B_OPTIONS if pdfa else IMAGE_OPTIONS, infiltername=DOCX_IMPORT_FILTER,
             )  # fmt: skip
         finally:
             watchdog.cancel()

@@ -54,7 +54,10 @@ FONTS_CONF = Path(__file__).resolve().parent.parent / "fonts" / "fonts.conf"
 """fontconfig aliases of the official font names (仿宋_GB2312 …) to the installed free faces."""
 DOCX_IMPORT_FILTER = "MS Word 2007 XML"
 """Forced import filter: without it LibreOffice happily renders garbage bytes as plain text."""
-PDFA_2B_OPTIONS = ["SelectPdfVersion=2"]
+IMAGE_OPTIONS = ["UseLosslessCompression=true", "ReduceImageResolution=false"]
+"""Pictures (the seal) go into the PDF as they are: not re-encoded as JPEG, not downsampled,
+so the seal on paper is the bureau's image pixel for pixel."""
+PDFA_2B_OPTIONS = ["SelectPdfVersion=2", *IMAGE_OPTIONS]
 """unoserver 3.7 turns "Name=Value" strings into the writer_pdf_Export FilterData (2 → int)."""
 CRASH_ERRORS = (OSError, http.client.HTTPException, xmlrpc.client.ProtocolError)
 

@@ -272,6 +272,17 @@ class ApprovalSchema(Schema):
     returns = fields.Integer(metadata={"description": "签发前被退回修改的次数"})
 
 
+class AttachedFileSchema(Schema):
+    n = fields.Integer(required=True, metadata={"description": "附件序号"})
+    title = fields.String(required=True)
+    sha256 = fields.String(
+        metadata={"description": "附入的 PDF（归档文件）；仅有标题或正文的附件无此项"}
+    )
+    pages = fields.Integer()
+    upload_id = fields.String()
+    document_id = fields.String()
+
+
 class DocumentSchema(Schema):
     id = fields.String(required=True)
     type = fields.String(required=True)
@@ -299,7 +310,46 @@ class DocumentSchema(Schema):
         allow_none=True,
         metadata={"description": "所据草稿的签发（签发人、时间、意见）；未经草稿签发的文书为 null"},
     )
+    seal_sha256 = fields.String(
+        allow_none=True,
+        metadata={"description": "所盖印章图片（归档文件）的 SHA-256；不盖章的类型为 null"},
+    )
+    seal_drawn = fields.Boolean(
+        allow_none=True,
+        metadata={"description": "true：机构未上传印章，所盖为测试用绘制印章"},
+    )
+    attachments = fields.List(fields.Nested(AttachedFileSchema))
     links = fields.Nested(LinksSchema)
+
+
+class UploadSchema(Schema):
+    id = fields.String(required=True)
+    sha256 = fields.String(required=True, metadata={"description": "所上传文件的 SHA-256"})
+    media_type = fields.String(required=True)
+    pages = fields.Integer(required=True)
+    pdf_sha256 = fields.String(metadata={"description": "附入公文的 PDF（DOCX 转换所得）"})
+    size = fields.Integer()
+    filename = fields.String()
+    org = fields.String()
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class SealSchema(Schema):
+    sha256 = fields.String(required=True)
+
+
+MULTIPART_FILE = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        }
+    },
+}
 
 
 class PageQuerySchema(RequestSchema):

@@ -11,10 +11,12 @@ from archive.errors import ConflictError, NotFoundError, ValidationError
 from archive.models import Org
 from service import policy
 from service.documents.seal import make_seal_png
+from service.http.api.orgs import SEAL_ACTION
 from service.http.state import wenshu
 from service.http.web.blueprint import bp
 from service.http.web.guard import me, page
 from service.workflows import accounts, logins
+from service.workflows.files import seal_preview, seals
 from service.workflows.org_settings import EDITABLE, cert_info, import_pkcs12, update_org
 
 DOMAIN_ERRORS = (ValidationError, ConflictError, NotFoundError)
@@ -101,12 +103,18 @@ def admin_orgs() -> Any:
     org = next((o for o in orgs if o.code == code), None)
     if code and org is None:
         abort(404)
+    history = []
+    if org:
+        with wenshu().db.read() as s:
+            history = seals.seal_history(s, org)
     return render_template(
         "admin_orgs.html",
         orgs=orgs,
         org=org,
         editable=EDITABLE,
         cert=cert_info(org.cert_pem, org.cert_is_test) if org else None,
+        seal_history=history,
+        drawn_label=seals.DRAWN_LABEL,
     )
 
 
@@ -160,7 +168,41 @@ def admin_certificate(code: str) -> Any:
 @bp.get("/admin/orgs/<code>/seal.png")
 @page("admin.users")
 def admin_seal(code: str) -> Any:
+    """The seal the org seals with: its uploaded one, else the drawn test seal."""
     org = next((o for o in _orgs() if o.code == code), None)
     if org is None:
         abort(404)
+    with wenshu().db.read() as s:
+        history = seals.seal_history(s, org)
+    if history:
+        return Response(wenshu().blobs.get(history[0].sha256), mimetype="image/png")
     return Response(make_seal_png(org.seal_text, size_px=300), mimetype="image/png")
+
+
+def _seal_file() -> bytes:
+    upload = request.files.get("file")
+    return upload.read(wenshu().settings.limits.max_seal_bytes + 1) if upload else b""
+
+
+@bp.post("/admin/orgs/<code>/seal")
+@page(SEAL_ACTION)
+def admin_set_seal(code: str) -> Any:
+    try:
+        digest = seals.set_seal(wenshu(), me(), code, _seal_file())
+    except DOMAIN_ERRORS as exc:
+        flash(f"未能更换印章：{exc.message}", "error")
+    else:
+        flash(f"印章已启用（SHA-256 {digest[:16]}…），此后签发的文书盖此印章。", "ok")
+    return redirect(url_for("web.admin_orgs", org=code))
+
+
+@bp.post("/admin/orgs/<code>/seal/preview")
+@page(SEAL_ACTION)
+def admin_seal_preview(code: str) -> Any:
+    """The sample notice with the chosen seal, before it is taken on (nothing is stored)."""
+    try:
+        pdf = seal_preview.preview_seal(wenshu(), me(), code, _seal_file())
+    except DOMAIN_ERRORS as exc:
+        flash(f"未能预览印章：{exc.message}", "error")
+        return redirect(url_for("web.admin_orgs", org=code))
+    return Response(pdf, mimetype="application/pdf")

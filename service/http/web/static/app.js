@@ -1,7 +1,7 @@
 /* Shared helpers of the Wenshu pages: element building, JSON API calls with the session's
  * CSRF token, the progress overlay, a confirmation dialog, local times, and two form behaviours:
  *   <form data-busy="正在…">     shows the overlay while the next page loads;
- *   <form data-confirm="…？">    asks first. */
+ *   <form data-confirm="…？">    asks first (not for a button marked data-no-confirm). */
 (function () {
   "use strict";
 
@@ -128,7 +128,8 @@
 
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
-    if (form.dataset.confirm && !form.dataset.confirmed) {
+    var plain = ev.submitter && ev.submitter.hasAttribute("data-no-confirm");  // e.g. a preview
+    if (form.dataset.confirm && !form.dataset.confirmed && !plain) {
       ev.preventDefault();
       confirmDialog(form.dataset.confirm, form.dataset.confirmOk || "确定", form.dataset.danger === "true")
         .then(function (yes) {
