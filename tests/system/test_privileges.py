@@ -18,6 +18,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -57,25 +58,37 @@ class RunningService:
     output: Path
 
 
-def _copy_checkout(target: Path) -> None:
-    """The tracked files as they are in the working tree, and the built virtualenv (hard
-    links where the filesystem allows, else a copy), its paths pointed at the copy."""
+def _checkout_files() -> list[Path]:
+    """The tracked and new files of the checkout (every file, outside a git checkout)."""
+    if not (ROOT / ".git").exists():
+        skip = {".venv", "var", "__pycache__", ".mypy_cache", ".ruff_cache"}
+        return [
+            p.relative_to(ROOT)
+            for p in ROOT.rglob("*")
+            if p.is_file() and not skip & set(p.relative_to(ROOT).parts)
+        ]
     files = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
         check=True,
         capture_output=True,
     ).stdout.split(b"\0")
-    for name in filter(None, files):
-        source = ROOT / os.fsdecode(name)
+    return [Path(os.fsdecode(name)) for name in files if name]
+
+
+def _copy_checkout(target: Path) -> None:
+    """The tracked files as they are in the working tree, and the virtualenv running these
+    tests (hard links where the filesystem allows, else a copy), its paths pointed at the copy."""
+    for name in _checkout_files():
+        source = ROOT / name
         if source.is_file():
-            (target / os.fsdecode(name)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / os.fsdecode(name))
-    venv = ROOT / ".venv"
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    venv = Path(sys.prefix)
     if subprocess.run(["cp", "-al", str(venv), str(target / ".venv")]).returncode != 0:
         shutil.rmtree(target / ".venv", ignore_errors=True)
         subprocess.run(["cp", "-a", str(venv), str(target / ".venv")], check=True)
-    old, new = str(ROOT).encode(), str(target).encode()
+    old, new = str(venv.parent).encode(), str(target).encode()
     site = next((target / ".venv" / "lib").glob("python3*/site-packages"))
     rewrite = [*site.glob("__editable__*"), *(target / ".venv" / "bin").iterdir()]
     for path in rewrite:
