@@ -210,7 +210,8 @@ class _Supervisor:
         for port in (instance.port, instance.uno_port):
             _require_free_port(port)
         command = [
-            self.settings.python, "-m", "unoserver.server",
+            # unoserver, with the typesetting rule LibreOffice does not take from a DOCX (office.py)
+            self.settings.python, "-m", "service.documents.convert.office",
             "--interface", "127.0.0.1", "--uno-interface", "127.0.0.1",
             "--port", str(instance.port), "--uno-port", str(instance.uno_port),
             # unoserver 3.7 turns this into a file:// URI itself: pass a plain path.
