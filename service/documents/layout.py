@@ -75,6 +75,8 @@ class RenderJob:
     wenhao: str
     issue_date: dt.date
     seal_png: bytes | None = None
+    archive_no: str = ""
+    """档号 (every issued document has one; empty in a preview), kept in the metadata."""
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,14 @@ def _page_count(pdf: bytes) -> int:
 
 
 def _render(
-    ws: Wenshu, req: IssueRequest, org: Org, *, wenhao: str, issue_date: date, seal: bool
+    ws: Wenshu,
+    req: IssueRequest,
+    org: Org,
+    *,
+    wenhao: str,
+    issue_date: date,
+    seal: bool,
+    archive_no: str = "",
 ) -> bytes:
     """The DOCX: the type's template filled with the data (and its derived title), literally."""
     data = {**req.data, "title": req.doctype.title(req.data, org)}
@@ -86,6 +93,7 @@ def _render(
         wenhao=wenhao,
         issue_date=issue_date,
         seal_png=make_seal_png(org.seal_text) if seal else None,
+        archive_no=archive_no,
     )
 
 
@@ -203,7 +211,15 @@ def _produce_and_commit(
         org.fonds_no, year, retention, org.unit_code, archive_res.n
     )
 
-    docx = _render(ws, req, org, wenhao=wenhao or "", issue_date=issue_date, seal=True)
+    docx = _render(
+        ws,
+        req,
+        org,
+        wenhao=wenhao or "",
+        issue_date=issue_date,
+        seal=True,
+        archive_no=archive_no,
+    )
     pdf = ws.converter.to_pdf(docx, pdfa=True)
     signed = sign_pdf(
         pdf,
