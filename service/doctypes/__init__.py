@@ -83,6 +83,7 @@ def render_docx(
     wenhao: str,
     issue_date: dt.date,
     seal_png: bytes | None = None,
+    archive_no: str = "",
 ) -> bytes:
     """:meth:`DocType.render` for the type ``code``."""
     doctype = DOCTYPES.get(code)
@@ -90,4 +91,11 @@ def render_docx(
         raise ValidationError(
             f"未知的文书类型：{code}", errors={"type": [f"未知的文书类型：{code}"]}
         )
-    return doctype.render(data, org=org, wenhao=wenhao, issue_date=issue_date, seal_png=seal_png)
+    return doctype.render(
+        data,
+        org=org,
+        wenhao=wenhao,
+        issue_date=issue_date,
+        seal_png=seal_png,
+        archive_no=archive_no,
+    )

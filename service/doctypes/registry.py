@@ -143,6 +143,7 @@ class DocType:
         wenhao: str,
         issue_date: dt.date,
         seal_png: bytes | None = None,
+        archive_no: str = "",
     ) -> bytes:
         """The DOCX of ``data`` (the output of :attr:`schema`), see
         :func:`service.documents.render.render_document`."""
@@ -155,6 +156,7 @@ class DocType:
             wenhao=wenhao,
             issue_date=issue_date,
             seal_png=seal_png,
+            archive_no=archive_no,
         )
 
 

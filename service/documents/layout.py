@@ -32,6 +32,7 @@ from markupsafe import Markup, escape
 
 from archive.errors import WenshuError
 from service.documents._internals import paragraph_xml, run_xml
+from service.documents.metrics import printed_width, style_font
 from service.documents.seal import SEAL_DIAMETER_MM, float_seal
 
 _ZIP_TIME = (2026, 1, 1, 0, 0, 0)
@@ -74,6 +75,8 @@ class RenderJob:
     wenhao: str
     issue_date: dt.date
     seal_png: bytes | None = None
+    archive_no: str = ""
+    """档号 (every issued document has one; empty in a preview), kept in the metadata."""
 
 
 @dataclass(frozen=True)
@@ -349,11 +352,14 @@ def signature_block(tpl: DocxTemplate, name: str, date_text: str, seal: bytes | 
 
     Sealed: the date 4 characters from the right, the name centred over it, two blank
     lines above so the seal's top is within a line of the text and both lines sit a little
-    below the seal's centre. Unsealed: the name 2 characters from the right after one blank
-    line, the date under it starting 2 characters further right.
+    below the seal's centre; the seal centred on the date. Unsealed: the name 2 characters
+    from the right after one blank line, the date under it starting 2 characters further
+    right. Widths are the printed ones, measured with the styles' fonts
+    (:mod:`service.documents.metrics`), so the centres agree on paper.
     """
     frag = Fragment(tpl)
-    w_name, w_date = em_width(name) * CHAR_PT, em_width(date_text) * CHAR_PT
+    w_name = printed_width(name, style_font(tpl.docx, "WenshuSignature"))
+    w_date = printed_width(date_text, style_font(tpl.docx, "WenshuDate"))
     if seal:
         for _ in range(2):
             frag.add("WenshuSignature")

@@ -67,15 +67,17 @@ def render_document(
     wenhao: str,
     issue_date: dt.date,
     seal_png: bytes | None = None,
+    archive_no: str = "",
 ) -> bytes:
     """Fill ``template`` with ``data`` (the output of the type's schema) by ``renderer``.
 
     ``wenhao`` is printed as given (a real number, or a placeholder for a preview; types
     without a 发文字号 ignore it). With ``seal_png`` the seal floats over the 署名 and
     成文日期 of the types that have them (notice, report); records and transcripts are
-    signed by hand and ignore it. Equal arguments give byte-identical DOCX files.
+    signed by hand and ignore it. ``archive_no`` (档号) and ``wenhao`` go into the document's
+    keywords, which the PDF keeps. Equal arguments give byte-identical DOCX files.
     """
-    job = RenderJob(doctype, data, org, wenhao, issue_date, seal_png)
+    job = RenderJob(doctype, data, org, wenhao, issue_date, seal_png, archive_no)
     tpl = DocxTemplate(template.path)
     env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
     try:
@@ -98,8 +100,8 @@ def _set_properties(document: DocxDocument, job: RenderJob, label: str) -> None:
     props.subject = label
     props.author = job.org.name
     props.last_modified_by = job.org.name
-    props.identifier = job.wenhao
-    props.keywords = job.wenhao
+    props.identifier = job.archive_no or job.wenhao
+    props.keywords = "; ".join(n for n in (job.wenhao, job.archive_no) if n)
     props.comments = ""
     props.category = label
     props.language = "zh-CN"

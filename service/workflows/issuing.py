@@ -87,6 +87,7 @@ def _render(
     wenhao: str,
     issue_date: date,
     seal: Seal | None,
+    archive_no: str = "",
 ) -> bytes:
     """The DOCX: the type's template filled with the data (and its derived title), literally."""
     data = {**data, "title": req.doctype.title(req.data, org)}
@@ -96,6 +97,7 @@ def _render(
         wenhao=wenhao,
         issue_date=issue_date,
         seal_png=seal.png if seal is not None else None,
+        archive_no=archive_no,
     )
 
 
@@ -229,7 +231,14 @@ def _produce_and_commit(
         attached = files.resolve(ws, s, org, req.data)
         seal = current_seal(ws, s, org)
     docx = _render(
-        ws, req, org, attached.data, wenhao=wenhao or "", issue_date=issue_date, seal=seal
+        ws,
+        req,
+        org,
+        attached.data,
+        wenhao=wenhao or "",
+        issue_date=issue_date,
+        seal=seal,
+        archive_no=archive_no,
     )
     sealed = _prints_seal(docx)
     pdf = files.lay_into(req.doctype, ws.converter.to_pdf(docx, pdfa=True), attached)

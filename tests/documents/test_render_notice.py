@@ -363,7 +363,14 @@ def test_soffice_converts_sample_to_a4_pdf_with_embedded_fonts(
     rows = [line for line in fonts[2:] if line.strip()]
     assert rows and all(line[column : column + 3] == "yes" for line in rows), fonts
     names = " ".join(line.split()[0] for line in rows)
-    assert "NotoSerifCJK" in names and "NotoSansCJK" in names and "UKai" in names, names
+    for face in (
+        "FandolFang",
+        "FandolSong-Bold",
+        "FandolHei",
+        "FandolKai",
+    ):  # 仿宋 小标宋 黑体 楷体
+        assert face in names, names
+    assert "Noto" not in names and "UKai" not in names
     assert "DejaVu" not in names  # every official font name found its alias
 
     marked = tmp_path / "preview.pdf"

@@ -230,7 +230,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     tmp = tmp_path_factory.mktemp("served")
     port = free_port_block(1)
     env = {**os.environ, "WENSHU_DATA": str(tmp / "data"), "WENSHU_WORKERS": "2"}
-    env.update(WENSHU_CONVERTER_POOL_SIZE="1", WENSHU_CONVERTER_BASE_PORT=str(free_port_block(1)))
+    env.update(WENSHU_CONVERTER_POOL_SIZE="1")
     env.pop("DATABASE_URL", None)
     subprocess.run([WENSHU, "init"], env=env, cwd=ROOT, check=True, capture_output=True)
     token = subprocess.run(

@@ -25,6 +25,7 @@ from service.documents.convert.instance import (
     try_lock,
     unlock,
 )
+from service.documents.pdfmeta import complete_metadata, docx_language
 
 logger = logging.getLogger("wenshu.convert")
 
@@ -178,7 +179,8 @@ class Converter:
             raise ConversionError("LibreOffice 返回的不是 PDF")
         if pdfa and not has_pdfa2_identification(pdf):
             raise ConversionError("LibreOffice 输出缺少 PDF/A-2 标识（pdfaid:part=2）")
-        return pdf
+        language = docx_language(docx)
+        return complete_metadata(pdf, language=language) if language else pdf
 
     def _supervisor_running(self) -> bool:
         path = self.settings.run_dir / "supervisor.lock"
