@@ -9,6 +9,7 @@ from typing import Any
 import swagger_ui_bundle
 from flask import Flask, jsonify, send_from_directory
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.http import auth, errors, limits, logs, metrics
 from service.http.api import audit, cases, doctypes, documents, drafts, search
@@ -41,6 +42,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         **settings.extra,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if proxies := settings.accounts.trusted_proxies:  # the client's address and scheme
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     logs.init_app(app, settings.web.log_format)  # first: every later hook reads its request id
     limits.init_app(app)  # before any hook reads the body
     metrics.init_app(app)

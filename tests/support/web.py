@@ -28,12 +28,13 @@ def csrf_field(html: str) -> str:
 
 
 def pkcs12_upload(app: Any, ws: Any, data: bytes) -> tuple[int, str]:
-    """The admin's certificate upload (the one file upload that takes PKCS#12)."""
+    """The security administrator's certificate upload (the one file upload that takes
+    PKCS#12), to the demo org (a test org)."""
 
-    add_user(ws, name="h-admin", role="admin", org_code="llyb", password=PASSWORD)
+    add_user(ws, name="h-secadmin", role="secadmin", org_code="llyb", password=PASSWORD)
     c = app.test_client()
     token = csrf_field(c.get("/login").get_data(as_text=True))
-    c.post("/login", data={"name": "h-admin", "password": PASSWORD, "csrf_token": token})
+    c.post("/login", data={"name": "h-secadmin", "password": PASSWORD, "csrf_token": token})
     token = csrf_field(c.get("/admin/orgs").get_data(as_text=True))
     r = c.post(
         "/admin/orgs/llyb/certificate",
