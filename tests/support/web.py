@@ -119,12 +119,12 @@ def pdf_drawn(page: Any) -> None:
     page.wait_for_timeout(3500)
 
 
-def login(page: Any, site: Site, name: str, password: str = PASSWORD) -> None:
+def login(page: Any, site: Site, name: str, password: str = PASSWORD, lands: str = "/") -> None:
     page.goto(site.url + "/")
     page.get_by_label("用户名").fill(name)
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
-    page.wait_for_url(site.url + "/")
+    page.wait_for_url(site.url + lands)
 
 
 def field(page: Any, name: str) -> Any:

@@ -54,8 +54,7 @@ def authenticate(ws: Wenshu, name: str, password: str, *, remote_addr: str | Non
     with ws.db.write() as s:
         details: dict[str, object] = {"ip": remote_addr}
         seconds = throttle.wait(s, remote_addr, name, now)
-        if seconds:
-            throttle.failed(s, remote_addr, name, now)
+        if seconds:  # not verified, so not counted: only real guesses lengthen the pause
             details["reason"] = "throttled"
             _failed(s, shown, details)
             return LoginResult(None, error=THROTTLED.format(seconds=seconds), throttled=True)

@@ -2,7 +2,8 @@
 
 Failures are counted per source address and per (source address, typed name). Past a few
 free failures each key waits an exponentially growing pause before it may try again (1 s,
-2 s, 4 s … at most 15 minutes); a quiet hour forgets it. A stranger typing someone's name a
+2 s, 4 s … at most 15 minutes); an attempt during the pause is refused unverified and not
+counted, so each real guess costs the pause; a quiet hour forgets it. A stranger typing someone's name a
 thousand times slows down only that stranger: the person, from their own address, logs in at
 once. Nothing here looks at whether the typed name exists, so a throttled reply says nothing
 about it. Behind a reverse proxy the source is the client's address only if the proxy is
