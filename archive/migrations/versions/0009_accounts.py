@@ -26,8 +26,8 @@ DEMO_ORG = "llyb"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("token_expires_at", sa.DateTime(timezone=True), nullable=True))
+    # plain ADD/DROP COLUMN on users and orgs: a batch would rebuild a table others refer to
+    op.add_column("users", sa.Column("token_expires_at", sa.DateTime(timezone=True), nullable=True))
     users = sa.table("users", sa.column("token_expires_at", sa.DateTime(timezone=True)))
     op.execute(users.update().values(token_expires_at=datetime.now(UTC) + timedelta(days=90)))
 
@@ -38,10 +38,9 @@ def upgrade() -> None:
         batch.drop_column("failed_logins")
         batch.drop_column("locked_until")
 
-    with op.batch_alter_table("orgs") as batch:
-        batch.add_column(
-            sa.Column("is_test", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    op.add_column(
+        "orgs", sa.Column("is_test", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     orgs = sa.table("orgs", sa.column("code", sa.String()), sa.column("is_test", sa.Boolean()))
     op.execute(orgs.update().where(orgs.c.code == DEMO_ORG).values(is_test=True))
 
@@ -70,13 +69,11 @@ def downgrade() -> None:
     op.drop_table("login_throttle")
     op.drop_index(op.f("ix_password_history_user_id"), table_name="password_history")
     op.drop_table("password_history")
-    with op.batch_alter_table("orgs") as batch:
-        batch.drop_column("is_test")
+    op.drop_column("orgs", "is_test")  # in place (SQLite ≥ 3.35)
     with op.batch_alter_table("user_credentials") as batch:
         batch.add_column(sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(
             sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0")
         )
         batch.drop_column("must_change")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("token_expires_at")
+    op.drop_column("users", "token_expires_at")
