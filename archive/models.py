@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,6 +52,8 @@ class Org(Base):
     region: Mapped[str] = mapped_column(String(100), default="")
     cert_pem: Mapped[str] = mapped_column(Text)  # public; the key lives in KEYS_DIR
     cert_is_test: Mapped[bool] = mapped_column(Boolean, default=True)
+    # a test org (the demo) may take any certificate; others only one chaining to a trust root
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -78,6 +81,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )  # None: never (WENSHU_TOKEN_MAX_AGE_DAYS=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -200,20 +206,44 @@ class Case(Base):
 
 
 class UserCredential(Base):
-    """A web user's password (argon2id hash) and login-failure counter.
+    """A web user's password (argon2id hash).
 
     Kept apart from ``users`` so API-only users need none. ``session_nonce`` is copied into
-    every login session; changing it (logout, new password) ends that user's sessions.
+    every login session; changing it (logout, new password, disabling) ends that user's
+    sessions. ``must_change``: a temporary password (an administrator's reset) that opens only
+    the page where the user sets their own.
     """
 
     __tablename__ = "user_credentials"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    must_change: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     session_nonce: Mapped[str] = mapped_column(String(32))
     password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PasswordHistory(Base):
+    """The hashes of a user's earlier passwords: a new one may not repeat the last five."""
+
+    __tablename__ = "password_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(Base):
+    """Recent failed logins of one source address, or of one (source, typed name) pair.
+
+    Back-off is by where the attempts come from, never by the account alone, so nobody can
+    lock another person out by typing their name (``service/workflows/accounts/throttle.py``).
+    """
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEventSalt(Base):

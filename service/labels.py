@@ -13,7 +13,10 @@ ROLE_LABELS = {
     "inspector": "检查员",
     "approver": "签发人",
     "auditor": "审计员",
-    "admin": "管理员",
+    "sysadmin": "系统管理员",
+    "secadmin": "安全管理员",
+    "auditadmin": "审计管理员",
+    "admin": "管理员（待拆分）",
 }
 
 #: A list's items when the type's form does not say (``FormText.items``): what the add button
@@ -58,6 +61,9 @@ ACTIONS: dict[str, str] = {
     "user.create": "新建用户",
     "user.update": "修改用户",
     "user.password": "设置密码",
+    "user.password_reset": "重置密码（临时密码）",
+    "user.token": "换发令牌",
+    "admin.trail_read": "查阅管理日志",
     "org.create": "新建机构",
     "org.update": "修改机构设置",
     "org.certificate": "更换签章证书",

@@ -111,6 +111,25 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class AccountSettings:
+    password_max_age_days: int
+    """``WENSHU_PASSWORD_MAX_AGE_DAYS``: a web password older than this must be changed at the
+    next login (90; 0: never), the periodic change 等保 2.0 asks for."""
+    token_max_age_days: int
+    """``WENSHU_TOKEN_MAX_AGE_DAYS``: an API token expires this long after it was made (90;
+    0: never); ``wenshu user-token NAME`` makes a new one."""
+    session_idle_minutes: int
+    """``WENSHU_SESSION_IDLE_MINUTES``: a web login unused this long ends (30)."""
+    trusted_proxies: int
+    """``WENSHU_TRUSTED_PROXIES``: how many reverse proxies (TLS) stand in front and set
+    ``X-Forwarded-For``/``-Proto`` (0). With 1 behind nginx the client's own address is what
+    login throttling counts, and the session cookie is ``Secure`` when nginx speaks HTTPS."""
+    trust_roots: Path | None
+    """``WENSHU_TRUST_ROOTS``: a PEM file of the CA certificates an uploaded signing certificate
+    must chain to (none: only orgs marked as test take an uploaded certificate)."""
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     host: str
     """``WENSHU_HOST`` (127.0.0.1)."""
@@ -141,6 +160,7 @@ class Settings:
     integrity: IntegritySettings
     limits: Limits
     web: WebSettings
+    accounts: AccountSettings
     server: ServerSettings
     testing: bool = False
     """Set by tests (Flask's ``TESTING``)."""
@@ -150,6 +170,20 @@ class Settings:
 
 def _int(text: str) -> int:
     return int(text.strip())
+
+
+def _count(text: str) -> int:
+    value = int(text.strip())
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text.strip())
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
 def _float(text: str) -> float:
@@ -205,6 +239,11 @@ OVERRIDES = {
     "SECRET_KEY": "WENSHU_SECRET_KEY",
     "COOKIE_SECURE": "WENSHU_COOKIE_SECURE",
     "LOG_FORMAT": "WENSHU_LOG_FORMAT",
+    "PASSWORD_MAX_AGE_DAYS": "WENSHU_PASSWORD_MAX_AGE_DAYS",
+    "TOKEN_MAX_AGE_DAYS": "WENSHU_TOKEN_MAX_AGE_DAYS",
+    "SESSION_IDLE_MINUTES": "WENSHU_SESSION_IDLE_MINUTES",
+    "TRUSTED_PROXIES": "WENSHU_TRUSTED_PROXIES",
+    "TRUST_ROOTS": "WENSHU_TRUST_ROOTS",
 }
 
 
@@ -233,8 +272,11 @@ class _Reader:
             raise SettingsError(f"{var} 的值 {value!r} 无效：{detail}") from exc
 
     def path(self, var: str, default: Path) -> Path:
+        return self.optional_path(var) or default
+
+    def optional_path(self, var: str) -> Path | None:
         value = self.raw(var)
-        return Path(value).resolve() if value not in (None, "") else default
+        return Path(value).resolve() if value not in (None, "") else None
 
     def choice(self, var: str, choices: tuple[str, ...], default: str) -> str:
         value = self.raw(var)
@@ -265,6 +307,7 @@ def load_settings(
     on_postgresql = database_url.startswith("postgresql")
     whole = "应为整数"
     number = "应为数字（秒）"
+    days = "应为天数（0 表示不限）"
     return Settings(
         database_url=database_url,
         timezone=env.get("WENSHU_TIMEZONE", str.strip, "Asia/Shanghai", "应为时区名"),
@@ -305,6 +348,15 @@ def load_settings(
             secret_key=env.raw("WENSHU_SECRET_KEY") or None,
             cookie_secure=env.get("WENSHU_COOKIE_SECURE", _flag, False, "应为 1 或 0"),
             log_format=env.choice("WENSHU_LOG_FORMAT", LOG_FORMATS, "json"),
+        ),
+        accounts=AccountSettings(
+            password_max_age_days=env.get("WENSHU_PASSWORD_MAX_AGE_DAYS", _count, 90, days),
+            token_max_age_days=env.get("WENSHU_TOKEN_MAX_AGE_DAYS", _count, 90, days),
+            session_idle_minutes=env.get(
+                "WENSHU_SESSION_IDLE_MINUTES", _positive, 30, "应为正整数（分钟）"
+            ),
+            trusted_proxies=env.get("WENSHU_TRUSTED_PROXIES", _count, 0, "应为 0 或正整数"),
+            trust_roots=env.optional_path("WENSHU_TRUST_ROOTS"),
         ),
         server=ServerSettings(
             host=env.get("WENSHU_HOST", str.strip, "127.0.0.1", "应为地址"),

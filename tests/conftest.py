@@ -60,7 +60,15 @@ def users(app: Any, ws: Wenshu) -> dict[str, Client]:
     add_org(ws, code="tyyb", name="太原市医疗保障局", zihao="并医保发", region="太原市")
     out = {
         role: Client(app, add_user(ws, name=f"u-{role}", role=role, org_code="llyb"))
-        for role in ("clerk", "inspector", "approver", "auditor", "admin")
+        for role in (
+            "clerk",
+            "inspector",
+            "approver",
+            "auditor",
+            "sysadmin",
+            "secadmin",
+            "auditadmin",
+        )
     }
     out["approver2"] = Client(  # a second 签发人: approvals are by someone other than the drafter
         app, add_user(ws, name="u-approver2", role="approver", org_code="llyb")

@@ -8,6 +8,7 @@ from typing import Any
 
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.http import auth, denials, errors, headers, limits, logs, metrics
 from service.http.api import audit, cases, doctypes, documents, drafts, orgs, search, uploads
@@ -40,6 +41,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         **settings.extra,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if proxies := settings.accounts.trusted_proxies:  # the client's address and scheme
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     logs.init_app(app, settings.web.log_format)  # first: every later hook reads its request id
     auth.init_app(app)  # before the body is read: an anonymous caller sends it for nothing
     limits.init_app(app)  # before any other hook reads the body

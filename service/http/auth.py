@@ -48,10 +48,11 @@ def current() -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("需要访问令牌：Authorization: Bearer <token>")
-    with wenshu().db.read() as s:
-        who = principal_for_token(s, token.strip())
+    ws = wenshu()
+    with ws.db.read() as s:
+        who = principal_for_token(s, token.strip(), ws.now())
     if who is None:
-        raise Unauthorized("访问令牌无效或已停用")
+        raise Unauthorized("访问令牌无效、已过期或已停用（wenshu user-token 可换发新令牌）")
     g.principal = who
     return who
 
@@ -72,6 +73,8 @@ def require_org(who: Principal, org_code: str) -> None:
 def _session_caller() -> Principal | None:
     """The logged-in web user; unsafe methods must carry the session's CSRF token."""
     who = web_auth.session_principal(wenshu())
+    if who is not None and who.must_change_password:
+        raise Forbidden("请先在“账户”页设置新密码")
     if who is not None and request.method not in web_auth.SAFE_METHODS:
         if not web_auth.csrf_ok():
             raise Forbidden(

@@ -1,9 +1,15 @@
-"""The ``wenshu`` command: init, users and orgs, reindex, verify, serve."""
+"""The ``wenshu`` command: init, users and orgs, reindex, verify, serve.
+
+Whoever runs it is the server's operator (``cli`` in the trail), outside the three web
+administrators: it grants the administrator roles, resets an administrator's password and
+makes API tokens — all of it on record in the administrators' trail.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -39,7 +45,8 @@ def _fail(exc: WenshuError) -> None:
 
 
 def initialise(ws: Wenshu) -> list[str]:
-    """Data dirs, migrations, the demo org. Idempotent; returns what it did."""
+    """Data dirs, migrations, the demo org, the split of the single ``admin`` of before.
+    Idempotent; returns what it did."""
     done = []
     paths = ws.settings.paths
     for folder in (paths.data, paths.archive, paths.index, paths.run, paths.keys):
@@ -52,9 +59,15 @@ def initialise(ws: Wenshu) -> list[str]:
     with ws.db.read() as s:
         exists = s.scalar(select(Org).where(Org.code == accounts.DEMO_ORG["code"])) is not None
     if not exists:
-        accounts.add_org(ws, **accounts.DEMO_ORG)
+        accounts.add_org(ws, **accounts.DEMO_ORG, is_test=True)
         done.append(
             f"created demo org {accounts.DEMO_ORG['code']} ({accounts.DEMO_ORG['name']}) with a TEST signing certificate"
+        )
+    for name in accounts.split_legacy_admins(ws):
+        done.append(
+            f"user {name} had the single role admin: now sysadmin (users, orgs, settings); "
+            "make the other two administrators apart: "
+            "wenshu user-add NAME --role secadmin|auditadmin --org CODE --password -"
         )
     return done
 
@@ -83,10 +96,11 @@ def _password_arg(value: str | None) -> str | None:
 @click.option("--password", default=None, help="网页登录密码（- 表示从标准输入读取一行）")
 @click.option("--full-name", default="", help="姓名，如 张三（上行文的签发人印此姓名）")
 def user_add_cmd(name: str, role: str, org_code: str, password: str | None, full_name: str) -> None:
-    """Add a user; prints its API token as the last line (shown once)."""
+    """Add a user; prints its API token and its expiry, the token as the last line (shown once)."""
+    ws = _ws()
     try:
         token = accounts.add_user(
-            _ws(),
+            ws,
             name=name,
             role=role,
             org_code=org_code,
@@ -97,8 +111,47 @@ def user_add_cmd(name: str, role: str, org_code: str, password: str | None, full
     except WenshuError as exc:
         _fail(exc)
     web = " with a web password" if password is not None else ""
-    click.echo(f"user {name} ({role}) of {org_code} created{web}; API token:")
+    expires = accounts.token_expiry(ws, ws.now())
+    click.echo(f"user {name} ({role}) of {org_code} created{web}; {_expiry(expires)}; API token:")
     click.echo(token)
+
+
+def _expiry(expires: datetime | None) -> str:
+    return f"token expires {expires:%Y-%m-%d %H:%M} UTC" if expires else "token never expires"
+
+
+@click.command("user-token")
+@click.argument("name")
+def user_token_cmd(name: str) -> None:
+    """Make a new API token for NAME (the old one stops working); prints it as the last line."""
+    try:
+        token, expires = accounts.rotate_token(_ws(), name=name, actor="cli")
+    except WenshuError as exc:
+        _fail(exc)
+    click.echo(f"new API token of {name}; {_expiry(expires)}:")
+    click.echo(token)
+
+
+@click.command("user-disable")
+@click.argument("name")
+def user_disable_cmd(name: str) -> None:
+    """Disable NAME (exactly as stored): its token is revoked and its sessions end."""
+    try:
+        changed = accounts.set_active(_ws(), name=name, active=False, actor="cli")
+    except WenshuError as exc:
+        _fail(exc)
+    click.echo(f"user {name!r} disabled" if changed else f"user {name!r} was already disabled")
+
+
+@click.command("user-enable")
+@click.argument("name")
+def user_enable_cmd(name: str) -> None:
+    """Enable NAME again; its old token stays revoked (wenshu user-token makes a new one)."""
+    try:
+        changed = accounts.set_active(_ws(), name=name, active=True, actor="cli")
+    except WenshuError as exc:
+        _fail(exc)
+    click.echo(f"user {name!r} enabled" if changed else f"user {name!r} was already enabled")
 
 
 @click.command("user-password")
@@ -111,7 +164,7 @@ def user_add_cmd(name: str, role: str, org_code: str, password: str | None, full
     help="新密码（- 表示从标准输入读取一行）",
 )
 def user_password_cmd(name: str, password: str) -> None:
-    """Set or reset a user's web password (ends the user's sessions, lifts a lockout)."""
+    """Set or reset a user's web password (ends the user's sessions)."""
     try:
         accounts.set_password(_ws(), name=name, password=_password_arg(password) or "", actor="cli")
     except WenshuError as exc:
@@ -140,6 +193,7 @@ def user_set_cmd(name: str, full_name: str) -> None:
 @click.option("--unit-code", default="BGS", help="档号中的机构代码")
 @click.option("--seal-text", default=None, help="印章文字 (default: name)")
 @click.option("--region", default="", help="地区，如 吕梁市")
+@click.option("--test", "is_test", is_flag=True, help="测试机构：可上传不通向信任根的证书")
 def org_add_cmd(
     code: str,
     name: str,
@@ -149,6 +203,7 @@ def org_add_cmd(
     unit_code: str,
     seal_text: str | None,
     region: str,
+    is_test: bool,
 ) -> None:
     """Add an org, with a dev (test) signing certificate."""
     try:
@@ -162,6 +217,7 @@ def org_add_cmd(
             unit_code=unit_code,
             seal_text=seal_text,
             region=region,
+            is_test=is_test,
             actor="cli",
         )
     except WenshuError as exc:
@@ -286,7 +342,10 @@ COMMANDS = (
     restore_cmd,
     user_add_cmd,
     user_set_cmd,
+    user_token_cmd,
     user_password_cmd,
+    user_disable_cmd,
+    user_enable_cmd,
     org_add_cmd,
     reindex_cmd,
     verify_cmd,

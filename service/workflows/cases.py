@@ -63,9 +63,8 @@ def require_case(session: Any, org: Org, case_no: str) -> Case:
 
 
 def list_cases(ws: Wenshu, who: Principal, *, page: int, per_page: int) -> dict[str, Any]:
-    q = select(Case, Org.code).join(Org, Case.org_id == Org.id)
-    if who.role != "admin":
-        q = q.where(Org.code == who.org_code)
+    records.may_read(who)
+    q = select(Case, Org.code).join(Org, Case.org_id == Org.id).where(Org.code == who.org_code)
     with ws.db.read() as s:
         total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
         rows = s.execute(
@@ -98,10 +97,13 @@ def list_cases(ws: Wenshu, who: Principal, *, page: int, per_page: int) -> dict[
 
 
 def case_detail(ws: Wenshu, who: Principal, case_no: str) -> dict[str, Any]:
+    records.may_read(who)
     with ws.db.read() as s:
-        q = select(Case, Org).join(Org, Case.org_id == Org.id).where(Case.case_no == case_no)
-        if who.role != "admin":
-            q = q.where(Org.code == who.org_code)
+        q = (
+            select(Case, Org)
+            .join(Org, Case.org_id == Org.id)
+            .where(Case.case_no == case_no, Org.code == who.org_code)
+        )
         row = s.execute(q).first()
         if row is None:
             raise NotFoundError("案件不存在")

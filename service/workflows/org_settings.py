@@ -1,19 +1,32 @@
-"""An org's settings as the administrator edits them: names, 机关代字, seal text, certificate.
+"""An org's settings as the administrators edit them: names, 机关代字, seal text (sysadmin), and
+its signing certificate (secadmin).
+
+An uploaded certificate must chain to a trust root the installation configures
+(``WENSHU_TRUST_ROOTS``, a PEM file of CA certificates), unless the org is a test org
+(``orgs.is_test``, the demo org): a self-signed "Evil CA" is refused elsewhere.
 
 Framework-free (no Flask): the admin pages parse the form and call these.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import (
+    InvalidCertificateError,
+    PathBuildingError,
+    PathValidationError,
+)
 from pypdf import PdfWriter
 from sqlalchemy import select
 
@@ -110,6 +123,8 @@ def import_pkcs12(ws: Wenshu, who: Principal, code: str, data: bytes, password: 
         ) from exc
     if key is None or cert is None:
         raise ValidationError("证书文件中须同时含有私钥和证书", errors={"p12": ["缺少私钥或证书"]})
+    with ws.db.read() as s:
+        is_test = _org(s, code).is_test
     if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         raise ValidationError("只支持 RSA 或 ECDSA 密钥", errors={"p12": ["密钥类型不支持"]})
     if key.public_key().public_numbers() != cert.public_key().public_numbers():  # type: ignore[union-attr]
@@ -124,6 +139,8 @@ def import_pkcs12(ws: Wenshu, who: Principal, code: str, data: bytes, password: 
     )
     cert_pem = cert.public_bytes(serialization.Encoding.PEM)
     _can_seal(key_pem, cert_pem)
+    if not is_test:
+        _chains_to_trust_root(ws, cert, _extra or [], now)
     previous = ws.keys.load(code) if ws.keys.has(code) else None
     try:
         return _replace(ws, who, code, key_pem, cert_pem)
@@ -155,6 +172,44 @@ def _replace(ws: Wenshu, who: Principal, code: str, key_pem: bytes, cert_pem: by
             },
         )
     return info
+
+
+def _chains_to_trust_root(
+    ws: Wenshu, cert: x509.Certificate, extra: list[x509.Certificate], now: datetime
+) -> None:
+    """Refuse a certificate that does not chain to one of ``WENSHU_TRUST_ROOTS`` (for digital
+    signatures, valid now); intermediates may come in the PKCS#12 file."""
+    path = ws.settings.accounts.trust_roots
+    if path is None:
+        raise ValidationError(
+            "未配置信任根证书（WENSHU_TRUST_ROOTS），非测试机构不能上传证书",
+            errors={"p12": ["未配置信任根"]},
+        )
+    try:
+        roots = x509.load_pem_x509_certificates(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ValidationError(
+            f"信任根证书文件无法读取：{path}", errors={"p12": ["信任根无法读取"]}
+        ) from exc
+
+    def asn1(c: x509.Certificate) -> asn1_x509.Certificate:
+        return asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+
+    context = ValidationContext(
+        trust_roots=[asn1(r) for r in roots],
+        other_certs=[asn1(c) for c in extra],
+        moment=now,
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+    )
+    validator = CertificateValidator(asn1(cert), validation_context=context)
+    try:
+        asyncio.run(validator.async_validate_usage({"digital_signature"}))
+    except (PathBuildingError, PathValidationError, InvalidCertificateError) as exc:
+        raise ValidationError(
+            "证书未由配置的信任根签发（或已吊销、用途不符），不能用于正式机构",
+            errors={"p12": ["证书链不通向信任根"]},
+        ) from exc
 
 
 def _can_seal(key_pem: bytes, cert_pem: bytes) -> None:

@@ -17,6 +17,7 @@ from archive.models import Document, Draft, Org, User, Withdrawal
 from archive.signed_copies import CopyState, latest_copies, missing_condition
 from schemas.fields import PlainText
 from schemas.masking import mask_identifiers
+from service import policy
 from service.doctypes import HAND_SIGNED
 from service.documents.pades import verify_pdf
 from service.wiring import Wenshu
@@ -166,8 +167,15 @@ def _query():  # type: ignore[no-untyped-def]
     )
 
 
+def may_read(who: Principal) -> None:
+    """Only the roles that work with documents read them: never an administrator (三员)."""
+    if not policy.may(who.role, "documents.read"):
+        raise Forbidden(f"角色 {who.role} 无权查阅文书")
+
+
 def load(ws: Wenshu, who: Principal, doc_id: str) -> DocumentView:
     """The document, if the caller's org may see it (404 otherwise: no existence leak)."""
+    may_read(who)
     with ws.db.read() as s:
         row = s.execute(_query().where(Document.id == doc_id)).first()
         if row is None:
@@ -211,13 +219,11 @@ def listing(
 ) -> tuple[int, list[DocumentView]]:
     """A page of the caller's documents; ``signed_copy="missing"``: those still owing their
     hand-signed original (live records and transcripts without one)."""
+    may_read(who)
     q = _query()
-    if who.role != "admin":
-        if org and org != who.org_code:
-            raise Forbidden("无权访问其他机构的文书", reason="org")
-        q = q.where(Org.code == who.org_code)
-    elif org:
-        q = q.where(Org.code == org)
+    if org and org != who.org_code:
+        raise Forbidden("无权访问其他机构的文书", reason="org")
+    q = q.where(Org.code == who.org_code)
     if type:
         q = q.where(Document.type == type)
     if case_no:

@@ -241,17 +241,17 @@ def test_an_uploaded_seal_is_the_picture_on_the_documents_it_seals(
     assert before["seal_drawn"] is True and ws.blobs.exists(before["seal_sha256"])
 
     png = _seal_png()
-    preview = users["admin"].flask.post(
+    preview = users["secadmin"].flask.post(
         "/api/v1/orgs/llyb/seal/preview",
         data={"file": (io.BytesIO(png), "seal.png")},
-        headers=users["admin"].headers(),
+        headers=users["secadmin"].headers(),
         content_type="multipart/form-data",
     )
     assert preview.status_code == 200 and preview.data.startswith(b"%PDF")
     assert _seal_image(PdfReader(io.BytesIO(preview.data))).size == (400, 400)
 
     assert _put_seal(users["clerk"], png).status_code == 403
-    r = _put_seal(users["admin"], png)
+    r = _put_seal(users["secadmin"], png)
     assert r.status_code == 200, r.get_json()
     digest = r.get_json()["sha256"]
 
@@ -272,7 +272,7 @@ def test_a_seal_must_be_a_png_with_transparency(users: dict[str, Client]) -> Non
     jpeg = io.BytesIO()
     Image.open(io.BytesIO(_seal_png())).convert("RGB").save(jpeg, "JPEG")
     for data, name in ((jpeg.getvalue(), "seal.png"), (_seal_png(alpha=False), "seal.png")):
-        r = _put_seal(users["admin"], data, name)
+        r = _put_seal(users["secadmin"], data, name)
         assert r.status_code == 422, r.get_json()
         assert "file" in r.get_json()["errors"]
 

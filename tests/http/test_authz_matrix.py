@@ -2,10 +2,13 @@
 
 The policy below is the one declaration of who may do what. A rule the map has and the policy
 does not list fails ``test_every_rule_has_a_policy``, so a new endpoint cannot be forgotten.
-Callers: the five roles of 吕梁 (llyb), an anonymous caller and a bad token. URL parameters,
+Callers: the four business roles and the three separated administrators (三员: sysadmin,
+secadmin, auditadmin) of 吕梁 (llyb), an anonymous caller and a bad token. URL parameters,
 bodies and ``org`` filters are filled once with the caller's own org's objects and once with
 太原 (tyyb)'s. A leak is a success where the policy refuses, or any of tyyb's identifiers (ids,
-文号, 档号, case, user and org names) in a body a non-admin receives without having sent it.
+文号, 档号, case, user and org names) in a body a business role receives without having sent
+it — and, for an administrator, anything of any org's documents (ids, 文号, 档号, cases,
+drafts: the administrators read accounts and orgs of every org, never documents).
 """
 
 from __future__ import annotations
@@ -20,16 +23,20 @@ from typing import Any
 
 import pytest
 from pypdf import PdfWriter
+from sqlalchemy import select
 
+from archive.models import User
 from service.workflows.accounts import add_org, add_user
 from tests.support import sample
 from tests.support.apps import make_app
 from tests.support.web import PASSWORD
 from tests.support.web import csrf_field as _csrf
 
-ROLES = ("clerk", "inspector", "approver", "auditor", "admin")
+BUSINESS = ("clerk", "inspector", "approver", "auditor")
+ADMINS = ("sysadmin", "secadmin", "auditadmin")
+ROLES = BUSINESS + ADMINS
 CALLERS = (*ROLES, "anonymous", "bad_token")
-ALL = ROLES
+ALL = BUSINESS  # every role that works with documents
 ISSUERS = ("clerk", "inspector")
 OWN, OTHER = "llyb", "tyyb"
 
@@ -39,9 +46,9 @@ Body = Callable[[dict[str, str]], dict[str, Any]]
 @dataclass(frozen=True)
 class Policy:
     """``kind``: "api" (Bearer token), "page" (login session + CSRF) or "public".
-    ``roles``: who may (admin always may). ``scope``: "org" — for another org's object or
-    ``org`` the answer must be 403/404 (admin excepted); "filter" — the answer may succeed
-    but carries nothing of the other org; "none" — not about an org."""
+    ``roles``: who may. ``scope``: "org" — for another org's object or ``org`` the answer
+    must be 403/404; "filter" — the answer may succeed but carries nothing of the other org;
+    "none" — not about an org (the administrators' pages are installation-wide)."""
 
     kind: str
     roles: tuple[str, ...] = ()
@@ -108,9 +115,9 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("/api/v1/uploads", "POST"): api(*ISSUERS, scope="none", body=_scan),  # own org's, always
     ("/api/v1/uploads/<string:upload_id>", "GET"): api(*ALL),
     ("/api/v1/uploads/<string:upload_id>/pdf", "GET"): api(*ALL),
-    # the seal: whoever manages the org's certificate (admin.users)
-    ("/api/v1/orgs/<string:code>/seal", "PUT"): api(body=_png),
-    ("/api/v1/orgs/<string:code>/seal/preview", "POST"): api(body=_png),
+    # the seal: whoever manages the org's certificate (orgs.certificates)
+    ("/api/v1/orgs/<string:code>/seal", "PUT"): api("secadmin", scope="none", body=_png),
+    ("/api/v1/orgs/<string:code>/seal/preview", "POST"): api("secadmin", scope="none", body=_png),
     ("/api/v1/cases", "GET"): api(*ALL, scope="filter", query=ORG_Q),
     ("/api/v1/cases", "POST"): api(*ISSUERS, body=_case),
     ("/api/v1/cases/<string:case_no>", "GET"): api(*ALL),
@@ -144,7 +151,7 @@ POLICY: dict[tuple[str, str], Policy] = {
         body=lambda v: {"json": {"document_id": v["doc_id"], "hold": True, "reason": "矩阵保全"}},
     ),
     ("/api/v1/numbers/gaps", "GET"): api(*AUDIT, query=ORG_Q),
-    ("/metrics", "GET"): api("admin", scope="none"),
+    ("/metrics", "GET"): api("sysadmin", scope="none"),
     # -- public: no data, only status, the API's description and static assets
     ("/healthz", "GET"): PUBLIC,
     ("/api/v1/openapi.json", "GET"): PUBLIC,
@@ -157,9 +164,9 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("/login", "POST"): PUBLIC,
     ("/logout", "POST"): PUBLIC,
     # -- web pages
-    ("/", "GET"): page(*ALL),
-    ("/account", "GET"): page(*ALL),
-    ("/account", "POST"): page(*ALL, body=lambda v: {"form": {"old": "x", "new": "y"}}),
+    ("/", "GET"): page(*ROLES),  # an administrator is sent on to their own pages
+    ("/account", "GET"): page(*ROLES),
+    ("/account", "POST"): page(*ROLES, body=lambda v: {"form": {"old": "x", "new": "y"}}),
     ("/documents", "GET"): page(*ALL),
     ("/documents/new", "GET"): page(*ISSUERS),
     ("/documents/new/<doctype>", "GET"): page("clerk"),  # <doctype> is filled with notice
@@ -176,16 +183,20 @@ POLICY: dict[tuple[str, str], Policy] = {
     ),
     ("/cases/<case_no>", "GET"): page(*ALL, scope="org"),
     ("/audit", "GET"): page(*AUDIT),
-    ("/admin/users", "GET"): page(),
-    ("/admin/users", "POST"): page(body=lambda v: {"form": {"name": ""}}),
-    ("/admin/users/<name>", "POST"): page(body=lambda v: {"form": {"action": "unlock"}}),
-    ("/admin/orgs", "GET"): page(),
-    ("/admin/orgs", "POST"): page(body=lambda v: {"form": {"code": ""}}),
-    ("/admin/orgs/<code>", "POST"): page(body=lambda v: {"form": {}}),
-    ("/admin/orgs/<code>/certificate", "POST"): page(body=lambda v: {"form": {}}),
-    ("/admin/orgs/<code>/seal.png", "GET"): page(),
-    ("/admin/orgs/<code>/seal", "POST"): page(body=lambda v: {"form": {}}),
-    ("/admin/orgs/<code>/seal/preview", "POST"): page(body=lambda v: {"form": {}}),
+    # -- the administrators' pages (三员分立): installation-wide, never a document
+    ("/admin/users", "GET"): page("sysadmin", "secadmin"),
+    ("/admin/users", "POST"): page("sysadmin", body=lambda v: {"form": {"name": ""}}),
+    ("/admin/users/<int:user_id>", "POST"): page(  # disabling an account: sysadmin's
+        "sysadmin", body=lambda v: {"form": {"action": "disable"}}
+    ),
+    ("/admin/orgs", "GET"): page("sysadmin", "secadmin"),
+    ("/admin/orgs", "POST"): page("sysadmin", body=lambda v: {"form": {"code": ""}}),
+    ("/admin/orgs/<code>", "POST"): page("sysadmin", body=lambda v: {"form": {}}),
+    ("/admin/orgs/<code>/certificate", "POST"): page("secadmin", body=lambda v: {"form": {}}),
+    ("/admin/orgs/<code>/seal.png", "GET"): page("sysadmin", "secadmin"),
+    ("/admin/trail", "GET"): page(*ADMINS),
+    ("/admin/orgs/<code>/seal", "POST"): page("secadmin", body=lambda v: {"form": {}}),
+    ("/admin/orgs/<code>/seal/preview", "POST"): page("secadmin", body=lambda v: {"form": {}}),
 }
 
 
@@ -220,6 +231,11 @@ class World:
         self.tokens["bad_token"] = "not-a-token-of-anyone"
         other_clerk = add_user(ws, name="m-ty-clerk", role="clerk", org_code=OTHER)
         add_user(ws, name="m-ty-inspector", role="inspector", org_code=OTHER)
+        # whom the sysadmin's cell disables, of each org
+        for name, org in (("m-victim", OWN), ("m-ty-victim", OTHER)):
+            add_user(ws, name=name, role="clerk", org_code=org)
+        with ws.db.read() as s:
+            ids = {name: uid for name, uid in s.execute(select(User.name, User.id))}
         self.values: dict[str, dict[str, str]] = {}
         for org, token in ((OWN, self.tokens["clerk"]), (OTHER, other_clerk)):
             c = self.app.test_client()
@@ -241,7 +257,15 @@ class World:
                 "name": "m-clerk" if org == OWN else "m-ty-clerk", "doctype": "notice",
                 "wenhao": doc["wenhao"], "archive_no": doc["archive_no"],
                 "draft_id": draft["id"], "version": "1", "upload_id": upload_id,
+                "user_id": str(ids["m-victim" if org == OWN else "m-ty-victim"]),
             }  # fmt: skip
+        # of the documents of either org: no administrator may ever see them
+        self.document_markers = [
+            self.values[org][k]
+            for org in (OWN, OTHER)
+            for k in ("doc_id", "wenhao", "archive_no", "case_no", "draft_id")
+        ] + ["llyb矩阵专项检查", "tyyb矩阵专项检查"]
+        # of tyyb: no business role of llyb may see them
         self.markers = [
             self.values[OTHER][k]
             for k in ("doc_id", "wenhao", "archive_no", "case_no", "draft_id", "upload_id")
@@ -256,7 +280,7 @@ class World:
             token = _csrf(c.get("/login").get_data(as_text=True))
             r = c.post("/login", data={"name": f"m-{role}", "password": PASSWORD, "csrf_token": token})  # fmt: skip
             assert r.status_code == 302, r.get_data(as_text=True)[:300]
-            self.sessions[role] = (c, _csrf(c.get("/").get_data(as_text=True)))
+            self.sessions[role] = (c, _csrf(c.get("/account").get_data(as_text=True)))
         return self.sessions[role]  # type: ignore[no-any-return]
 
     def fill(self, rule: str, variant: str) -> tuple[str, dict[str, str]]:
@@ -318,7 +342,7 @@ def verdict(p: Policy, caller: str, variant: str, method: str, status: int, loca
         return f"server error {status}"
     if p.kind == "public":
         return ""
-    permitted = caller == "admin" or caller in p.roles
+    permitted = caller in p.roles
     if caller in ("anonymous", "bad_token") or (p.kind == "page" and caller not in ROLES):
         if p.kind == "api":
             return "" if status == 401 else f"{status}, want 401"
@@ -328,7 +352,7 @@ def verdict(p: Policy, caller: str, variant: str, method: str, status: int, loca
     if not permitted:
         want = {403} if variant == OWN or p.scope != "org" else {403, 404}
         return "" if status in want else f"{status}, want {sorted(want)}"
-    if variant == OTHER and p.scope == "org" and caller != "admin":
+    if variant == OTHER and p.scope == "org":
         return "" if status in (403, 404) else f"{status} for another org's object, want 403/404"
     if variant == OTHER and p.scope == "filter":
         return "" if status != 401 else "401 for a permitted caller"  # refused or filtered
@@ -350,11 +374,11 @@ def test_matrix(world: World, rule: str, method: str) -> None:
             )
             if wrong:
                 problems.append(f"{caller} {method} {url} ({variant}): {wrong}")
-            if caller != "admin":
-                text = resp.get_data(as_text=True) if not resp.is_streamed else ""
-                leaked = [m for m in world.markers if m in text and m not in sent]
-                if leaked:
-                    problems.append(f"{caller} {method} {url} ({variant}): leaks {leaked}")
+            text = resp.get_data(as_text=True) if not resp.is_streamed else ""
+            markers = world.document_markers if caller in ADMINS else world.markers
+            leaked = [m for m in markers if m in text and m not in sent]
+            if leaked:
+                problems.append(f"{caller} {method} {url} ({variant}): leaks {leaked}")
     assert not problems, "\n".join(problems)
 
 
@@ -370,7 +394,7 @@ def test_unsafe_requests_need_the_csrf_token(world: World) -> None:
         policy = POLICY.get((rule, method))
         if method in ("GET",) or policy is None or rule in ("/login",):
             continue
-        client, _csrf_token = world.session("admin")
+        client, _csrf_token = world.session("sysadmin")
         url, values = world.fill(rule, OWN)
         if policy.query:
             url += "?" + policy.query.format(**values)

@@ -1,4 +1,4 @@
-"""schemathesis against /api/v1/openapi.json: every operation, as an admin and as a clerk.
+"""schemathesis against /api/v1/openapi.json: every operation, as an auditor and as a clerk.
 
 Schema-valid and schema-invalid requests alike must get no 5xx and a status, content type,
 headers and body the spec describes. Generated path identifiers are random,
@@ -54,7 +54,7 @@ class FuzzWorld:
         add_org(ws, code="tyyb", name="太原市医疗保障局", zihao="并医保发", region="太原市")
         self.tokens = {
             role: add_user(ws, name=f"f-{role}", role=role, org_code="llyb")
-            for role in ("admin", "clerk")
+            for role in ("auditor", "clerk")
         }
         c = self.app.test_client()
         h = {"Authorization": f"Bearer {self.tokens['clerk']}"}
@@ -85,7 +85,7 @@ def operations(world: FuzzWorld) -> list[Any]:
 
 
 def exercise(case: Any, world: FuzzWorld) -> None:
-    for token in (world.tokens["admin"], world.tokens["clerk"]):
+    for token in (world.tokens["auditor"], world.tokens["clerk"]):
         headers = {"Authorization": f"Bearer {token}"}
         # the spec declares bearer auth, so generated cases carry a random token: use ours
         case.headers = {**(case.headers or {}), **headers}
@@ -140,6 +140,6 @@ def test_what_fuzzing_found_is_refused_with_422(fuzz_world: FuzzWorld, url: str)
     c = fuzz_world.app.test_client()
     r = c.get(
         url.format(**fuzz_world.real),
-        headers={"Authorization": f"Bearer {fuzz_world.tokens['admin']}"},
+        headers={"Authorization": f"Bearer {fuzz_world.tokens['auditor']}"},
     )
     assert r.status_code == 422, r.get_data(as_text=True)[:300]

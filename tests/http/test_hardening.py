@@ -67,7 +67,7 @@ def test_a_refused_role_is_recorded_once_a_minute_with_what_was_suppressed(
     users: dict[str, Any], ws: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     body = {"type": "notice", "org": "llyb", "data": sample("notice")}
-    before = refusals_counted(users["admin"], "403", "role")
+    before = refusals_counted(users["sysadmin"], "403", "role")
     for _ in range(5):
         assert users["auditor"].post("/api/v1/documents", body).status_code == 403
     [(event, details)] = denied(ws)
@@ -75,7 +75,7 @@ def test_a_refused_role_is_recorded_once_a_minute_with_what_was_suppressed(
     assert details["reason"] == "role" and details["suppressed"] == 0
     assert (details["method"], details["endpoint"]) == ("POST", "/api/v1/documents")
     assert "auditor" in details["message"]
-    assert refusals_counted(users["admin"], "403", "role") == before + 5
+    assert refusals_counted(users["sysadmin"], "403", "role") == before + 5
 
     monkeypatch.setattr(denials, "WINDOW_SECONDS", 0.2)
     time.sleep(0.3)
@@ -104,13 +104,13 @@ def test_a_cross_org_request_is_recorded_for_the_org_it_aimed_at(
 
 
 def test_unknown_callers_are_counted_not_chained(users: dict[str, Any], ws: Any) -> None:
-    before = refusals_counted(users["admin"], "401", "unauthenticated")
+    before = refusals_counted(users["sysadmin"], "401", "unauthenticated")
     for _ in range(20):
         assert users["anonymous"].get("/api/v1/documents").status_code == 401
     bad = users["anonymous"].flask.get("/api/v1/cases", headers={"Authorization": "Bearer x"})
     assert bad.status_code == 401
     assert denied(ws) == []
-    assert refusals_counted(users["admin"], "401", "unauthenticated") == before + 21
+    assert refusals_counted(users["sysadmin"], "401", "unauthenticated") == before + 21
 
 
 # --------------------------------------------------------------------------- org fields
@@ -129,7 +129,7 @@ def test_org_add_refuses_control_characters_naming_the_field(ws: Any, value: str
 
 
 def test_org_settings_refuse_control_characters_naming_each_field(ws: Any) -> None:
-    admin = Principal(0, "u-admin", "admin", 1, "llyb")
+    admin = Principal(0, "u-sysadmin", "sysadmin", 1, "llyb")
     values = {
         "name": "吕梁市医疗保障局",
         "zihao": "吕医保发",
@@ -234,7 +234,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     env.pop("DATABASE_URL", None)
     subprocess.run([WENSHU, "init"], env=env, cwd=ROOT, check=True, capture_output=True)
     token = subprocess.run(
-        [WENSHU, "user-add", "c", "--role", "clerk", "--org", "llyb"],
+        [WENSHU, "user-add", "hard-clerk", "--role", "clerk", "--org", "llyb"],
         env=env, cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout.strip().splitlines()[-1]  # fmt: skip
     proc = start_server(env, port, tmp / "server.log")

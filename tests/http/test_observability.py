@@ -35,14 +35,15 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def test_metrics_only_for_admins(users: dict[str, Any]) -> None:
-    for role in ("anonymous", "clerk", "inspector", "auditor", "other_auditor"):
+def test_metrics_only_for_the_system_administrator(users: dict[str, Any]) -> None:
+    refused = ("anonymous", "clerk", "inspector", "auditor", "other_auditor")
+    for role in (*refused, "secadmin", "auditadmin"):
         r = users[role].get("/metrics")
         assert r.status_code == (401 if role == "anonymous" else 403), role
         assert b"wenshu_" not in r.data
     bad = users["clerk"].flask.get("/metrics", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
-    r = users["admin"].get("/metrics")
+    r = users["sysadmin"].get("/metrics")
     assert r.status_code == 200
     assert r.content_type.startswith("text/plain; version=")
 
@@ -72,13 +73,13 @@ def test_healthz_names_what_fails_and_nothing_more(users: dict[str, Any], ws: An
             503,
             {"status": "degraded", "failing": ["archive"]},
         )
-        assert users["admin"].get("/healthz").get_json()["checks"]["archive"] == "missing"
+        assert users["sysadmin"].get("/healthz").get_json()["checks"]["archive"] == "missing"
     finally:
         ws.blobs.root.with_name("moved").rename(ws.blobs.root)
 
 
 def test_metrics_count_an_issue(users: dict[str, Any]) -> None:
-    admin = users["admin"]
+    admin = users["sysadmin"]
     before = scrape(admin.get("/metrics").get_data(as_text=True))
     r = users["clerk"].post(
         "/api/v1/documents", {"type": "notice", "org": "llyb", "data": sample("notice")}
@@ -163,18 +164,23 @@ def test_served_metrics_add_up_across_workers_and_logs_are_json(tmp_path: Path) 
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     subprocess.run([WENSHU, "init"], env=env, cwd=ROOT, check=True, capture_output=True)
     token = subprocess.run(
-        [WENSHU, "user-add", "prom", "--role", "admin", "--org", "llyb"],
+        [WENSHU, "user-add", "prom", "--role", "sysadmin", "--org", "llyb"],
+        env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout.strip().splitlines()[-1]  # fmt: skip
+    clerk = subprocess.run(
+        [WENSHU, "user-add", "obs-clerk", "--role", "clerk", "--org", "llyb"],
         env=env, cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout.strip().splitlines()[-1]  # fmt: skip
     log_path = tmp_path / "server.log"
     proc = start_server(env, port, log_path)
     url, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+    as_clerk = {"Authorization": f"Bearer {clerk}"}
     try:
         from tests.support.server import wait_healthy
 
         wait_healthy(url, proc)
         for _ in range(30):
-            assert requests.get(url + "/api/v1/doctypes", headers=headers, timeout=30).ok
+            assert requests.get(url + "/api/v1/doctypes", headers=as_clerk, timeout=30).ok
         counts = []
         for _ in range(6):  # several scrapes land on different workers: all must agree
             samples = scrape(requests.get(url + "/metrics", headers=headers, timeout=30).text)
@@ -199,5 +205,6 @@ def test_served_metrics_add_up_across_workers_and_logs_are_json(tmp_path: Path) 
         json.loads(ln) for ln in lines if json.loads(ln).get("logger") == "wenshu.request"
     ]
     assert len([r for r in requests_logged if r["path"] == "/api/v1/doctypes"]) == 30
-    assert all(r["request_id"] and r["user"] == "prom" for r in requests_logged if r["user"])
+    users = {"prom", "obs-clerk"}
+    assert all(r["request_id"] and r["user"] in users for r in requests_logged if r["user"])
     assert any(json.loads(ln)["logger"] == "gunicorn.error" for ln in lines)

@@ -160,7 +160,8 @@ def test_every_error_response_is_the_one_error_body(spec: dict[str, Any]) -> Non
 
 def test_errors_are_declared_where_their_cause_is(spec: dict[str, Any]) -> None:
     """400 (malformed JSON) where a JSON body is read, 413 where any body is, 422 where there
-    is input beyond the path; reads by id answer nothing but 401 and 404."""
+    is input beyond the path; reads by id answer nothing but 401, 403 (an administrator, who
+    reads no document) and 404."""
     for (method, path), op in operations(spec).items():
         body = op.get("requestBody", {}).get("content", {})
         query = any(p["in"] == "query" for p in op.get("parameters", []))
@@ -176,8 +177,8 @@ def test_errors_are_declared_where_their_cause_is(spec: dict[str, Any]) -> None:
         "/api/v1/documents/{doc_id}/signed-copy/status",
         "/api/v1/cases/{case_no}",
     ):
-        assert declared(spec, "GET", path) - {200} == {401, 404}, path
-    assert declared(spec, "GET", "/api/v1/doctypes") == {200, 401}
+        assert declared(spec, "GET", path) - {200} == {401, 403, 404}, path
+    assert declared(spec, "GET", "/api/v1/doctypes") == {200, 401, 403}
 
 
 # ---------------------------------------------------------------- what the service does
@@ -246,7 +247,7 @@ REFUSALS = [
         {"document_id": "x", "reason": "诉讼"},
         404,
     ),
-    ("admin", "GET", "/api/v1/audit/retention", "org=zzzz", None, 404),
+    ("auditor", "GET", "/api/v1/audit/retention", "org=zzzz", None, 403),
     # invalid fields
     ("clerk", "POST", "/api/v1/cases", None, {"case_no": "", "title": "案", "org": "llyb"}, 422),
     ("clerk", "POST", "/api/v1/documents/preview", None, {**NOTICE, "data": {}}, 422),

@@ -102,7 +102,7 @@ class Service:
                 service.wenshu(
                     "org-add", code, "--name", name, "--zihao", zihao, "--region", region
                 )
-            for role in dict.fromkeys(("clerk", "inspector", "approver", "admin", MONITOR)):
+            for role in dict.fromkeys(("clerk", "inspector", "approver", "auditor", MONITOR)):
                 out = service.wenshu("user-add", f"{code}-{role}", "--role", role, "--org", code)
                 service.tokens[(code, role)] = out.strip().splitlines()[-1]
         return service
@@ -236,7 +236,7 @@ class Service:
         return requests.get(
             self.url + "/api/v1/search",
             params={"q": q, "facets": "false", "per_page": "20"},
-            headers=self.headers(org, "admin"),
+            headers=self.headers(org, "auditor"),
             timeout=timeout,
         )
 

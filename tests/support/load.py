@@ -144,7 +144,7 @@ def drive(service: Service, *, clients: int, seconds: float) -> LoadReport:
                                 report.errors["search"].append(f"{number} silently missing")
                 else:
                     doc_id, org, _ = rng.choice(known)
-                    headers = service.headers(org, "admin")
+                    headers = service.headers(org, "auditor")
                     meta = requests.get(
                         f"{service.url}/api/v1/documents/{doc_id}", headers=headers, timeout=60
                     )
@@ -256,7 +256,7 @@ def run(service: Service, *, clients: int, seconds: float, check_search: bool = 
         notice = service.issue("notice", "llyb")
         docx = requests.get(
             f"{service.url}/api/v1/documents/{notice.json()['id']}/docx",
-            headers=service.headers("llyb", "admin"),
+            headers=service.headers("llyb", "auditor"),
             timeout=60,
         ).content
         report.bare_conversions, report.bare_seconds = bare_conversions(

@@ -28,12 +28,13 @@ def csrf_field(html: str) -> str:
 
 
 def pkcs12_upload(app: Any, ws: Any, data: bytes) -> tuple[int, str]:
-    """The admin's certificate upload (the one file upload that takes PKCS#12)."""
+    """The security administrator's certificate upload (the one file upload that takes
+    PKCS#12), to the demo org (a test org)."""
 
-    add_user(ws, name="h-admin", role="admin", org_code="llyb", password=PASSWORD)
+    add_user(ws, name="h-secadmin", role="secadmin", org_code="llyb", password=PASSWORD)
     c = app.test_client()
     token = csrf_field(c.get("/login").get_data(as_text=True))
-    c.post("/login", data={"name": "h-admin", "password": PASSWORD, "csrf_token": token})
+    c.post("/login", data={"name": "h-secadmin", "password": PASSWORD, "csrf_token": token})
     token = csrf_field(c.get("/admin/orgs").get_data(as_text=True))
     r = c.post(
         "/admin/orgs/llyb/certificate",
@@ -118,12 +119,12 @@ def pdf_drawn(page: Any) -> None:
     page.wait_for_timeout(3500)
 
 
-def login(page: Any, site: Site, name: str, password: str = PASSWORD) -> None:
+def login(page: Any, site: Site, name: str, password: str = PASSWORD, lands: str = "/") -> None:
     page.goto(site.url + "/")
     page.get_by_label("用户名").fill(name)
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
-    page.wait_for_url(site.url + "/")
+    page.wait_for_url(site.url + lands)
 
 
 def field(page: Any, name: str) -> Any:

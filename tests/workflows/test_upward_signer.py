@@ -23,7 +23,7 @@ from tests.support import sample
 def person(ws: Wenshu, name: str, role: str, full_name: str = "") -> Principal:
     token = add_user(ws, name=name, role=role, org_code="llyb", full_name=full_name)
     with ws.db.read() as s:
-        who = principal_for_token(s, token)
+        who = principal_for_token(s, token, ws.now())
     assert who is not None
     return who
 

@@ -51,9 +51,7 @@ def _auditor() -> Principal:
 
 
 def _scope(who: Principal, org: str | None) -> set[str] | None:
-    """Orgs the caller asks about: an auditor only their own; an admin any, None meaning all."""
-    if who.role == "admin":
-        return {org} if org else None
+    """Orgs the caller asks about: an auditor only their own."""
     if org and org != who.org_code:
         raise Forbidden("审计员只能查看本机构的审计数据", reason="org")
     return {who.org_code}

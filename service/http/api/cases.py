@@ -74,7 +74,7 @@ class Cases(MethodView):
 
     @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, CaseListSchema)
-    @declare_errors(blp, 422)
+    @declare_errors(blp, 403, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         return list_cases(wenshu(), auth.current(), page=args["page"], per_page=args["per_page"])
 
@@ -82,6 +82,6 @@ class Cases(MethodView):
 @blp.route("/<string:case_no>")
 class CaseItem(MethodView):
     @blp.response(200, CaseDetailSchema)
-    @declare_errors(blp, 404)
+    @declare_errors(blp, 403, 404)
     def get(self, case_no: str) -> dict[str, Any]:
         return case_detail(wenshu(), auth.current(), case_no)

@@ -29,9 +29,9 @@ def register_input_schemas(api: Any) -> None:
 @blp.route("")
 class DocTypes(MethodView):
     @blp.response(200, DocTypeSchema(many=True))
-    @declare_errors(blp)
+    @declare_errors(blp, 403)
     def get(self) -> list[dict[str, Any]]:
-        auth.current()
+        auth.require("documents.read")
         components = current_app.extensions["wenshu_api"].spec.to_dict()["components"]["schemas"]
         return [
             {

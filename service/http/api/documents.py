@@ -178,7 +178,7 @@ def from_draft(body: dict[str, Any]) -> None:
 @blp.route("/<string:doc_id>")
 class DocumentItem(MethodView):
     @blp.response(200, DocumentSchema)
-    @declare_errors(blp, 404)
+    @declare_errors(blp, 403, 404)
     def get(self, doc_id: str) -> dict[str, Any]:
         ws = wenshu()
         who = auth.current()
@@ -211,7 +211,7 @@ def _file(doc_id: str, kind: str) -> Response:
 @blp.route("/<string:doc_id>/pdf")
 class DocumentPdf(MethodView):
     @blp.response(200, content_type="application/pdf", description="签章后的 PDF/A-2b")
-    @declare_errors(blp, 404)
+    @declare_errors(blp, 403, 404)
     def get(self, doc_id: str) -> Response:
         return _file(doc_id, "pdf")
 
@@ -221,7 +221,7 @@ class DocumentDocx(MethodView):
     @blp.response(
         200, content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     )
-    @declare_errors(blp, 404)
+    @declare_errors(blp, 403, 404)
     def get(self, doc_id: str) -> Response:
         return _file(doc_id, "docx")
 
@@ -229,7 +229,7 @@ class DocumentDocx(MethodView):
 @blp.route("/<string:doc_id>/verify")
 class DocumentVerify(MethodView):
     @blp.response(200, VerifySchema)
-    @declare_errors(blp, 404)
+    @declare_errors(blp, 403, 404)
     def get(self, doc_id: str) -> dict[str, Any]:
         ws = wenshu()
         who = auth.current()
@@ -284,7 +284,7 @@ class DocumentSignedCopy(MethodView):
 
     @blp.arguments(SignedCopyQuerySchema, location="query")
     @blp.response(200, content_type="application/pdf", description="签字原件 PDF（默认最新版）")
-    @declare_errors(blp, 404, 422)
+    @declare_errors(blp, 403, 404, 422)
     def get(self, args: dict[str, Any], doc_id: str) -> Response:
         ws = wenshu()
         who = auth.current()
@@ -301,7 +301,7 @@ class DocumentSignedCopy(MethodView):
 @blp.route("/<string:doc_id>/signed-copy/status")
 class DocumentSignedCopyStatus(MethodView):
     @blp.response(200, SignedCopyStatusSchema)
-    @declare_errors(blp, 404)
+    @declare_errors(blp, 403, 404)
     def get(self, doc_id: str) -> dict[str, Any]:
         """签字原件的状态（如识别进度），不含文书内容；与列表一样不另记查阅事件。"""
         ws = wenshu()

@@ -37,7 +37,8 @@ NAV = (
     ("web.search", "检索", ("documents.read",), ("web.search",)),
     ("web.cases", "案件", ("documents.read",), ("web.cases", "web.case")),
     ("web.audit", "审计", ("audit.read",), ("web.audit",)),
-    ("web.admin_users", "管理", ("admin.users",), ("web.admin_users", "web.admin_orgs")),
+    ("web.admin_users", "管理", ("admin.read",), ("web.admin_users", "web.admin_orgs")),
+    ("web.admin_trail", "管理日志", ("admin.trail",), ("web.admin_trail",)),
 )
 
 
@@ -63,10 +64,10 @@ def may(who: Principal | None, action: str, *, issuers: Collection[str] | None =
     return who is not None and policy.may(who.role, action, issuers=issuers)
 
 
-def page(action: str, *more: str) -> Callable[[F], F]:
-    """A page for logged-in users allowed ``action`` (or any of ``more``): the login page if
-    none, else 403."""
-    actions = (action, *more)
+def page(*actions: str) -> Callable[[F], F]:
+    """A page for logged-in users allowed any of ``actions`` (none: every logged-in user): the
+    login page if nobody is logged in, else 403. A user who must set a new password first is
+    sent to the account page."""
 
     def wrap(view: F) -> F:
         @wraps(view)
@@ -74,7 +75,9 @@ def page(action: str, *more: str) -> Callable[[F], F]:
             who = web_auth.session_principal(wenshu())
             if who is None:
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
-            if not any(may(who, a) for a in actions):
+            if who.must_change_password and request.endpoint != "web.account":
+                return redirect(url_for("web.account"))
+            if actions and not any(may(who, a) for a in actions):
                 abort(403)  # recorded by _http_error (the session's user is in g.web_principal)
             g.principal = who  # the JSON API's auth.current() reads the same
             return view(*args, **kwargs)

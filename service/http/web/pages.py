@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 
+from service.http import session
 from service.http.session import SESSION_LIFETIME
 
 # the pages register themselves on ``bp`` when imported
@@ -35,6 +36,7 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = app.extensions["wenshu"].settings.web.cookie_secure
     app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
+    session.init_app(app)
     app.register_blueprint(bp)
     guard.init_app(app)
 

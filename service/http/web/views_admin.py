@@ -1,4 +1,5 @@
-"""管理 (administrators): users and roles, passwords and lockouts; orgs and their settings."""
+"""管理 (the three administrators): users, roles and password resets; orgs, their settings and
+certificates; the administrators' trail. Who may do which: ``service/policy.py``."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ from typing import Any
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from archive.errors import ConflictError, NotFoundError, ValidationError
+from archive.errors import ConflictError, Forbidden, NotFoundError, ValidationError
 from archive.models import Org
 from service import policy
 from service.documents.seal import make_seal_png
 from service.http.api.orgs import SEAL_ACTION
 from service.http.state import wenshu
 from service.http.web.blueprint import bp
-from service.http.web.guard import me, page
-from service.workflows import accounts, logins
+from service.http.web.guard import may, me, page
+from service.labels import ACTIONS
+from service.workflows import accounts
+from service.workflows.accounts import logins
+from service.workflows.accounts.admin_trail import read_trail as admin_trail_events
+from service.workflows.accounts.names import canonical_name
+from service.workflows.accounts.passwords import temporary_password
 from service.workflows.files import seal_preview, seals
 from service.workflows.org_settings import EDITABLE, cert_info, import_pkcs12, update_org
 
@@ -28,75 +34,101 @@ def _orgs() -> list[Org]:
 
 
 @bp.get("/admin/users")
-@page("admin.users")
+@page("admin.read")
 def admin_users() -> Any:
+    return _users_page()
+
+
+def _users_page(handed: tuple[str, str] | None = None) -> Any:
+    """The users page; ``handed``: a (name, temporary password) to show this once."""
     ws, who = wenshu(), me()
     return render_template(
         "admin_users.html",
         users=logins.list_users(ws, who),
         orgs=_orgs(),
-        roles=policy.ROLES,
-        token=None,
+        roles=policy.BUSINESS_ROLES,
+        handed=handed,
     )
 
 
 @bp.post("/admin/users")
-@page("admin.users")
+@page("users.manage")
 def admin_add_user() -> Any:
+    """A new account of a business role. With web login it gets a temporary password, shown
+    once, which opens only the page where the person sets their own; its API token is made
+    on the server (``wenshu user-token``), never shown here."""
     ws, who = wenshu(), me()
     f = request.form
-    password = f.get("password") or None
+    password = temporary_password() if f.get("web_login") else None
+    role = f.get("role", "")
     try:
-        token = accounts.add_user(
+        if role not in policy.BUSINESS_ROLES:
+            raise ValidationError(
+                "网页上只能新建业务角色的用户", errors={"role": ["只能是业务角色"]}
+            )
+        accounts.add_user(
             ws,
-            name=f.get("name", "").strip(),
-            role=f.get("role", ""),
+            name=f.get("name", ""),
+            role=role,
             org_code=f.get("org", ""),
             actor=who.name,
             password=password,
+            must_change=True,
+            full_name=f.get("full_name", ""),
         )
     except DOMAIN_ERRORS as exc:
         flash(f"未能新建用户：{exc.message}", "error")
         return redirect(url_for("web.admin_users"))
-    flash(f"用户 {f.get('name', '').strip()} 已创建。", "ok")
-    return render_template(
-        "admin_users.html",
-        users=logins.list_users(ws, who),
-        orgs=_orgs(),
-        roles=policy.ROLES,
-        token=(f.get("name", "").strip(), token),
-    )
+    name = canonical_name(f.get("name", ""))
+    flash(f"用户 {name} 已创建。", "ok")
+    return _users_page((name, password) if password else None)
 
 
-@bp.post("/admin/users/<name>")
-@page("admin.users")
-def admin_update_user(name: str) -> Any:
+#: action of the users page → the permission it needs
+USER_ACTIONS = {
+    "role": "users.roles",
+    "password": "users.roles",
+    "enable": "users.manage",
+    "disable": "users.manage",
+}
+
+
+@bp.post("/admin/users/<int:user_id>")
+@page("users.manage", "users.roles")
+def admin_update_user(user_id: int) -> Any:
     ws, who = wenshu(), me()
-    action = request.form.get("action")
+    action = request.form.get("action", "")
+    if action not in USER_ACTIONS:
+        abort(400)
+    if not may(who, USER_ACTIONS[action]):
+        abort(403)
     try:
         if action == "role":
-            logins.update_user(ws, who, name, role=request.form.get("role", ""))
-            flash(f"已修改 {name} 的角色。", "ok")
-        elif action in ("enable", "disable"):
-            logins.update_user(ws, who, name, active=action == "enable")
-            flash(f"已{'启用' if action == 'enable' else '停用'} {name}。", "ok")
-        elif action == "unlock":
-            logins.update_user(ws, who, name, unlock=True)
-            flash(f"已解锁 {name}。", "ok")
+            logins.update_user(ws, who, user_id, role=request.form.get("role", ""))
+            flash("已修改角色。", "ok")
         elif action == "password":
-            accounts.set_password(
-                ws, name=name, password=request.form.get("password", ""), actor=who.name
-            )
-            flash(f"已为 {name} 设置新密码，其原有登录已失效。", "ok")
+            handed = logins.reset_password(ws, who, user_id)
+            flash(f"已为 {handed[0]} 重置密码，其原有登录已失效。", "ok")
+            return _users_page(handed)
         else:
-            abort(400)
-    except DOMAIN_ERRORS as exc:
-        flash(f"{name}：{exc.message}", "error")
+            logins.update_user(ws, who, user_id, active=action == "enable")
+            flash(f"已{'启用' if action == 'enable' else '停用'}用户。", "ok")
+    except (*DOMAIN_ERRORS, Forbidden) as exc:
+        flash(exc.message, "error")
     return redirect(url_for("web.admin_users"))
 
 
+@bp.get("/admin/trail")
+@page("admin.trail")
+def admin_trail() -> Any:
+    """The administrators' trail: every one of the three reads what the others did."""
+    before = request.args.get("before", type=int)
+    events = admin_trail_events(wenshu(), me(), before_seq=before)
+    return render_template("admin_trail.html", events=events, action_label=ACTIONS)
+
+
 @bp.get("/admin/orgs")
-@page("admin.users")
+@page("admin.read")
 def admin_orgs() -> Any:
     orgs = _orgs()
     code = request.args.get("org") or (orgs[0].code if orgs else None)
@@ -119,7 +151,7 @@ def admin_orgs() -> Any:
 
 
 @bp.post("/admin/orgs")
-@page("admin.users")
+@page("orgs.manage")
 def admin_add_org() -> Any:
     f = request.form
     try:
@@ -139,7 +171,7 @@ def admin_add_org() -> Any:
 
 
 @bp.post("/admin/orgs/<code>")
-@page("admin.users")
+@page("orgs.manage")
 def admin_update_org(code: str) -> Any:
     try:
         changed = update_org(wenshu(), me(), code, dict(request.form))
@@ -152,7 +184,7 @@ def admin_update_org(code: str) -> Any:
 
 
 @bp.post("/admin/orgs/<code>/certificate")
-@page("admin.users")
+@page("orgs.certificates")
 def admin_certificate(code: str) -> Any:
     upload = request.files.get("p12")
     data = upload.read(1024 * 1024) if upload else b""
@@ -166,7 +198,7 @@ def admin_certificate(code: str) -> Any:
 
 
 @bp.get("/admin/orgs/<code>/seal.png")
-@page("admin.users")
+@page("admin.read")
 def admin_seal(code: str) -> Any:
     """The seal the org seals with: its uploaded one, else the drawn test seal."""
     org = next((o for o in _orgs() if o.code == code), None)

@@ -12,7 +12,8 @@ from service.http import session as web_auth
 from service.http.state import wenshu
 from service.http.web.blueprint import bp
 from service.http.web.guard import may, me, page, safe_next
-from service.workflows import accounts, logins, records
+from service.workflows import accounts, records
+from service.workflows.accounts import logins
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -28,7 +29,8 @@ def login() -> Any:
         ws, name, request.form.get("password", ""), remote_addr=request.remote_addr
     )
     if result.principal is None:
-        return render_template("login.html", next=target, name=name, error=result.error), 401
+        status = 429 if result.throttled else 401
+        return render_template("login.html", next=target, name=name, error=result.error), status
     web_auth.start_session(result)
     return redirect(target)
 
@@ -41,9 +43,11 @@ def logout() -> Any:
 
 
 @bp.get("/")
-@page("documents.read")
+@page()
 def home() -> Any:
     ws, who = wenshu(), me()
+    if not may(who, "documents.read"):  # an administrator: their own pages
+        return redirect(url_for("web.admin_users" if may(who, "admin.read") else "web.admin_trail"))
     total, recent = records.listing(ws, who, type=None, case_no=None, org=None, page=1, per_page=8)
     issuable = [dt for dt in DOCTYPES.values() if may(who, "drafts.write", issuers=dt.issuers)]
     labels = {dt.code: dt.label for dt in DOCTYPES.values()}
@@ -53,7 +57,7 @@ def home() -> Any:
 
 
 @bp.route("/account", methods=["GET", "POST"])
-@page("documents.read")
+@page()
 def account() -> Any:
     ws, who = wenshu(), me()
     errors: dict[str, str] = {}
@@ -74,6 +78,6 @@ def account() -> Any:
                 # the new password ended every session, this one too: start a fresh one
                 web_auth.renew_session(ws, who)
                 flash("密码已修改，其他设备上的登录已失效。", "ok")
-                return redirect(url_for("web.account"))
+                return redirect(url_for("web.home" if who.must_change_password else "web.account"))
     g.principal = who
     return render_template("account.html", errors=errors), 422 if errors else 200

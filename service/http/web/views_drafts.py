@@ -84,9 +84,7 @@ def _form_page(
 ) -> Any:
     ws, who = wenshu(), me()
     with ws.db.read() as s:
-        q = select(Org).order_by(Org.code)
-        if who.role != "admin":
-            q = q.where(Org.code == (org if draft_id else who.org_code))
+        q = select(Org).order_by(Org.code).where(Org.code == (org if draft_id else who.org_code))
         orgs = [(o.code, o.name) for o in s.scalars(q)]
     cases = list_cases(ws, who, page=1, per_page=100)["items"]
     if case_no and all(c["case_no"] != case_no for c in cases):

@@ -1,4 +1,10 @@
-"""Orgs and users: creating them (with a signing identity) and finding a user by API token."""
+"""Orgs and users: creating them (with a signing identity), their API tokens (expiring,
+rotated, revoked on disable), and finding a user by token.
+
+The rest of the accounts: login names (``names.py``), passwords (``passwords.py``), logins
+and the administrators' user page (``logins.py``), login throttling (``throttle.py``) and the
+administrators' trail (``admin_trail.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,21 @@ import secrets
 import unicodedata
 import zlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.audit import AuditChain
 from archive.certificates import record_certificate
+from archive.db import as_utc
 from archive.errors import ConflictError, NotFoundError, ValidationError
-from archive.models import Org, User
+from archive.models import Org, User, UserCredential
 from service.documents.pades import make_dev_identity
-from service.policy import ROLES
+from service.policy import LEGACY_ADMIN, ROLES
 from service.wiring import Wenshu
-from service.workflows.passwords import store_password
+from service.workflows.accounts.names import checked_name
+from service.workflows.accounts.passwords import store_password
 
 DEMO_ORG = {
     "code": "llyb",
@@ -28,6 +37,7 @@ DEMO_ORG = {
     "fonds_no": "J041",
     "region": "吕梁市",
 }
+"""The demo org ``wenshu init`` seeds, a test org (``add_org(is_test=True)``)."""
 
 
 #: An org's text fields as the bureau names them (errors name the field and say this).
@@ -62,9 +72,11 @@ class Principal:
     role: str
     org_id: int
     org_code: str
+    must_change_password: bool = False
+    """A web session whose password is temporary or expired: it may only set a new one."""
 
     def may_see_org(self, org_code: str) -> bool:
-        return self.role == "admin" or org_code == self.org_code
+        return org_code == self.org_code
 
 
 def hash_token(token: str) -> str:
@@ -82,9 +94,13 @@ def add_org(
     unit_code: str = "BGS",
     seal_text: str | None = None,
     region: str = "",
+    is_test: bool = False,
     actor: str = "system",
 ) -> Org:
-    """Create an org with a dev signing identity (a test certificate, marked as such)."""
+    """Create an org with a dev signing identity (a test certificate, marked as such).
+
+    ``is_test``: a test org, which may take an uploaded certificate that chains to no trust
+    root (the demo org is one); any other takes only one that does (``WENSHU_TRUST_ROOTS``)."""
     if not code or not code.replace("-", "").replace("_", "").isalnum() or not code.isascii():
         raise ValidationError(
             "机构代码只能由字母、数字、-、_ 组成", errors={"code": ["机构代码格式不正确"]}
@@ -109,6 +125,7 @@ def add_org(
             region=region,
             cert_pem=cert_pem.decode("ascii"),
             cert_is_test=True,
+            is_test=is_test,
             created_at=ws.now(),
         )
         s.add(org)
@@ -122,7 +139,7 @@ def add_org(
             action="org.create",
             org=code,
             object_id=code,
-            details={"name": name, "zihao": zihao},
+            details={"name": name, "zihao": zihao, "is_test": is_test},
         )
     return org
 
@@ -135,15 +152,19 @@ def add_user(
     org_code: str,
     actor: str = "system",
     password: str | None = None,
+    must_change: bool = False,
     full_name: str = "",
 ) -> str:
     """Create a user and return its API token (shown once; only its hash is stored).
 
-    With ``password`` the user can also log in to the web pages (stored as an argon2id hash).
-    ``full_name`` is the person's name (姓名), printed where a document names them (签发人).
+    ``name`` is the login (``names.checked_name``: canonical, not reserved). With ``password``
+    the user can also log in to the web pages (stored as an argon2id hash; ``must_change``:
+    a temporary one, to be replaced at the first login). ``full_name`` is the person's name
+    (姓名), printed where a document names them (签发人).
     """
     if role not in ROLES:
         raise ValidationError(f"角色必须是 {', '.join(ROLES)} 之一", errors={"role": ["未知角色"]})
+    name = checked_name(name)
     full_name = checked_full_name(full_name)
     token = secrets.token_urlsafe(32)
     with ws.db.write() as s:
@@ -158,12 +179,13 @@ def add_user(
             role=role,
             org_id=org.id,
             token_hash=hash_token(token),
+            token_expires_at=token_expiry(ws, ws.now()),
             created_at=ws.now(),
         )
         s.add(user)
         s.flush()
         if password is not None:
-            store_password(s, user, password, ws.now())
+            store_password(s, user, password, ws.now(), must_change=must_change)
         AuditChain.append(
             s,
             actor=actor,
@@ -190,10 +212,7 @@ def set_full_name(ws: Wenshu, *, name: str, full_name: str, actor: str = "system
     """Record (or correct) the person's name of a user: what a 上行文 prints as 签发人."""
     full_name = checked_full_name(full_name)
     with ws.db.write() as s:
-        row = s.execute(select(User, Org.code).join(Org).where(User.name == name)).first()
-        if row is None:
-            raise NotFoundError(f"用户 {name} 不存在")
-        user, org_code = row
+        user, org_code = _by_name(s, name)
         before, user.full_name = user.full_name, full_name
         AuditChain.append(
             s,
@@ -203,17 +222,6 @@ def set_full_name(ws: Wenshu, *, name: str, full_name: str, actor: str = "system
             object_id=name,
             details={"full_name": {"from": before, "to": full_name}},
         )
-
-
-def set_password(ws: Wenshu, *, name: str, password: str, actor: str = "system") -> None:
-    """Set (or reset) a user's web password; ends the user's sessions and clears a lockout."""
-    with ws.db.write() as s:
-        row = s.execute(select(User, Org.code).join(Org).where(User.name == name)).first()
-        if row is None:
-            raise NotFoundError(f"用户 {name} 不存在")
-        user, org_code = row
-        store_password(s, user, password, ws.now())
-        AuditChain.append(s, actor=actor, action="user.password", org=org_code, object_id=name)
 
 
 def printed_name(s: Session, user_id: int | None) -> str:
@@ -229,7 +237,96 @@ def printed_name(s: Session, user_id: int | None) -> str:
     return user.full_name
 
 
-def principal_for_token(session: Session, token: str) -> Principal | None:
+def set_password(ws: Wenshu, *, name: str, password: str, actor: str = "system") -> None:
+    """Set a user's web password — the user's own change, or ``wenshu user-password`` on the
+    server; ends the user's sessions. (An administrator's reset on the web is
+    ``logins.reset_password``: a temporary password.)"""
+    with ws.db.write() as s:
+        user, org_code = _by_name(s, name)
+        store_password(s, user, password, ws.now())
+        AuditChain.append(s, actor=actor, action="user.password", org=org_code, object_id=name)
+
+
+def token_expiry(ws: Wenshu, now: datetime) -> datetime | None:
+    """When a token made ``now`` expires (``WENSHU_TOKEN_MAX_AGE_DAYS``; None: never)."""
+    days = ws.settings.accounts.token_max_age_days
+    return now + timedelta(days=days) if days else None
+
+
+def rotate_token(ws: Wenshu, *, name: str, actor: str = "cli") -> tuple[str, datetime | None]:
+    """A new API token for ``name`` (the old one stops working); returns it and its expiry.
+    A disabled user gets none."""
+    token = secrets.token_urlsafe(32)
+    now = ws.now()
+    with ws.db.write() as s:
+        user, org_code = _by_name(s, name)
+        if not user.active:
+            raise ValidationError(f"用户 {name} 已停用，请先启用", errors={"name": ["已停用"]})
+        user.token_hash = hash_token(token)
+        user.token_expires_at = token_expiry(ws, now)
+        expires = user.token_expires_at
+        AuditChain.append(
+            s,
+            actor=actor,
+            action="user.token",
+            org=org_code,
+            object_id=name,
+            details={"expires_at": expires.isoformat() if expires else None},
+        )
+    return token, expires
+
+
+def set_active(ws: Wenshu, *, name: str, active: bool, actor: str = "cli") -> bool:
+    """Disable or enable a user by its exact stored name (malformed names of before included);
+    disabling revokes its token and ends its sessions, enabling revives neither. Returns
+    whether anything changed."""
+    with ws.db.write() as s:
+        user, org_code = _by_name(s, name)
+        if user.active == active:
+            return False
+        user.active = active
+        if not active:
+            revoke_credentials(s, user)
+        AuditChain.append(
+            s,
+            actor=actor,
+            action="user.update",
+            org=org_code,
+            object_id=name,
+            details={"active": [not active, active]},
+        )
+    return True
+
+
+def revoke_credentials(s: Session, user: User) -> None:
+    """The user's token stops working for good and every session ends (a disabled user)."""
+    user.token_hash = hash_token(secrets.token_urlsafe(32))  # a token nobody was given
+    cred = s.get(UserCredential, user.id)
+    if cred is not None:
+        cred.session_nonce = secrets.token_hex(16)
+
+
+def split_legacy_admins(ws: Wenshu) -> list[str]:
+    """Every user still holding the single ``admin`` role of before becomes a ``sysadmin``
+    (users, orgs, settings) — 等保 2.0 三员分立; returns their names. Security and audit
+    administrators are then made apart (``wenshu user-add NAME --role secadmin|auditadmin``)."""
+    with ws.db.write() as s:
+        rows = s.execute(select(User, Org.code).join(Org).where(User.role == LEGACY_ADMIN)).all()
+        for user, org_code in rows:
+            user.role = "sysadmin"
+            AuditChain.append(
+                s,
+                actor="system",
+                action="user.update",
+                org=org_code,
+                object_id=user.name,
+                details={"role": [LEGACY_ADMIN, "sysadmin"], "reason": "三员分立"},
+            )
+    return [user.name for user, _ in rows]
+
+
+def principal_for_token(session: Session, token: str, now: datetime) -> Principal | None:
+    """The user whose token this is, if it is active and the token has not expired."""
     row = session.execute(
         select(User, Org.code)
         .join(Org, User.org_id == Org.id)
@@ -238,7 +335,17 @@ def principal_for_token(session: Session, token: str) -> Principal | None:
     if row is None or not row[0].active:
         return None
     user, org_code = row
+    expires = as_utc(user.token_expires_at)
+    if expires is not None and expires <= now:
+        return None
     return Principal(user.id, user.name, user.role, user.org_id, org_code)
+
+
+def _by_name(s: Session, name: str) -> tuple[User, str]:
+    row = s.execute(select(User, Org.code).join(Org).where(User.name == name)).first()
+    if row is None:
+        raise NotFoundError(f"用户 {name} 不存在", errors={"name": ["用户不存在"]})
+    return row[0], row[1]
 
 
 def get_org(session: Session, code: str) -> Org:
