@@ -169,3 +169,18 @@ def test_the_cookie_is_secure_behind_a_tls_proxy(
     r = plain.post("/login", data={"name": "x-y", "password": "z", "csrf_token": token})
     assert "Secure" not in r.headers.get("Set-Cookie", "")
     ws.close()
+
+
+def test_a_password_typed_as_the_name_is_never_on_record(site: Any) -> None:
+    """An unknown name may be a password typed into the wrong box: the failed login is on
+    record without it, while a known name that failed is named."""
+    ws = site.extensions["wenshu"]
+    assert attempt(site, "wenshu2026secret", "x", CLERK_PC).status_code == 401
+    assert attempt(site, "demo-clerk", "wrong-password", CLERK_PC).status_code == 401
+    with ws.db.read() as s:
+        failed = s.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login_failed"))
+        rows = [(e.object_id, json.loads(e.details)["reason"]) for e in failed]
+        assert rows == [(None, "unknown_user"), ("demo-clerk", "bad_password")]
+        assert not any(
+            "wenshu2026secret" in (e.details or "") for e in s.scalars(select(AuditEvent))
+        )

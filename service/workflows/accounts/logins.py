@@ -82,7 +82,8 @@ def authenticate(ws: Wenshu, name: str, password: str, *, remote_addr: str | Non
                 if row[2] is None
                 else "bad_password"
             )
-            _failed(s, shown, details, org=row[1] if row else None)
+            # an unknown name may be a password typed in the wrong box: never on record
+            _failed(s, shown if row is not None else None, details, org=row[1] if row else None)
             return LoginResult(None, error=BAD_LOGIN)
         user, org_code, cred = row
         throttle.succeeded(s, remote_addr, name)
