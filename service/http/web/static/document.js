@@ -27,7 +27,7 @@
       // "trusted" means: the certificate this system has on record for the org. An outside
       // verifier (pdfsig, a PDF reader) knows nothing of it and says "issuer unknown".
       row("证书", sig.trusted, sig.trusted ? "本系统登记的本机构证书" : "非本系统登记的证书");
-      facts.appendChild(W.h("dd", { class: "muted small", text: "此处“可信”指本系统信任：外部软件验证时，须先信任本机构的根证书，否则显示“签发者未知”。" }));
+      facts.lastChild.appendChild(W.h("div", { class: "muted small", text: "此处“可信”指本系统信任：外部软件验证时，须先信任本机构的根证书，否则显示“签发者未知”。" }));
       if (sig.signer) { facts.appendChild(W.h("dt", { text: "签章人" })); facts.appendChild(W.h("dd", { text: sig.signer })); }
       if (sig.signed_at) {
         facts.appendChild(W.h("dt", { text: "签章时间" }));
