@@ -10,7 +10,17 @@ import swagger_ui_bundle
 from flask import Flask, send_from_directory
 
 from service.http import auth, denials, errors, headers, limits, logs, metrics
-from service.http.api import audit, cases, doctypes, documents, drafts, orgs, search, uploads
+from service.http.api import (
+    audit,
+    cases,
+    doctypes,
+    documents,
+    drafts,
+    orgs,
+    registers,
+    search,
+    uploads,
+)
 from service.http.web import pages
 from service.settings import load_settings
 from service.wiring import Wenshu
@@ -73,6 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         search.blp,
         audit.blp,
         orgs.blp,
+        registers.blp,
     ):
         api.register_blueprint(blp)
     doctypes.register_input_schemas(api)

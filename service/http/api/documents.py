@@ -36,6 +36,9 @@ from service.http.state import wenshu
 from service.workflows import drafts, issue_once, records, signed_copy
 from service.workflows.accounts import Principal, get_org
 from service.workflows.issuing import IssueRequest, issue, preview
+from service.workflows.lists import registers, tables
+from service.workflows.lists.documents import DocumentFilter
+from service.workflows.lists.tables import Table
 
 blp = Blueprint(
     "documents",
@@ -139,19 +142,32 @@ class Documents(MethodView):
 
     @blp.arguments(DocumentListQuerySchema, location="query")
     @blp.response(200, DocumentListSchema)
+    @blp.alt_response(
+        200,
+        description="format=xlsx|csv：按筛选条件导出全部",
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        success=True,
+    )
     @declare_errors(blp, 403, 422)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Any:
+        """文书列表：关键词、类型、状态、案件、被检查机构、当事人、签发日期，按签发时间排序；
+        ``format=xlsx|csv`` 导出全部符合条件的文书（审计事件 documents.export）。"""
         ws = wenshu()
-        who = auth.current()
+        who = auth.require("documents.read")
+        flt = document_filter(args)
+        if args["format"]:
+            table = registers.export_documents(ws, who, flt, args["org"], args["format"])
+            return spreadsheet(table, args["format"])
         total, views = records.listing(
             ws,
             who,
-            type=args["type"],
-            case_no=args["case_no"],
+            type=None,
+            case_no=None,
             org=args["org"],
             page=args["page"],
             per_page=args["per_page"],
             signed_copy=args["signed_copy"],
+            flt=flt,
         )
         return {
             "total": total,
@@ -159,6 +175,29 @@ class Documents(MethodView):
             "per_page": args["per_page"],
             "items": [records.to_json(ws, v) for v in views],
         }
+
+
+def document_filter(args: dict[str, Any]) -> DocumentFilter:
+    """The list's filters from parsed query arguments (the API's and the page's)."""
+    return DocumentFilter(
+        q=args.get("q") or "",
+        type=args.get("type") or None,
+        status=args.get("status") or None,
+        case_no=args.get("case_no") or None,
+        institution=(args.get("institution") or "").strip() or None,
+        person=(args.get("person") or "").strip() or None,
+        date_from=args.get("date_from"),
+        date_to=args.get("date_to"),
+        sort=args.get("sort") or "-issued_at",
+    )
+
+
+def spreadsheet(table: Table, fmt: str) -> Response:
+    resp = Response(tables.render(table, fmt), mimetype=tables.FORMATS[fmt])
+    resp.headers["Content-Disposition"] = content_disposition(
+        f"{table.name}.{fmt}", attachment=True
+    )
+    return resp
 
 
 def from_draft(body: dict[str, Any]) -> None:
