@@ -168,3 +168,23 @@ def _events(ws: Any, action: str) -> list[AuditEvent]:
                 select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
             )
         )
+
+
+def test_audit_events_newest_first_by_actor_date_and_document_number(archive: Any) -> None:
+    ws, d = archive["ws"], archive["docs"]
+    auditor = archive["auditor"]
+    r = auditor.get(f"/api/v1/audit/events?order=desc&document={d['n2']['wenhao']}")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert [e["action"] for e in body["events"]] == ["document.withdraw", "document.issue"]
+    assert body["scope"] == ["llyb"]
+    r = auditor.get(f"/api/v1/audit/events?order=desc&document={d['record']['archive_no']}")
+    assert {e["object_id"] for e in r.get_json()["events"]} == {d["record"]["id"]}
+    r = auditor.get("/api/v1/audit/events?order=desc&actor=l-clerk&per_page=2&page=2")
+    events = r.get_json()["events"]
+    assert len(events) == 2 and {e["actor"] for e in events} == {"l-clerk"}
+    first = auditor.get("/api/v1/audit/events?order=desc&actor=l-clerk&per_page=2").get_json()
+    assert first["events"][0]["seq"] > first["events"][1]["seq"] > events[0]["seq"]
+    tomorrow = ws.local_date(ws.now()) + timedelta(days=1)
+    r = auditor.get(f"/api/v1/audit/events?date_from={tomorrow}")
+    assert r.get_json()["total"] == 0

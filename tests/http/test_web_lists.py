@@ -45,6 +45,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, converter_dir: dict[str, Any]
     app = make_app(tmp_path_factory.mktemp("web-lists"), converter_dir)
     ws = app.extensions["wenshu"]
     add_user(ws, name="w-clerk", role="clerk", org_code="llyb", password=PASSWORD)
+    add_user(ws, name="w-auditor", role="auditor", org_code="llyb", password=PASSWORD)
     inspector = Client(app, add_user(ws, name="w-inspector", role="inspector", org_code="llyb"))
     clerk = Client(app, add_user(ws, name="w-api-clerk", role="clerk", org_code="llyb"))
     r = inspector.post(
@@ -170,4 +171,28 @@ def test_case_timeline_names_the_person(site: Site, browser: Any) -> None:
     for name in ("赵志明", "钱立新", "孙海燕"):
         assert f"{name}询问笔录" in text
     shot(page, "lists-case-820")
+    page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, TABLET], ids=["1280", "820"])
+def test_auditor_finds_a_documents_events_by_its_wenhao(
+    site: Site, browser: Any, viewport: Any
+) -> None:
+    page = open_page(browser, site, viewport)
+    login(page, site, "w-auditor")
+    page.goto(site.url + "/audit")
+    status = page.locator("#events-status")
+    status.filter(has_text="新的在前").wait_for()
+    assert "本机构（吕梁市医疗保障局）" in status.inner_text()
+    seqs = [int(t) for t in page.locator("#events-body td.num").all_inner_texts()]
+    assert seqs == sorted(seqs, reverse=True) and len(seqs) > 1
+    n1 = site.issued["n1"]
+    page.get_by_label("文书（文号、档号或标题）").fill(n1["wenhao"])
+    page.get_by_role("button", name="筛选").last.click()
+    status.filter(has_text="共 2 条").wait_for()  # its issue and its withdrawal
+    actions = page.locator("#events-body td .badge").all_inner_texts()
+    assert actions == ["作废", "签发"]
+    details = page.locator("#events-body .event-details").first.inner_text()
+    assert "原因" in details and "重发" in details and "{" not in details
+    shot(page, f"lists-audit-{viewport['width']}")
     page.context.close()

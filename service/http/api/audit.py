@@ -8,7 +8,7 @@ the chain and nothing more); an admin may name any org, or none for all.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import Response
@@ -16,7 +16,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from archive import retention
 from archive.audit import AuditChain, event_dict, iso
@@ -95,7 +95,32 @@ class EventsQuerySchema(OrgQuerySchema):
     )
     object_id = fields.String(load_default=None)
     action = fields.String(load_default=None)
+    actor = fields.String(
+        load_default=None,
+        validate=validate.Length(max=100, error="操作人最多 100 字"),
+        metadata={"description": "操作人（用户名）"},
+    )
+    document = fields.String(
+        load_default=None,
+        validate=validate.Length(max=200, error="文书最多 200 字"),
+        metadata={"description": "文书：文号、档号或标题（的一部分），不必是内部 ID"},
+    )
+    date_from = fields.Date(
+        load_default=None, error_messages={"invalid": "起始日期应为 YYYY-MM-DD"}
+    )
+    date_to = fields.Date(load_default=None, error_messages={"invalid": "截止日期应为 YYYY-MM-DD"})
+    order = fields.String(
+        load_default="asc",
+        validate=validate.OneOf(["asc", "desc"], error="order 只能是 asc 或 desc"),
+        metadata={"description": "asc 旧→新（默认，配合 after_seq）· desc 新→旧（配合 page）"},
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+    @validates_schema
+    def _dates_in_order(self, data: dict[str, Any], **_kw: Any) -> None:
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise SchemaError({"date_to": ["截止日期不能早于起始日期"]})
 
 
 class EventOutSchema(AuditEventSchema):
@@ -105,6 +130,11 @@ class EventOutSchema(AuditEventSchema):
 
 class EventsSchema(Schema):
     total = fields.Integer()
+    scope = fields.List(
+        fields.String(),
+        allow_none=True,
+        metadata={"description": "所计事件的机构（null：全部机构）"},
+    )
     events = fields.List(fields.Nested(EventOutSchema))
 
 
@@ -261,12 +291,51 @@ class Events(MethodView):
             q = q.where(AuditEvent.object_id == args["object_id"])
         if args["action"]:
             q = q.where(AuditEvent.action == args["action"])
+        q = event_filters(q, args, scope)
+        newest = args["order"] == "desc"
         with wenshu().db.read() as s:
             total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-            rows = s.execute(q.order_by(AuditEvent.seq).limit(args["per_page"])).all()
+            rows = s.execute(
+                q.order_by(AuditEvent.seq.desc() if newest else AuditEvent.seq)
+                .offset((args["page"] - 1) * args["per_page"] if newest else 0)
+                .limit(args["per_page"])
+            ).all()
             events = [event_dict(ev, salt) for ev, salt in rows]
         _record(who, "audit.events", args["org"], dict(args, returned=len(events)))
-        return {"total": total, "events": events}
+        return {
+            "total": total,
+            "scope": sorted(scope) if scope is not None else None,
+            "events": events,
+        }
+
+
+def event_filters(q: Any, args: dict[str, Any], scope: set[str] | None) -> Any:
+    """Actor, date range and document (by 文号, 档号 or title, as well as by id)."""
+    ws = wenshu()
+    if args.get("actor"):
+        q = q.where(AuditEvent.actor == args["actor"].strip())
+    if args.get("date_from"):
+        q = q.where(AuditEvent.at >= _utc_day(ws, args["date_from"]))
+    if args.get("date_to"):
+        q = q.where(AuditEvent.at < _utc_day(ws, args["date_to"] + timedelta(days=1)))
+    if args.get("document"):
+        text = args["document"].strip()
+        docs = select(Document.id).where(
+            or_(
+                Document.id == text,
+                Document.wenhao == text,
+                Document.archive_no == text,
+                Document.title.contains(text, autoescape=True),
+            )
+        )
+        if scope is not None:
+            docs = docs.join(Org, Org.id == Document.org_id).where(Org.code.in_(scope))
+        q = q.where(AuditEvent.object_id.in_(docs))
+    return q
+
+
+def _utc_day(ws: Any, day: Any) -> Any:
+    return datetime.combine(day, time.min, tzinfo=ws.tz).astimezone(UTC)
 
 
 @blp.route("/audit/verify")
