@@ -188,3 +188,17 @@ def test_audit_events_newest_first_by_actor_date_and_document_number(archive: An
     tomorrow = ws.local_date(ws.now()) + timedelta(days=1)
     r = auditor.get(f"/api/v1/audit/events?date_from={tomorrow}")
     assert r.get_json()["total"] == 0
+
+
+def test_a_pdf_shown_in_the_page_is_a_view_and_a_download_a_download(archive: Any) -> None:
+    ws, c, doc = archive["ws"], archive["auditor"], archive["docs"]["n3"]
+    seen = len(_events(ws, "document.view")), len(_events(ws, "document.download"))
+    assert c.get(f"/api/v1/documents/{doc['id']}/pdf?view=1").status_code == 200
+    assert (len(_events(ws, "document.view")), len(_events(ws, "document.download"))) == (
+        seen[0] + 1,
+        seen[1],
+    )
+    assert c.get(f"/api/v1/documents/{doc['id']}/pdf").status_code == 200
+    assert len(_events(ws, "document.download")) == seen[1] + 1
+    assert c.get(f"/api/v1/documents/{doc['id']}/verify?on_view=1").status_code == 200
+    assert '"on_view":true' in _events(ws, "document.verify")[-1].details.replace(" ", "")

@@ -196,3 +196,25 @@ def test_auditor_finds_a_documents_events_by_its_wenhao(
     assert "原因" in details and "重发" in details and "{" not in details
     shot(page, f"lists-audit-{viewport['width']}")
     page.context.close()
+
+
+def test_repeatable_rows_put_the_input_first_and_undo_a_removal(site: Site, browser: Any) -> None:
+    page = open_page(browser, site, TABLET)
+    login(page, site, "w-clerk")
+    page.goto(site.url + "/documents/new/notice")
+    body = page.locator('#docform [data-field="body"]').first
+    body.locator(".item").first.wait_for()
+    before = body.locator(":scope > ol > li.item, :scope > ul > li.item").count()
+    order = body.locator(".item").first.evaluate(
+        "li => [...li.querySelectorAll('input, textarea, select, button')]"
+        ".filter(e => !e.disabled && e.offsetParent !== null).map(e => e.tagName)"
+    )
+    assert order[0] != "BUTTON" and order[-1] == "BUTTON", order
+    body.locator(".item").first.get_by_role("button", name="删除").click()
+    removed = body.locator(".item-removed")
+    assert removed.is_visible() and "已删除" in removed.inner_text()
+    shot(page, "lists-form-undo-820", full_page=False)
+    removed.get_by_role("button", name="撤销").click()
+    assert body.locator(".item-removed").count() == 0
+    assert body.locator(":scope > ol > li.item, :scope > ul > li.item").count() == before
+    page.context.close()

@@ -9,6 +9,7 @@ from flask import Response, send_file
 from flask import request as flask_request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import EXCLUDE, fields
 from marshmallow import ValidationError as SchemaError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -26,6 +27,7 @@ from service.http.api.schemas import (
     DocumentListSchema,
     DocumentSchema,
     PreviewInputSchema,
+    RequestSchema,
     SignedCopyQuerySchema,
     SignedCopyStatusSchema,
     VerifySchema,
@@ -226,7 +228,27 @@ class DocumentItem(MethodView):
         return records.to_json(ws, view)
 
 
-def _file(doc_id: str, kind: str) -> Response:
+class FileQuerySchema(RequestSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    view = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true：在页面中显示（记为查阅 document.view，而非下载）"},
+    )
+
+
+class VerifyQuerySchema(RequestSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    on_view = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true：打开文书页面时自动验证（事件注明，以区别于用户的验证）"},
+    )
+
+
+def _file(doc_id: str, kind: str, shown: bool = False) -> Response:
     ws = wenshu()
     who = auth.current()
     view = records.load(ws, who, doc_id)
@@ -242,17 +264,20 @@ def _file(doc_id: str, kind: str) -> Response:
     name = (view.doc.wenhao or view.doc.archive_no) + "." + kind
     resp.headers["Content-Disposition"] = content_disposition(name, attachment=kind == "docx")
     resp.headers["X-Content-SHA256"] = digest
-    # Recorded once the answer is formed: an answer that fails leaves no download event.
-    records.record_read(ws, who, "document.download", view, {"file": kind, "sha256": digest})
+    # Recorded once the answer is formed: an answer that fails leaves no event. A PDF shown in
+    # the page (or a tab) is a view; anything else is a download.
+    action = "document.view" if shown else "document.download"
+    records.record_read(ws, who, action, view, {"file": kind, "sha256": digest})
     return resp
 
 
 @blp.route("/<string:doc_id>/pdf")
 class DocumentPdf(MethodView):
+    @blp.arguments(FileQuerySchema, location="query")
     @blp.response(200, content_type="application/pdf", description="签章后的 PDF/A-2b")
-    @declare_errors(blp, 404)
-    def get(self, doc_id: str) -> Response:
-        return _file(doc_id, "pdf")
+    @declare_errors(blp, 404, 422)
+    def get(self, args: dict[str, Any], doc_id: str) -> Response:
+        return _file(doc_id, "pdf", shown=args["view"])
 
 
 @blp.route("/<string:doc_id>/docx")
@@ -267,16 +292,20 @@ class DocumentDocx(MethodView):
 
 @blp.route("/<string:doc_id>/verify")
 class DocumentVerify(MethodView):
+    @blp.arguments(VerifyQuerySchema, location="query")
     @blp.response(200, VerifySchema)
-    @declare_errors(blp, 404)
-    def get(self, doc_id: str) -> dict[str, Any]:
+    @declare_errors(blp, 404, 422)
+    def get(self, args: dict[str, Any], doc_id: str) -> dict[str, Any]:
         ws = wenshu()
         who = auth.current()
         view = records.load(ws, who, doc_id)
         result = records.verification(ws, view)
         if result["problems"]:
             telemetry.VERIFY_FAILURES.inc()
-        records.record_read(ws, who, "document.verify", view, {"ok": not result["problems"]})
+        details: dict[str, Any] = {"ok": not result["problems"]}
+        if args["on_view"]:
+            details["on_view"] = True
+        records.record_read(ws, who, "document.verify", view, details)
         return result
 
 

@@ -179,7 +179,8 @@
     per_page: "每页", object_id: "对象", after_seq: "序号之后", case_no: "案件编号",
     docx_sha256: "Word 文档哈希", input_sha256: "输入哈希", pdf_sha256: "PDF 哈希",
     seal_sha256: "印章哈希", seal_drawn: "测试用绘制印章", attachments: "附件", supersedes: "更正对象",
-    draft_id: "草稿", signed: "签章", page_count: "页数", retention: "保管期限" };
+    draft_id: "草稿", signed: "签章", page_count: "页数", retention: "保管期限",
+    on_view: "打开页面时自动验证" };
   var FILES = { pdf: "PDF", docx: "Word 文档" };
   function value(k, v) {
     if (v === true) return "是";
