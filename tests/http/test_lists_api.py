@@ -202,3 +202,15 @@ def test_a_pdf_shown_in_the_page_is_a_view_and_a_download_a_download(archive: An
     assert len(_events(ws, "document.download")) == seen[1] + 1
     assert c.get(f"/api/v1/documents/{doc['id']}/verify?on_view=1").status_code == 200
     assert '"on_view":true' in _events(ws, "document.verify")[-1].details.replace(" ", "")
+
+
+def test_audit_events_export_with_the_filters_in_chinese(archive: Any) -> None:
+    ws, d, auditor = archive["ws"], archive["docs"], archive["auditor"]
+    r = auditor.get(f"/api/v1/audit/events?document={d['n2']['wenhao']}&format=xlsx")
+    assert r.status_code == 200, r.data[:200]
+    rows = list(load_workbook(io.BytesIO(r.data)).active.iter_rows(values_only=True))
+    assert rows[0][:5] == ("序号", "时间", "操作人", "机构", "操作")
+    assert [row[4] for row in rows[1:]] == ["作废", "签发"]
+    assert "标题有误，作废" in rows[1][6]
+    last = _events(ws, "audit.events")[-1]
+    assert last.actor == "l-auditor" and '"format":"xlsx"' in last.details.replace(" ", "")

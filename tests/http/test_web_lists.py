@@ -218,3 +218,24 @@ def test_repeatable_rows_put_the_input_first_and_undo_a_removal(site: Site, brow
     assert body.locator(".item-removed").count() == 0
     assert body.locator(":scope > ol > li.item, :scope > ul > li.item").count() == before
     page.context.close()
+
+
+def test_a_search_with_a_backwards_date_range_clears_the_old_results(
+    site: Site, browser: Any
+) -> None:
+    page = open_page(browser, site, TABLET)
+    login(page, site, "w-clerk")
+    page.goto(site.url + "/search?q=询问笔录")
+    status = page.locator("#search-status")
+    status.filter(has_text="共").wait_for()
+    assert page.locator("#hits > li").count() >= 3  # the transcripts, and whatever quotes them
+    page.locator('#search-form [name="date_from"]').fill("2026-03-02")
+    page.locator('#search-form [name="date_to"]').fill("2026-03-01")
+    page.locator("#search-form").evaluate("f => f.requestSubmit()")
+    page.locator("#search-status.flash-error").wait_for()
+    text = status.inner_text()
+    assert "日期" in text and "。：" not in text
+    assert page.locator("#hits > li").count() == 0
+    assert page.locator("#facets > *").count() == 0 and page.locator("#search-pager").is_hidden()
+    shot(page, "lists-search-error-820")
+    page.context.close()

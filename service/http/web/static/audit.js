@@ -211,6 +211,12 @@
       var el = evForm.elements[name];
       if (el && el.value.trim()) q.set(name, el.value.trim());
     });
+    var exp = new URLSearchParams(q);
+    exp.delete("page"); exp.delete("per_page"); exp.delete("order");
+    exp.set("format", "xlsx");
+    document.getElementById("events-xlsx").href = "/api/v1/audit/events?" + exp.toString();
+    exp.set("format", "csv");
+    document.getElementById("events-csv").href = "/api/v1/audit/events?" + exp.toString();
     spinner(evStatus, "正在读取事件…");
     evStatus.className = "muted";
     W.api("/api/v1/audit/events?" + q.toString()).then(json).then(function (r) {

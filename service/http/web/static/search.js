@@ -99,7 +99,7 @@
       else if (v && typeof v === "object") Object.keys(v).forEach(function (k) { flat(v[k]); });
       else if (v) msgs.push(String(v));
     })(r.errors || {});
-    var head = (r.message || "").replace(/^[。：\s]+$/, "") || "检索条件有误";
+    var head = (r.message || "").replace(/[。：:\s]+$/, "") || "检索条件有误";
     list.textContent = "";
     facets.textContent = "";
     pager.textContent = "";
