@@ -70,6 +70,7 @@ ACTIONS: dict[str, str] = {
     "fixity.failure": "完整性异常",
     "documents.export": "导出文书清单",
     "register.dispatch": "查阅发文登记簿",
+    "cases.export": "导出案件登记簿",
     "access.denied": "拒绝访问",
     "numbers.gaps": "编号核对",
     "retention.review": "到期鉴定清单",

@@ -214,3 +214,17 @@ def test_audit_events_export_with_the_filters_in_chinese(archive: Any) -> None:
     assert "标题有误，作废" in rows[1][6]
     last = _events(ws, "audit.events")[-1]
     assert last.actor == "l-auditor" and '"format":"xlsx"' in last.details.replace(" ", "")
+
+
+def test_case_register_lists_each_case_with_what_it_lacks(archive: Any) -> None:
+    ws, clerk = archive["ws"], archive["clerk"]
+    r = clerk.post("/api/v1/cases", {"case_no": "LL-2026-031", "title": "=1+1 某医院检查"})
+    assert r.status_code == 201, r.get_json()
+    r = clerk.get("/api/v1/cases?format=xlsx")
+    assert r.status_code == 200
+    sheet = load_workbook(io.BytesIO(r.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("案件编号", "案件名称", "立案时间", "文书件数", "案卷", "尚缺")
+    assert rows[1][0] == "LL-2026-031" and rows[1][4] == "未齐" and "检查报告" in rows[1][5]
+    assert sheet.cell(row=2, column=2).data_type == "s"
+    assert _events(ws, "cases.export")[-1].actor == "l-clerk"
