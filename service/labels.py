@@ -72,8 +72,21 @@ ACTIONS: dict[str, str] = {
     "audit.checkpoint": "签署检查点",
     "audit.export": "导出审计数据",
     "audit.report": "生成审计报告",
-    "fixity.check": "固定性检查",
-    "fixity.failure": "固定性异常",
+    "fixity.check": "完整性检查",
+    "fixity.failure": "完整性异常",
+    "documents.export": "导出文书清单",
+    "register.dispatch": "查阅发文登记簿",
+    "cases.export": "导出案件登记簿",
+    "access.denied": "拒绝访问",
     "numbers.gaps": "编号核对",
     "retention.review": "到期鉴定清单",
+}
+
+#: why a checkpoint of the chain was signed → its name (pages and the audit report)
+CHECKPOINT_REASONS = {
+    "interval": "定时",
+    "manual": "手动",
+    "export": "审计导出",
+    "report": "审计报告",
+    "cli": "命令行",
 }

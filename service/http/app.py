@@ -11,7 +11,17 @@ from flask import Flask, send_from_directory
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.http import auth, denials, errors, headers, limits, logs, metrics
-from service.http.api import audit, cases, doctypes, documents, drafts, orgs, search, uploads
+from service.http.api import (
+    audit,
+    cases,
+    doctypes,
+    documents,
+    drafts,
+    orgs,
+    registers,
+    search,
+    uploads,
+)
 from service.http.web import pages
 from service.settings import load_settings
 from service.wiring import Wenshu
@@ -76,6 +86,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         search.blp,
         audit.blp,
         orgs.blp,
+        registers.blp,
     ):
         api.register_blueprint(blp)
     doctypes.register_input_schemas(api)

@@ -42,6 +42,7 @@ from service.doctypes import get_doctype
 from service.documents._internals import run_xml
 from service.documents.pades import sign_pdf
 from service.labels import ACTIONS as ACTION_LABELS  # one list of Chinese action names
+from service.labels import CHECKPOINT_REASONS
 from service.wiring import Wenshu
 from service.workflows.accounts import Principal, get_org
 from service.workflows.fixity import checkpoint_now
@@ -286,7 +287,7 @@ def audit_report(
 
 def _type_label(code: str) -> str:
     doctype = get_doctype(code)
-    return f"{doctype.label}（{code}）" if doctype else code
+    return doctype.label if doctype else "其他类型"
 
 
 def _run(
@@ -349,9 +350,9 @@ def render_report_docx(facts: dict[str, Any], *, generated: str, by: str) -> byt
     _para(doc, f"本期间本机构共记录事件 {sum(n for _, n in facts['by_action'])} 个。按动作：")
     _table(
         doc,
-        ["动作", "代码", "次数"],
-        [[ACTION_LABELS.get(a, a), a, n] for a, n in facts["by_action"]],
-        [50, 76, 30],
+        ["动作", "次数"],
+        [[ACTION_LABELS.get(a, "其他操作"), n] for a, n in facts["by_action"]],
+        [106, 50],
     )
     _para(doc, "按用户：")
     _table(doc, ["用户", "次数"], [[a, n] for a, n in facts["by_actor"]], [106, 50])
@@ -400,7 +401,7 @@ def render_report_docx(facts: dict[str, Any], *, generated: str, by: str) -> byt
     else:
         _para(doc, "所有编号均有着落，无缺号。")
 
-    _heading(doc, "三、固定性检查")
+    _heading(doc, "三、完整性检查")
     last = facts["fixity_last"]
     _para(
         doc,
@@ -446,12 +447,20 @@ def render_report_docx(facts: dict[str, Any], *, generated: str, by: str) -> byt
     _table(
         doc,
         ["序号", "签署时间", "链头哈希（前 16 位）", "缘由"],
-        [[c["seq"], c["local_at"], c["head_hash"][:16], c["reason"]] for c in facts["checkpoints"]],
+        [
+            [
+                c["seq"],
+                c["local_at"],
+                c["head_hash"][:16],
+                CHECKPOINT_REASONS.get(c["reason"], "其他"),
+            ]
+            for c in facts["checkpoints"]
+        ],
         [20, 46, 60, 30],
     )
     _para(
         doc,
-        "本报告由系统生成，以本机构签章密钥签署；可用审计导出与 scripts/verify_export.py 离线核验。",
+        "本报告由系统生成，以本机构签章密钥签署；报告所列事件与检查点可用审计导出数据离线核验。",
         size=10.5,
     )
     out = io.BytesIO()

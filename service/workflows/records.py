@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from marshmallow import ValidationError as SchemaError
@@ -14,7 +14,7 @@ from archive.certificates import trusted_certificates
 from archive.errors import ConflictError, Forbidden, NotFoundError, OutsideOrg, ValidationError
 from archive.indexer import enqueue
 from archive.models import Document, Draft, Org, User, Withdrawal
-from archive.signed_copies import CopyState, latest_copies, missing_condition
+from archive.signed_copies import CopyState, latest_copies
 from schemas.fields import PlainText
 from schemas.masking import mask_identifiers
 from service import policy
@@ -22,6 +22,8 @@ from service.doctypes import HAND_SIGNED
 from service.documents.pades import verify_pdf
 from service.wiring import Wenshu
 from service.workflows.accounts import Principal
+from service.workflows.lists.documents import DocumentFilter, restrict
+from service.workflows.lists.subjects import Subjects, list_title, subjects_of
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,19 @@ class DocumentView:
     """The latest signed copy (records and transcripts only)."""
     approval: dict[str, Any] | None = None
     """The 签发 of the draft it was issued from (None: issued without a draft)."""
+    subjects: Subjects = Subjects()
+    """Institution, person and day, from the archived input (what tells a list's rows apart)."""
+
+    @property
+    def list_title(self) -> str:
+        return list_title(self.doc, self.org, self.subjects)
+
+    @property
+    def status_label(self) -> str:
+        """有效, 已作废 or 已更正 (a later document supersedes it)."""
+        if self.withdrawal is not None:
+            return "已作废"
+        return "已更正" if self.superseded_by else "有效"
 
     @property
     def owes_signed_copy(self) -> bool:
@@ -61,6 +76,9 @@ def to_json(ws: Wenshu, v: DocumentView, base_url: str = "/api/v1/documents") ->
         "wenhao": d.wenhao,
         "archive_no": d.archive_no,
         "title": mask_identifiers(d.title),
+        "list_title": v.list_title,
+        "institution": v.subjects.institution,
+        "person": v.subjects.person,
         "sha256": d.pdf_sha256,
         "issued_at": _iso(ws, d.issued_at),
         "issued_by": v.issued_by,
@@ -188,7 +206,9 @@ def load(ws: Wenshu, who: Principal, doc_id: str) -> DocumentView:
         signed = latest_copies(s, [doc_id]).get(doc_id)
         approval = approvals(ws, s, [doc_id]).get(doc_id)
         doc, org, issued_by, withdrawal = row
-        return DocumentView(doc, org, issued_by, withdrawal, tuple(later), signed, approval)
+        return DocumentView(
+            doc, org, issued_by, withdrawal, tuple(later), signed, approval, subjects_of(ws, doc)
+        )
 
 
 def record_read(
@@ -216,37 +236,48 @@ def listing(
     page: int,
     per_page: int,
     signed_copy: str | None = None,
+    flt: DocumentFilter | None = None,
 ) -> tuple[int, list[DocumentView]]:
-    """A page of the caller's documents; ``signed_copy="missing"``: those still owing their
-    hand-signed original (live records and transcripts without one)."""
+    """A page of the caller's documents narrowed by ``flt`` (``type``/``case_no`` add to it;
+    ``signed_copy="missing"``: those still owing their hand-signed original)."""
     may_read(who)
+    flt = flt or DocumentFilter()
+    flt = replace(
+        flt,
+        type=type or flt.type,
+        case_no=case_no or flt.case_no,
+        status="signed_copy_missing" if signed_copy == "missing" else flt.status,
+    )
     q = _query()
     if org and org != who.org_code:
         raise Forbidden("无权访问其他机构的文书", reason="org")
     q = q.where(Org.code == who.org_code)
-    if type:
-        q = q.where(Document.type == type)
-    if case_no:
-        q = q.where(Document.case_no == case_no)
-    if signed_copy == "missing":
-        q = q.where(missing_condition(HAND_SIGNED), Withdrawal.document_id.is_(None))
+    orgs: list[str] | None = [who.org_code]
+    q = restrict(ws, q, flt, orgs)
     with ws.db.read() as s:
-        total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-        rows = s.execute(
-            q.order_by(Document.issued_at.desc(), Document.id)
-            .offset((page - 1) * per_page)
-            .limit(per_page)
-        ).all()
+        total = int(s.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0)
+        rows = s.execute(q.offset((page - 1) * per_page).limit(per_page)).all()
+        ids = [r[0].id for r in rows]
         signed = latest_copies(s, [r[0].id for r in rows if r[0].type in HAND_SIGNED])
-        approved = approvals(ws, s, [r[0].id for r in rows])
+        approved = approvals(ws, s, ids)
+        later: dict[str, list[str]] = {}
+        if ids:
+            for new_id, old_id in s.execute(
+                select(Document.id, Document.supersedes)
+                .where(Document.supersedes.in_(ids))
+                .order_by(Document.issued_at)
+            ):
+                later.setdefault(old_id, []).append(new_id)
     return total, [
         DocumentView(
             doc,
             org,
             issued_by,
             withdrawal,
+            superseded_by=tuple(later.get(doc.id, ())),
             signed=signed.get(doc.id),
             approval=approved.get(doc.id),
+            subjects=subjects_of(ws, doc),
         )
         for doc, org, issued_by, withdrawal in rows
     ]

@@ -268,11 +268,11 @@ def test_audit_report_is_a_signed_pdf_of_the_period(users: dict[str, Any], ws: A
         f"期间：{YEAR}-01-01至{YEAR}-12-31",
         "事件统计",
         "u-clerk",
-        "document.issue",
+        "签发",
         "编号核对",
         f"J041-{YEAR}-D30-BGS",
         "无缺号",
-        "固定性检查",
+        "完整性检查",
         doc["wenhao"],
         doc["id"],
         "文件哈希不符",
@@ -281,6 +281,8 @@ def test_audit_report_is_a_signed_pdf_of_the_period(users: dict[str, Any], ws: A
         "本期间签署的检查点",
     ):
         assert expected in text, expected
+    for code in ("document.issue", "export", "(inspection_record)", "（notice）", "固定性", ".py"):
+        assert code not in text, code  # the report speaks Chinese, with the pages' words
     assert ("audit.report", "u-auditor") in [(a, u) for a, u, _ in actions(ws, org="llyb")]
     bad = users["auditor"].get(f"/api/v1/audit/report?from={YEAR}-12-31&to={YEAR}-01-01")
     assert bad.status_code == 422 and "结束日期不能早于开始日期" in str(bad.get_json()["errors"])

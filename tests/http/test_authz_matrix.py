@@ -151,6 +151,7 @@ POLICY: dict[tuple[str, str], Policy] = {
         body=lambda v: {"json": {"document_id": v["doc_id"], "hold": True, "reason": "矩阵保全"}},
     ),
     ("/api/v1/numbers/gaps", "GET"): api(*AUDIT, query=ORG_Q),
+    ("/api/v1/registers/dispatch", "GET"): api(*ALL, query=ORG_Q + "&year=2026"),
     ("/metrics", "GET"): api("sysadmin", scope="none"),
     # -- public: no data, only status, the API's description and static assets
     ("/healthz", "GET"): PUBLIC,
@@ -168,6 +169,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("/account", "GET"): page(*ROLES),
     ("/account", "POST"): page(*ROLES, body=lambda v: {"form": {"old": "x", "new": "y"}}),
     ("/documents", "GET"): page(*ALL),
+    ("/registers/dispatch", "GET"): page(*ALL),
     ("/documents/new", "GET"): page(*ISSUERS),
     ("/documents/new/<doctype>", "GET"): page("clerk"),  # <doctype> is filled with notice
     ("/documents/<doc_id>", "GET"): page(*ALL, scope="org"),

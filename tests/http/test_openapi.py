@@ -161,7 +161,8 @@ def test_every_error_response_is_the_one_error_body(spec: dict[str, Any]) -> Non
 def test_errors_are_declared_where_their_cause_is(spec: dict[str, Any]) -> None:
     """400 (malformed JSON) where a JSON body is read, 413 where any body is, 422 where there
     is input beyond the path; reads by id answer nothing but 401, 403 (an administrator, who
-    reads no document) and 404."""
+    reads no document) and 404 (the PDF and the verification take a query — shown in the page,
+    verified on opening it — so 422 too)."""
     for (method, path), op in operations(spec).items():
         body = op.get("requestBody", {}).get("content", {})
         query = any(p["in"] == "query" for p in op.get("parameters", []))
@@ -171,13 +172,13 @@ def test_errors_are_declared_where_their_cause_is(spec: dict[str, Any]) -> None:
         assert (422 in codes) == bool(body or query), (method, path)
     for path in (
         "/api/v1/documents/{doc_id}",
-        "/api/v1/documents/{doc_id}/pdf",
         "/api/v1/documents/{doc_id}/docx",
-        "/api/v1/documents/{doc_id}/verify",
         "/api/v1/documents/{doc_id}/signed-copy/status",
         "/api/v1/cases/{case_no}",
     ):
         assert declared(spec, "GET", path) - {200} == {401, 403, 404}, path
+    for path in ("/api/v1/documents/{doc_id}/pdf", "/api/v1/documents/{doc_id}/verify"):
+        assert declared(spec, "GET", path) - {200} == {401, 403, 404, 422}, path
     assert declared(spec, "GET", "/api/v1/doctypes") == {200, 401, 403}
 
 

@@ -8,7 +8,7 @@ the chain and nothing more); an admin may name any org, or none for all.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import Response
@@ -16,12 +16,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from archive import retention
 from archive.audit import AuditChain, event_dict, iso
 from archive.checkpoints import checkpoint_dict
-from archive.errors import Forbidden, NotFoundError
+from archive.errors import Forbidden, NotFoundError, ValidationError
 from archive.models import AuditCheckpoint, AuditEvent, AuditEventSalt, Document, Org
 from schemas.fields import PlainText
 from schemas.masking import mask_identifiers
@@ -30,9 +30,12 @@ from service.http.api.responses import declare_errors
 from service.http.api.schemas import ORG_CODE, AuditEventSchema, RequestSchema
 from service.http.headers import content_disposition
 from service.http.state import wenshu
+from service.labels import ACTIONS
 from service.workflows.accounts import Principal, get_org
 from service.workflows.audit_report import audit_report, build_export
 from service.workflows.fixity import checkpoint_now, run_fixity, verify_trail
+from service.workflows.lists import tables
+from service.workflows.lists.tables import Table
 from service.workflows.numbers_report import gaps
 
 blp = Blueprint(
@@ -93,7 +96,37 @@ class EventsQuerySchema(OrgQuerySchema):
     )
     object_id = fields.String(load_default=None)
     action = fields.String(load_default=None)
+    actor = fields.String(
+        load_default=None,
+        validate=validate.Length(max=100, error="操作人最多 100 字"),
+        metadata={"description": "操作人（用户名）"},
+    )
+    document = fields.String(
+        load_default=None,
+        validate=validate.Length(max=200, error="文书最多 200 字"),
+        metadata={"description": "文书：文号、档号或标题（的一部分），不必是内部 ID"},
+    )
+    date_from = fields.Date(
+        load_default=None, error_messages={"invalid": "起始日期应为 YYYY-MM-DD"}
+    )
+    date_to = fields.Date(load_default=None, error_messages={"invalid": "截止日期应为 YYYY-MM-DD"})
+    order = fields.String(
+        load_default="asc",
+        validate=validate.OneOf(["asc", "desc"], error="order 只能是 asc 或 desc"),
+        metadata={"description": "asc 旧→新（默认，配合 after_seq）· desc 新→旧（配合 page）"},
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    format = fields.String(
+        load_default=None,
+        validate=validate.OneOf(["xlsx", "csv"], error="导出格式只能是 xlsx 或 csv"),
+        metadata={"description": "xlsx 或 csv：按筛选条件导出（不分页，至多 10000 条）"},
+    )
+
+    @validates_schema
+    def _dates_in_order(self, data: dict[str, Any], **_kw: Any) -> None:
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise SchemaError({"date_to": ["截止日期不能早于起始日期"]})
 
 
 class EventOutSchema(AuditEventSchema):
@@ -103,6 +136,11 @@ class EventOutSchema(AuditEventSchema):
 
 class EventsSchema(Schema):
     total = fields.Integer()
+    scope = fields.List(
+        fields.String(),
+        allow_none=True,
+        metadata={"description": "所计事件的机构（null：全部机构）"},
+    )
     events = fields.List(fields.Nested(EventOutSchema))
 
 
@@ -247,9 +285,16 @@ class GapsSchema(Schema):
 class Events(MethodView):
     @blp.arguments(EventsQuerySchema, location="query")
     @blp.response(200, EventsSchema)
+    @blp.alt_response(
+        200,
+        description="format=xlsx|csv：按筛选条件导出",
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        success=True,
+    )
     @declare_errors(blp, 403, 422)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Events of the caller's org (admin: every org, or ``org``), oldest first."""
+    def get(self, args: dict[str, Any]) -> Any:
+        """Events of the caller's org (admin: every org, or ``org``): oldest first after
+        ``after_seq``, or newest first by ``page`` (``order=desc``); ``format=xlsx|csv``."""
         who = _auditor()
         scope = _scope(who, args["org"])
         q = _with_salts().where(AuditEvent.seq > args["after_seq"])
@@ -259,12 +304,99 @@ class Events(MethodView):
             q = q.where(AuditEvent.object_id == args["object_id"])
         if args["action"]:
             q = q.where(AuditEvent.action == args["action"])
+        q = event_filters(q, args, scope)
+        newest = args["order"] == "desc"
+        if args["format"]:
+            return _export_events(who, q, args)
         with wenshu().db.read() as s:
             total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-            rows = s.execute(q.order_by(AuditEvent.seq).limit(args["per_page"])).all()
+            rows = s.execute(
+                q.order_by(AuditEvent.seq.desc() if newest else AuditEvent.seq)
+                .offset((args["page"] - 1) * args["per_page"] if newest else 0)
+                .limit(args["per_page"])
+            ).all()
             events = [event_dict(ev, salt) for ev, salt in rows]
         _record(who, "audit.events", args["org"], dict(args, returned=len(events)))
-        return {"total": total, "events": events}
+        return {
+            "total": total,
+            "scope": sorted(scope) if scope is not None else None,
+            "events": events,
+        }
+
+
+EXPORT_LIMIT = 10_000
+
+
+def _export_events(who: Principal, q: Any, args: dict[str, Any]) -> Response:
+    """The filtered events, newest first, as a spreadsheet (details as labelled text)."""
+    ws = wenshu()
+    with ws.db.read() as s:
+        rows = s.execute(q.order_by(AuditEvent.seq.desc()).limit(EXPORT_LIMIT + 1)).all()
+    if len(rows) > EXPORT_LIMIT:
+        raise ValidationError(
+            f"一次最多导出 {EXPORT_LIMIT} 条，请缩小筛选范围", errors={"format": ["超过导出上限"]}
+        )
+    table = Table(
+        name="审计事件",
+        headers=("序号", "时间", "操作人", "机构", "操作", "对象", "详情", "哈希"),
+        rows=[
+            (
+                ev.seq,
+                ws.local_time(ev.at).replace(tzinfo=None),
+                ev.actor,
+                ev.org,
+                ACTIONS.get(ev.action, ev.action),
+                ev.object_id,
+                _details_text(json.loads(ev.details)),
+                ev.hash,
+            )
+            for ev, _salt in rows
+        ],
+        widths=(8, 18, 14, 8, 14, 24, 60, 20),
+    )
+    _record(who, "audit.events", args["org"], dict(args, returned=len(rows)))
+    resp = Response(tables.render(table, args["format"]), mimetype=tables.FORMATS[args["format"]])
+    resp.headers["Content-Disposition"] = content_disposition(
+        f"审计事件.{args['format']}", attachment=True
+    )
+    return resp
+
+
+def _details_text(details: Any) -> str:
+    if isinstance(details, dict):
+        return "；".join(f"{k}：{_details_text(v)}" for k, v in details.items())
+    if isinstance(details, list):
+        return "、".join(_details_text(v) for v in details)
+    return "" if details is None else str(details)
+
+
+def event_filters(q: Any, args: dict[str, Any], scope: set[str] | None) -> Any:
+    """Actor, date range and document (by 文号, 档号 or title, as well as by id)."""
+    ws = wenshu()
+    if args.get("actor"):
+        q = q.where(AuditEvent.actor == args["actor"].strip())
+    if args.get("date_from"):
+        q = q.where(AuditEvent.at >= _utc_day(ws, args["date_from"]))
+    if args.get("date_to"):
+        q = q.where(AuditEvent.at < _utc_day(ws, args["date_to"] + timedelta(days=1)))
+    if args.get("document"):
+        text = args["document"].strip()
+        docs = select(Document.id).where(
+            or_(
+                Document.id == text,
+                Document.wenhao == text,
+                Document.archive_no == text,
+                Document.title.contains(text, autoescape=True),
+            )
+        )
+        if scope is not None:
+            docs = docs.join(Org, Org.id == Document.org_id).where(Org.code.in_(scope))
+        q = q.where(AuditEvent.object_id.in_(docs))
+    return q
+
+
+def _utc_day(ws: Any, day: Any) -> Any:
+    return datetime.combine(day, time.min, tzinfo=ws.tz).astimezone(UTC)
 
 
 @blp.route("/audit/verify")

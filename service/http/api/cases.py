@@ -10,10 +10,12 @@ from marshmallow import Schema, fields, validate
 
 from schemas.fields import PlainText
 from service.http import auth
+from service.http.api.documents import spreadsheet
 from service.http.api.responses import declare_errors
 from service.http.api.schemas import ORG_CODE, DocumentSchema, PageQuerySchema, RequestSchema
 from service.http.state import wenshu
 from service.workflows.cases import case_detail, create_case, list_cases
+from service.workflows.lists import registers
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="案件")
 
@@ -29,6 +31,14 @@ class CaseInputSchema(RequestSchema):
     title = PlainText(required=True, multiline=False, max_length=200)
     org = fields.String(
         validate=ORG_CODE, metadata={"description": "机构代码；省略时为调用者所在机构"}
+    )
+
+
+class CaseListQuerySchema(PageQuerySchema):
+    format = fields.String(
+        load_default=None,
+        validate=validate.OneOf(["xlsx", "csv"], error="导出格式只能是 xlsx 或 csv"),
+        metadata={"description": "xlsx 或 csv：案件登记簿（全部案件，含是否齐全、尚缺）"},
     )
 
 
@@ -72,11 +82,21 @@ class Cases(MethodView):
             wenshu(), who, org_code=org, case_no=body["case_no"], title=body["title"]
         )
 
-    @blp.arguments(PageQuerySchema, location="query")
+    @blp.arguments(CaseListQuerySchema, location="query")
     @blp.response(200, CaseListSchema)
+    @blp.alt_response(
+        200,
+        description="format=xlsx|csv：案件登记簿",
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        success=True,
+    )
     @declare_errors(blp, 403, 422)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        return list_cases(wenshu(), auth.current(), page=args["page"], per_page=args["per_page"])
+    def get(self, args: dict[str, Any]) -> Any:
+        who = auth.current()
+        if args["format"]:
+            table = registers.case_register(wenshu(), who, args["format"])
+            return spreadsheet(table, args["format"])
+        return list_cases(wenshu(), who, page=args["page"], per_page=args["per_page"])
 
 
 @blp.route("/<string:case_no>")

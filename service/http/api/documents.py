@@ -9,6 +9,7 @@ from flask import Response, send_file
 from flask import request as flask_request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import EXCLUDE, fields
 from marshmallow import ValidationError as SchemaError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -26,6 +27,7 @@ from service.http.api.schemas import (
     DocumentListSchema,
     DocumentSchema,
     PreviewInputSchema,
+    RequestSchema,
     SignedCopyQuerySchema,
     SignedCopyStatusSchema,
     VerifySchema,
@@ -36,6 +38,9 @@ from service.http.state import wenshu
 from service.workflows import drafts, issue_once, records, signed_copy
 from service.workflows.accounts import Principal, get_org
 from service.workflows.issuing import IssueRequest, issue, preview
+from service.workflows.lists import registers, tables
+from service.workflows.lists.documents import DocumentFilter
+from service.workflows.lists.tables import Table
 
 blp = Blueprint(
     "documents",
@@ -139,19 +144,32 @@ class Documents(MethodView):
 
     @blp.arguments(DocumentListQuerySchema, location="query")
     @blp.response(200, DocumentListSchema)
+    @blp.alt_response(
+        200,
+        description="format=xlsx|csv：按筛选条件导出全部",
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        success=True,
+    )
     @declare_errors(blp, 403, 422)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Any:
+        """文书列表：关键词、类型、状态、案件、被检查机构、当事人、签发日期，按签发时间排序；
+        ``format=xlsx|csv`` 导出全部符合条件的文书（审计事件 documents.export）。"""
         ws = wenshu()
-        who = auth.current()
+        who = auth.require("documents.read")
+        flt = document_filter(args)
+        if args["format"]:
+            table = registers.export_documents(ws, who, flt, args["org"], args["format"])
+            return spreadsheet(table, args["format"])
         total, views = records.listing(
             ws,
             who,
-            type=args["type"],
-            case_no=args["case_no"],
+            type=None,
+            case_no=None,
             org=args["org"],
             page=args["page"],
             per_page=args["per_page"],
             signed_copy=args["signed_copy"],
+            flt=flt,
         )
         return {
             "total": total,
@@ -159,6 +177,29 @@ class Documents(MethodView):
             "per_page": args["per_page"],
             "items": [records.to_json(ws, v) for v in views],
         }
+
+
+def document_filter(args: dict[str, Any]) -> DocumentFilter:
+    """The list's filters from parsed query arguments (the API's and the page's)."""
+    return DocumentFilter(
+        q=args.get("q") or "",
+        type=args.get("type") or None,
+        status=args.get("status") or None,
+        case_no=args.get("case_no") or None,
+        institution=(args.get("institution") or "").strip() or None,
+        person=(args.get("person") or "").strip() or None,
+        date_from=args.get("date_from"),
+        date_to=args.get("date_to"),
+        sort=args.get("sort") or "-issued_at",
+    )
+
+
+def spreadsheet(table: Table, fmt: str) -> Response:
+    resp = Response(tables.render(table, fmt), mimetype=tables.FORMATS[fmt])
+    resp.headers["Content-Disposition"] = content_disposition(
+        f"{table.name}.{fmt}", attachment=True
+    )
+    return resp
 
 
 def from_draft(body: dict[str, Any]) -> None:
@@ -187,7 +228,27 @@ class DocumentItem(MethodView):
         return records.to_json(ws, view)
 
 
-def _file(doc_id: str, kind: str) -> Response:
+class FileQuerySchema(RequestSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    view = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true：在页面中显示（记为查阅 document.view，而非下载）"},
+    )
+
+
+class VerifyQuerySchema(RequestSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    on_view = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true：打开文书页面时自动验证（事件注明，以区别于用户的验证）"},
+    )
+
+
+def _file(doc_id: str, kind: str, shown: bool = False) -> Response:
     ws = wenshu()
     who = auth.current()
     view = records.load(ws, who, doc_id)
@@ -203,17 +264,20 @@ def _file(doc_id: str, kind: str) -> Response:
     name = (view.doc.wenhao or view.doc.archive_no) + "." + kind
     resp.headers["Content-Disposition"] = content_disposition(name, attachment=kind == "docx")
     resp.headers["X-Content-SHA256"] = digest
-    # Recorded once the answer is formed: an answer that fails leaves no download event.
-    records.record_read(ws, who, "document.download", view, {"file": kind, "sha256": digest})
+    # Recorded once the answer is formed: an answer that fails leaves no event. A PDF shown in
+    # the page (or a tab) is a view; anything else is a download.
+    action = "document.view" if shown else "document.download"
+    records.record_read(ws, who, action, view, {"file": kind, "sha256": digest})
     return resp
 
 
 @blp.route("/<string:doc_id>/pdf")
 class DocumentPdf(MethodView):
+    @blp.arguments(FileQuerySchema, location="query")
     @blp.response(200, content_type="application/pdf", description="签章后的 PDF/A-2b")
-    @declare_errors(blp, 403, 404)
-    def get(self, doc_id: str) -> Response:
-        return _file(doc_id, "pdf")
+    @declare_errors(blp, 403, 404, 422)
+    def get(self, args: dict[str, Any], doc_id: str) -> Response:
+        return _file(doc_id, "pdf", shown=args["view"])
 
 
 @blp.route("/<string:doc_id>/docx")
@@ -228,16 +292,20 @@ class DocumentDocx(MethodView):
 
 @blp.route("/<string:doc_id>/verify")
 class DocumentVerify(MethodView):
+    @blp.arguments(VerifyQuerySchema, location="query")
     @blp.response(200, VerifySchema)
-    @declare_errors(blp, 403, 404)
-    def get(self, doc_id: str) -> dict[str, Any]:
+    @declare_errors(blp, 403, 404, 422)
+    def get(self, args: dict[str, Any], doc_id: str) -> dict[str, Any]:
         ws = wenshu()
         who = auth.current()
         view = records.load(ws, who, doc_id)
         result = records.verification(ws, view)
         if result["problems"]:
             telemetry.VERIFY_FAILURES.inc()
-        records.record_read(ws, who, "document.verify", view, {"ok": not result["problems"]})
+        details: dict[str, Any] = {"ok": not result["problems"]}
+        if args["on_view"]:
+            details["on_view"] = True
+        records.record_read(ws, who, "document.verify", view, details)
         return result
 
 

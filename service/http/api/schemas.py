@@ -9,6 +9,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from schemas.fields import PlainText, WenshuSchema
 from service.doctypes import DOCTYPES
 from service.labels import DRAFT_STATES
+from service.workflows.lists.documents import SORTS, STATUSES
 from service.workflows.signed_copy import FORMS
 
 
@@ -310,6 +311,11 @@ class DocumentSchema(Schema):
         allow_none=True,
         metadata={"description": "所据草稿的签发（签发人、时间、意见）；未经草稿签发的文书为 null"},
     )
+    list_title = fields.String(
+        metadata={"description": "列表所示标题：检查记录单、询问笔录按机构或当事人与日期区分"}
+    )
+    institution = fields.String(allow_none=True, metadata={"description": "被检查机构"})
+    person = fields.String(allow_none=True, metadata={"description": "当事人、被询问人"})
     seal_sha256 = fields.String(
         allow_none=True,
         metadata={"description": "所盖印章图片（归档文件）的 SHA-256；不盖章的类型为 null"},
@@ -361,14 +367,96 @@ class PageQuerySchema(RequestSchema):
 
 
 class DocumentListQuerySchema(PageQuerySchema):
+    q = fields.String(
+        load_default="",
+        validate=validate.Length(max=500, error="关键词最多 500 字"),
+        metadata={"description": "关键词（与检索相同：正文、标题、文号、档号）"},
+    )
     type = fields.String(load_default=None, validate=validate.Length(max=40))
+    status = fields.String(
+        load_default=None,
+        validate=validate.OneOf(list(STATUSES), error="状态只能是 " + "、".join(STATUSES)),
+        metadata={
+            "description": "valid 有效 · withdrawn 已作废 · superseded 已更正 · "
+            "signed_copy_missing 待上传签字原件"
+        },
+    )
     case_no = fields.String(load_default=None, validate=validate.Length(max=64))
+    institution = fields.String(
+        load_default=None,
+        validate=validate.Length(max=100, error="被检查机构最多 100 字"),
+        metadata={"description": "被检查机构名称（可输入名称的一部分）"},
+    )
+    person = fields.String(
+        load_default=None,
+        validate=validate.Length(max=50, error="当事人姓名最多 50 字"),
+        metadata={"description": "当事人、被询问人姓名"},
+    )
+    date_from = fields.Date(
+        load_default=None, error_messages={"invalid": "起始日期应为 YYYY-MM-DD"}
+    )
+    date_to = fields.Date(load_default=None, error_messages={"invalid": "截止日期应为 YYYY-MM-DD"})
+    sort = fields.String(
+        load_default="-issued_at",
+        validate=validate.OneOf(list(SORTS), error="排序只能是 issued_at 或 -issued_at"),
+        metadata={"description": "-issued_at 签发时间新→旧（默认）· issued_at 旧→新"},
+    )
     org = fields.String(load_default=None, validate=ORG_CODE)
     signed_copy = fields.String(
         load_default=None,
         validate=validate.OneOf(["missing"], error="signed_copy 只能是 missing"),
         metadata={"description": "missing：尚缺签字原件的检查记录单和询问笔录"},
     )
+    format = fields.String(
+        load_default=None,
+        validate=validate.OneOf(["xlsx", "csv"], error="导出格式只能是 xlsx 或 csv"),
+        metadata={"description": "xlsx 或 csv：按筛选条件导出全部（不分页），身份证号打码"},
+    )
+
+    @validates_schema
+    def _dates_in_order(self, data: dict[str, Any], **_kw: Any) -> None:
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise ValidationError({"date_to": ["截止日期不能早于起始日期"]})
+
+
+class DispatchQuerySchema(RequestSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    org = fields.String(load_default=None, validate=ORG_CODE)
+    year = fields.Integer(
+        required=True,
+        validate=validate.Range(min=2000, max=2100, error="年度应在 2000–2100 之间"),
+        error_messages={"required": "请填写年度 year", "invalid": "年度应为四位数字"},
+    )
+    format = fields.String(
+        load_default=None,
+        validate=validate.OneOf(["xlsx", "csv"], error="导出格式只能是 xlsx 或 csv"),
+    )
+
+
+class DispatchLineSchema(Schema):
+    n = fields.Integer(required=True)
+    wenhao = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "有效、已作废、已更正、空号…"})
+    document_id = fields.String(allow_none=True)
+    title = fields.String()
+    approver = fields.String(metadata={"description": "签发人"})
+    made_on = fields.String(allow_none=True, metadata={"description": "成文日期"})
+    secrecy = fields.String(metadata={"description": "密级"})
+    addressees = fields.String(metadata={"description": "主送机关"})
+    copies = fields.Integer(allow_none=True, metadata={"description": "份数（档案未登记时为空）"})
+    pages = fields.Integer(allow_none=True)
+    archive_no = fields.String()
+    note = fields.String(metadata={"description": "注销或作废的理由"})
+
+
+class DispatchRegisterSchema(Schema):
+    org = fields.String(required=True)
+    org_name = fields.String(required=True)
+    year = fields.Integer(required=True)
+    zihao = fields.List(fields.String())
+    lines = fields.List(fields.Nested(DispatchLineSchema), required=True)
 
 
 class DocumentListSchema(Schema):

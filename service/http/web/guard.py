@@ -11,9 +11,11 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, g, make_response, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from archive.errors import WenshuError
+from archive.models import Org
 from schemas.masking import mask_identifiers
 from service import policy
 from service.doctypes import DOCTYPES
@@ -33,7 +35,12 @@ NAV = (
     ("web.home", "工作台", ("documents.read",), ("web.home", "web.account")),
     ("web.drafts", "待办", ("drafts.write", "drafts.approve"), ("web.drafts", "web.draft")),
     ("web.new_document", "新建文书", ("drafts.write",), ("web.new_document", "web.document_form")),
-    ("web.documents", "文书", ("documents.read",), ("web.documents", "web.document")),
+    (
+        "web.documents",
+        "文书",
+        ("documents.read",),
+        ("web.documents", "web.document", "web.dispatch_register"),
+    ),
     ("web.search", "检索", ("documents.read",), ("web.search",)),
     ("web.cases", "案件", ("documents.read",), ("web.cases", "web.case")),
     ("web.audit", "审计", ("audit.read",), ("web.audit",)),
@@ -143,17 +150,33 @@ def _context() -> dict[str, Any]:
         "asset": _asset,
         "doctypes": DOCTYPES,
         "timezone": str(wenshu().tz),
+        "org_name": lambda code: _org_name(code),
     }
 
 
+def _org_name(code: str | None) -> str:
+    """The bureau's name where a person reads an org (the code where none is known)."""
+    if not code:
+        return ""
+    names = g.setdefault("org_names", {})
+    if code not in names:
+        with wenshu().db.read() as s:
+            names[code] = s.scalar(select(Org.name).where(Org.code == code)) or code
+    return str(names[code])
+
+
 @bp.app_template_filter("local")
-def _local(at: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored (UTC) datetime as the bureau's local time."""
+def _local(at: Any, fmt: str | None = None) -> str:
+    """A stored (UTC) datetime as the bureau's local time: ``2026年12月2日 02:17`` in text
+    (the one format of every page), or ``fmt`` (ISO for inputs and ``<time datetime>``)."""
     if at is None:
         return ""
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
-    return str(wenshu().local_time(at).strftime(fmt))
+    local = wenshu().local_time(at)
+    if fmt is None:
+        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+    return str(local.strftime(fmt))
 
 
 @bp.app_template_filter("masked")

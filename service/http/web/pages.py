@@ -24,6 +24,7 @@ from service.http.web import (  # noqa: F401
     views_cases,
     views_documents,
     views_drafts,
+    views_registers,
     views_search,
 )
 from service.http.web.blueprint import bp

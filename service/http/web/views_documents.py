@@ -6,16 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError as SchemaError
 
 from archive.errors import ConflictError, ValidationError
 from service.doctypes import DOCTYPES
+from service.http.api.documents import document_filter
+from service.http.api.schemas import DocumentListQuerySchema
 from service.http.state import wenshu
 from service.http.web.blueprint import bp
 from service.http.web.guard import may, me, page
 from service.labels import RETENTION
 from service.workflows import records
-
-PER_PAGE = 20
+from service.workflows.lists.documents import STATUSES
 
 
 @bp.get("/documents/new")
@@ -26,34 +28,58 @@ def new_document() -> Any:
     return render_template("new_choose.html", types=types)
 
 
+PAGE_SIZES = (20, 50, 100)
+
+
 @bp.get("/documents")
 @page("documents.read")
 def documents() -> Any:
+    """The 文书 list: the filters live in the address, so a list can be bookmarked and shared."""
     ws, who = wenshu(), me()
-    doctype = request.args.get("type") or None
-    case_no = request.args.get("case_no") or None
-    page_no = max(1, request.args.get("page", 1, type=int) or 1)
-    signed_copy = "missing" if request.args.get("signed_copy") == "missing" else None
-    total, views = records.listing(
-        ws,
-        who,
-        type=doctype,
-        case_no=case_no,
-        org=None,
-        page=page_no,
-        per_page=PER_PAGE,
-        signed_copy=signed_copy,
-    )
+    errors: dict[str, list[str]] = {}
+    try:
+        args = DocumentListQuerySchema().load(
+            {k: v for k, v in request.args.items() if v != "" and k != "format"}
+        )
+        flt = document_filter(args)
+    except SchemaError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"q": exc.messages}
+        errors = {k: v if isinstance(v, list) else [str(v)] for k, v in messages.items()}
+    except ValidationError as exc:
+        errors = dict(exc.errors or {"q": [exc.message]})
+    views: list[records.DocumentView] = []
+    total, per_page, page_no = 0, PAGE_SIZES[0], 1
+    if not errors:
+        per_page = args["per_page"] if args["per_page"] in PAGE_SIZES else PAGE_SIZES[0]
+        page_no = args["page"]
+        try:
+            total, views = records.listing(
+                ws,
+                who,
+                type=None,
+                case_no=None,
+                org=None,
+                page=page_no,
+                per_page=per_page,
+                signed_copy=args["signed_copy"],
+                flt=flt,
+            )
+        except ValidationError as exc:
+            errors = dict(exc.errors or {"q": [exc.message]})
+    query = {k: v for k, v in request.args.items() if v and k not in ("page", "format")}
     return render_template(
         "documents.html",
         views=views,
         total=total,
         page_no=page_no,
-        pages=max(1, -(-total // PER_PAGE)),
-        doctype=doctype,
-        case_no=case_no,
-        signed_copy=signed_copy,
+        pages=max(1, -(-total // per_page)),
+        per_page=per_page,
+        page_sizes=PAGE_SIZES,
+        f=request.args,
+        query=query,
+        errors=errors,
         types=DOCTYPES,
+        statuses=STATUSES,
     )
 
 

@@ -110,17 +110,18 @@
   }
   forgetOldDrafts();
 
-  /* An ISO time as the bureau's local time: "2026-12-02 10:17" (or "10:17" with timeOnly). */
+  /* An ISO time as the bureau's local time: "2026年12月2日 10:17" (or "10:17" with timeOnly),
+   * the one format every page writes dates in. */
   function localTime(iso, timeOnly) {
     if (!iso) return "";
     var meta = document.querySelector('meta[name="timezone"]');
     var opts = { hour12: false, hour: "2-digit", minute: "2-digit" };
-    if (!timeOnly) { opts.year = "numeric"; opts.month = "2-digit"; opts.day = "2-digit"; }
+    if (!timeOnly) { opts.year = "numeric"; opts.month = "numeric"; opts.day = "numeric"; }
     if (meta && meta.content) opts.timeZone = meta.content;
     var parts = {};
     new Intl.DateTimeFormat("zh-CN", opts).formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
     var hm = parts.hour.replace(/^24$/, "00") + ":" + parts.minute;
-    return timeOnly ? hm : parts.year + "-" + parts.month + "-" + parts.day + " " + hm;
+    return timeOnly ? hm : parts.year + "年" + parts.month + "月" + parts.day + "日 " + hm;
   }
 
   window.Wenshu = { h: h, api: api, busy: busy, confirm: confirmDialog, csrf: csrf, markedText: markedText,

@@ -16,9 +16,7 @@
       return body;
     });
   }
-  function when(iso) {
-    return iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false }) : "";
-  }
+  function when(iso) { return W.localTime(iso); }
   function spinner(el, text) {
     el.textContent = "";
     el.appendChild(h("span", { class: "spinner small", "aria-hidden": "true" }));
@@ -41,7 +39,7 @@
       chainStatus.textContent = r.ok ? "✔ 审计链完整：每一条事件的哈希都与链相符"
         : "✘ 审计链异常：" + (r.problem || "第 " + r.first_bad_seq + " 号事件不符");
       chainFacts.textContent = "";
-      fact(chainFacts, "已校验事件", r.checked + " 条");
+      fact(chainFacts, "已校验事件", r.checked + " 条（整条链，含全部机构）");
       if (r.head_seq !== undefined) fact(chainFacts, "链头序号", String(r.head_seq));
       fact(chainFacts, "链头哈希", r.head_hash, "mono hash");
       if (r.checkpoints) {
@@ -171,25 +169,56 @@
   var evStatus = document.getElementById("events-status");
   var more = document.getElementById("events-more");
   var PER_PAGE = 50;
-  var lastSeq = 0;
+  var pageNo = 1;
   var DETAIL_KEYS = { wenhao: "文号", archive_no: "档号", type: "类型", reason: "原因", ip: "IP",
-    q: "检索词", total: "命中", ok: "结果", role: "角色", title: "标题" };
-  function details(d) {
-    var text = JSON.stringify(d);
-    if (text === "{}") return "";
-    var brief = Object.keys(DETAIL_KEYS).filter(function (k) { return d[k] !== undefined && d[k] !== null; })
-      .map(function (k) {
-        var v = k === "type" ? TYPES[d[k]] || d[k] : d[k] === true ? "通过" : d[k] === false ? "未通过" : d[k];
-        return DETAIL_KEYS[k] + " " + v;
-      });
-    return h("details", {}, h("summary", { text: brief.length ? brief.join(" · ") : text.slice(0, 50) + "…" }),
-      h("code", { text: text }));
+    q: "检索词", total: "命中", ok: "结果", role: "角色", title: "标题", file: "文件",
+    sha256: "SHA-256", format: "格式", rows: "行数", year: "年度", numbers: "文号数",
+    filters: "筛选条件", name: "名称", returned: "返回条数", version: "版本", pages: "页数",
+    from: "起始", to: "截止", comment: "意见", org: "机构", actor: "操作人", action: "操作",
+    document: "文书", date_from: "起始日期", date_to: "截止日期", order: "顺序", page: "页码",
+    per_page: "每页", object_id: "对象", after_seq: "序号之后", case_no: "案件编号",
+    docx_sha256: "Word 文档哈希", input_sha256: "输入哈希", pdf_sha256: "PDF 哈希",
+    seal_sha256: "印章哈希", seal_drawn: "测试用绘制印章", attachments: "附件", supersedes: "更正对象",
+    draft_id: "草稿", signed: "签章", page_count: "页数", retention: "保管期限",
+    on_view: "打开页面时自动验证" };
+  var FILES = { pdf: "PDF", docx: "Word 文档" };
+  function value(k, v) {
+    if (v === true) return "是";
+    if (v === false) return "否";
+    if (k === "type") return TYPES[v] || v;
+    if (k === "file") return FILES[v] || v;
+    if (k === "action") return ACTIONS[v] || v;
+    if (v !== null && typeof v === "object") {
+      return Object.keys(v).map(function (x) { return (DETAIL_KEYS[x] || x) + "：" + value(x, v[x]); }).join("，");
+    }
+    return String(v);
   }
-  function events(after) {
-    var q = new URLSearchParams({ per_page: String(PER_PAGE), after_seq: String(after) });
-    if (evForm.elements.action.value) q.set("action", evForm.elements.action.value);
-    if (evForm.elements.object_id.value.trim()) q.set("object_id", evForm.elements.object_id.value.trim());
+  function details(d) {
+    var keys = Object.keys(d || {}).filter(function (k) { return d[k] !== null && d[k] !== undefined && d[k] !== ""; });
+    if (!keys.length) return "";
+    var dl = h("dl", { class: "event-details" });
+    keys.forEach(function (k) {
+      dl.appendChild(h("dt", { text: DETAIL_KEYS[k] || k }));
+      dl.appendChild(h("dd", { class: k === "sha256" ? "mono hash" : null, text: value(k, d[k]) }));
+    });
+    return dl;
+  }
+  var prev = document.getElementById("events-prev");
+  function events(page) {
+    pageNo = page;
+    var q = new URLSearchParams({ per_page: String(PER_PAGE), order: "desc", page: String(page) });
+    ["action", "actor", "document", "date_from", "date_to"].forEach(function (name) {
+      var el = evForm.elements[name];
+      if (el && el.value.trim()) q.set(name, el.value.trim());
+    });
+    var exp = new URLSearchParams(q);
+    exp.delete("page"); exp.delete("per_page"); exp.delete("order");
+    exp.set("format", "xlsx");
+    document.getElementById("events-xlsx").href = "/api/v1/audit/events?" + exp.toString();
+    exp.set("format", "csv");
+    document.getElementById("events-csv").href = "/api/v1/audit/events?" + exp.toString();
     spinner(evStatus, "正在读取事件…");
+    evStatus.className = "muted";
     W.api("/api/v1/audit/events?" + q.toString()).then(json).then(function (r) {
       evBody.textContent = "";
       r.events.forEach(function (e) {
@@ -202,23 +231,27 @@
           h("td", { class: "mono small" }, e.object_id && e.action.indexOf("document.") === 0 && e.action !== "document.issue_failed"
             ? h("a", { href: "/documents/" + encodeURIComponent(e.object_id), text: e.object_id }) : e.object_id || ""),
           h("td", { class: "small" }, details(e.details)),
-          h("td", { class: "mono small", title: e.hash, text: e.hash.slice(0, 12) + "…" })));
+          h("td", { class: "mono small col-opt", title: e.hash, text: e.hash.slice(0, 12) + "…" })));
       });
       if (!r.events.length) evBody.appendChild(h("tr", {}, h("td", { colspan: "7", class: "empty", text: "没有符合条件的事件。" })));
-      var from = r.events.length ? r.events[0].seq : after;
-      lastSeq = r.events.length ? r.events[r.events.length - 1].seq : after;
-      evStatus.textContent = "符合条件的事件（序号 " + after + " 之后）共 " + r.total + " 条" +
-        (r.events.length ? "，显示第 " + from + "–" + lastSeq + " 号" : "");
-      more.hidden = r.total <= r.events.length;
-    }).catch(function (e) { evStatus.textContent = "无法读取事件：" + e.message; });
+      var pages = Math.max(1, Math.ceil(r.total / PER_PAGE));
+      var whose = r.scope ? "本机构（" + (r.scope.length === 1 && evStatus.dataset.orgName || r.scope.join("、")) + "）" : "全部机构";
+      evStatus.textContent = whose + "符合条件的事件共 " + r.total + " 条，新的在前；第 " +
+        Math.min(page, pages) + " / " + pages + " 页";
+      more.hidden = page >= pages;
+      prev.hidden = page <= 1;
+    }).catch(function (e) {
+      evBody.textContent = "";
+      more.hidden = prev.hidden = true;
+      evStatus.className = "flash flash-error";
+      evStatus.textContent = "无法读取事件：" + e.message;
+    });
   }
   evForm.addEventListener("submit", function (ev) {
     ev.preventDefault();
-    events(parseInt(evForm.elements.after_seq.value || "0", 10) || 0);
+    events(1);
   });
-  more.addEventListener("click", function () {
-    evForm.elements.after_seq.value = String(lastSeq);
-    events(lastSeq);
-  });
-  events(0);
+  more.addEventListener("click", function () { events(pageNo + 1); });
+  prev.addEventListener("click", function () { events(pageNo - 1); });
+  events(1);
 })();

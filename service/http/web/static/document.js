@@ -31,7 +31,7 @@
       if (sig.signer) { facts.appendChild(W.h("dt", { text: "签章人" })); facts.appendChild(W.h("dd", { text: sig.signer })); }
       if (sig.signed_at) {
         facts.appendChild(W.h("dt", { text: "签章时间" }));
-        facts.appendChild(W.h("dd", { text: new Date(sig.signed_at).toLocaleString("zh-CN", { hour12: false }) }));
+        facts.appendChild(W.h("dd", { text: W.localTime(sig.signed_at) }));
       }
       facts.hidden = false;
     });

@@ -210,16 +210,12 @@
         down: h("button", { type: "button", class: "icon", title: "下移", "aria-label": "下移", text: "↓" }),
         del: h("button", { type: "button", class: "icon danger", title: "删除", "aria-label": "删除", text: "✕" }),
       };
-      it.li = h("li", { class: "item" }, h("div", { class: "item-bar" }, it.no,
-        h("span", { class: "item-tools" }, it.up, it.down, it.del)), child.el);
+      // the input comes first in Tab order, then ↑ ↓ ✕ (drawn at the top right by the stylesheet)
+      it.li = h("li", { class: "item" }, h("div", { class: "item-bar" }, it.no), child.el,
+        h("span", { class: "item-tools" }, it.up, it.down, it.del));
       it.up.addEventListener("click", function () { move(it, -1); });
       it.down.addEventListener("click", function () { move(it, 1); });
-      it.del.addEventListener("click", function () {
-        items.splice(items.indexOf(it), 1);
-        it.li.remove();
-        renumber();
-        el.dispatchEvent(new Event("input", { bubbles: true }));  // the draft is saved again
-      });
+      it.del.addEventListener("click", function () { remove(it); });
       items.push(it);
       list.appendChild(it.li);
       if (value !== undefined) child.set(value);
@@ -240,7 +236,32 @@
       renumber();
       el.dispatchEvent(new Event("input", { bubbles: true }));  // the order is saved too
     }
+    /* ✕ takes the item out at once and leaves 撤销 in its place for a while: a slip of the
+     * finger costs nothing. */
+    function remove(it) {
+      var at = items.indexOf(it);
+      var name = it.no.textContent.replace(/\.$/, "");
+      items.splice(at, 1);
+      var undo = h("button", { type: "button", class: "btn btn-small btn-secondary", text: "撤销" });
+      var note = h("li", { class: "item-removed", role: "status" },
+        h("span", { text: "已删除" + (simple ? "第 " + name + " 项" : name) + "。" }), undo);
+      list.replaceChild(note, it.li);
+      renumber();
+      el.dispatchEvent(new Event("input", { bubbles: true }));  // the draft is saved again
+      var timer = setTimeout(function () { note.remove(); }, 15000);
+      undo.addEventListener("click", function () {
+        clearTimeout(timer);
+        items.splice(Math.min(at, items.length), 0, it);
+        list.replaceChild(it.li, note);
+        renumber();
+        el.dispatchEvent(new Event("input", { bubbles: true }));
+        var first = it.li.querySelector("input, textarea, select");
+        if (first) first.focus();
+      });
+      undo.focus();
+    }
     function reset(n) {
+      list.querySelectorAll(".item-removed").forEach(function (x) { x.remove(); });
       items.slice().forEach(function (it) { it.li.remove(); });
       items = [];
       for (var i = 0; i < n; i++) add(undefined, false);

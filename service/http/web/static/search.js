@@ -81,13 +81,32 @@
     W.api("/api/v1/search?" + q.toString()).then(function (resp) {
       return resp.json().then(function (r) {
         if (!resp.ok) {
-          var msgs = Object.values(r.errors || {});
-          status.textContent = (r.message || "检索失败") + (msgs.length ? "：" + msgs.join("；") : "");
+          failed(r);
           return;
         }
+        status.className = "muted";
+        status.removeAttribute("role");
         render(r);
       });
-    }).catch(function () { status.textContent = "无法连接服务器，请稍后重试。"; });
+    }).catch(function () { failed({ message: "无法连接服务器，请稍后重试。" }); });
+  }
+  /* An error replaces the results: no stale hits, facets or pager stay under it as if they
+   * matched. The messages name the fields (nested ones flattened). */
+  function failed(r) {
+    var msgs = [];
+    (function flat(v) {
+      if (Array.isArray(v)) v.forEach(flat);
+      else if (v && typeof v === "object") Object.keys(v).forEach(function (k) { flat(v[k]); });
+      else if (v) msgs.push(String(v));
+    })(r.errors || {});
+    var head = (r.message || "").replace(/[。：:\s]+$/, "") || "检索条件有误";
+    list.textContent = "";
+    facets.textContent = "";
+    pager.textContent = "";
+    pager.hidden = true;
+    status.className = "flash flash-error";
+    status.setAttribute("role", "alert");
+    status.textContent = head + (msgs.length ? "：" + msgs.join("；") : "");
   }
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
