@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -56,6 +56,7 @@ class RunningService:
     converter_dir: Path
     url: str
     output: Path
+    started: float = field(default_factory=time.time)
 
 
 def _checkout_files() -> list[Path]:
@@ -273,3 +274,12 @@ def test_libreoffice_has_no_network(running, issued):
         assert _inet_sockets(pid) == set(), f"pid {pid} holds an internet socket"
     gunicorns = _pids_with("gunicorn", str(running.root))
     assert {os.readlink(f"/proc/{p}/ns/net") for p in gunicorns} == {ours}  # it serves HTTP
+
+
+def test_the_service_writes_nothing_in_the_shared_tmp(running, issued):
+    """Its temporary files — jieba's dictionary cache among them, which the service would load
+    from whoever made it first — are in its own run folder, not in /tmp."""
+    uid = pwd.getpwnam("wenshu").pw_uid
+    ours = [p for p in Path("/tmp").iterdir() if p.lstat().st_uid == uid]
+    assert [p for p in ours if p.lstat().st_mtime >= running.started - 1] == []
+    assert any((running.data / "run" / "tmp").glob("jieba*.cache"))
