@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ def serve(ws: Wenshu, *, host: str | None, port: int | None, workers: int | None
     run_dir_lock = _own_run_dir(ws.settings.paths.run)
     if run_dir_lock is None:
         return 1
+    _private_tmp(ws.settings.paths.run)
     pool: ConverterPool | None = None
     if ws.settings.converter.separate:
         if not _wait_for_converter(ws, timeout=ws.pool_settings.startup_timeout + 30):
@@ -173,6 +175,16 @@ def _wait_for_free_port(host: str, port: int, timeout: float) -> None:
             log.warning("port %s:%d still in use (previous server stopping?); waiting", host, port)
             waiting = True
         time.sleep(0.5)
+
+
+def _private_tmp(run_dir: Path) -> None:
+    """This process's and its children's temporary files (jieba's dictionary cache, gunicorn's,
+    OCR's) in ``RUN_DIR/tmp`` (0700), not the shared /tmp: there a cache another local user
+    made first would be loaded (and ours could not replace it: "Dump cache file failed")."""
+    tmp = run_dir / "tmp"
+    tmp.mkdir(mode=0o700, exist_ok=True)
+    os.environ["TMPDIR"] = str(tmp)
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
 
 def _own_run_dir(run_dir: Path) -> Any:

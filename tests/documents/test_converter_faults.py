@@ -125,7 +125,7 @@ class Saboteur:
                     continue
                 state = json.loads((lock.parent / "instance.json").read_text())
                 pid = state.get("soffice_pid")
-                if state.get("state") == "up" and pid and pid not in struck:
+                if state.get("state") == "up" and pid and pid not in struck and _converting(lock):
                     try:
                         os.kill(pid, signal.SIGSTOP)
                         if self.sig == signal.SIGKILL:
@@ -135,6 +135,19 @@ class Saboteur:
                         continue
                     struck.add(pid)
                     self.hits += 1
+
+
+def _converting(lock: Path) -> bool:
+    """Held for a conversion, not for the supervisor's health check (which the saboteur must
+    not freeze: the instance would pass as healthy, frozen, and fail the next test's issue):
+    while LibreOffice converts, the document sits in the instance's scratch folder (as unoserver's
+    ``tmp…`` file; LibreOffice's own ``lu….tmp`` folder is there all along)."""
+    try:
+        return any(
+            p.name.startswith("tmp") and p.is_file() for p in (lock.parent / "tmp").iterdir()
+        )
+    except OSError:  # the folder is being made anew
+        return False
 
 
 def one_page_notice() -> dict[str, Any]:

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -56,6 +56,7 @@ class RunningService:
     converter_dir: Path
     url: str
     output: Path
+    started: float = field(default_factory=time.time)
 
 
 def _checkout_files() -> list[Path]:
@@ -241,3 +242,44 @@ def test_nobody_cannot_read_the_index(running, issued):
     files = [p for p in (running.data / "index").rglob("*") if p.is_file()]
     assert files, "the index holds files once a document is issued"
     assert _as_nobody("read", files[0]) == "PermissionError"
+
+
+def _inet_sockets(pid: int) -> set[str]:
+    """The TCP/UDP sockets (local addresses) that process ``pid`` holds open."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = set()
+    for table in ("tcp", "tcp6", "udp", "udp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    found.add(f"{table} {fields[1]}")
+    return found
+
+
+def test_libreoffice_has_no_network(running, issued):
+    """An uploaded DOCX goes to LibreOffice too: in a network namespace of its own (nothing in
+    it), it can fetch no URL and be reached over no port; it holds no TCP or UDP socket."""
+    converters = _pids_with("soffice.bin", str(running.converter_dir))
+    converters += _pids_with("service.documents.convert.endpoint", str(running.converter_dir))
+    assert converters
+    ours = os.readlink("/proc/self/ns/net")
+    for pid in converters:
+        assert os.readlink(f"/proc/{pid}/ns/net") != ours, f"pid {pid} shares the host's network"
+        assert _inet_sockets(pid) == set(), f"pid {pid} holds an internet socket"
+    gunicorns = _pids_with("gunicorn", str(running.root))
+    assert {os.readlink(f"/proc/{p}/ns/net") for p in gunicorns} == {ours}  # it serves HTTP
+
+
+def test_the_service_writes_nothing_in_the_shared_tmp(running, issued):
+    """Its temporary files — jieba's dictionary cache among them, which the service would load
+    from whoever made it first — are in its own run folder, not in /tmp."""
+    uid = pwd.getpwnam("wenshu").pw_uid
+    ours = [p for p in Path("/tmp").iterdir() if p.lstat().st_uid == uid]
+    assert [p for p in ours if p.lstat().st_mtime >= running.started - 1] == []
+    assert any((running.data / "run" / "tmp").glob("jieba*.cache"))
