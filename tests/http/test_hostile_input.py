@@ -113,7 +113,7 @@ def test_served_chunked_body_over_the_limit_gets_a_json_413(tmp_path: Path) -> N
     env.pop("DATABASE_URL", None)
     subprocess.run([wenshu_cmd, "init"], env=env, cwd=ROOT, check=True, capture_output=True)
     token = subprocess.run(
-        [wenshu_cmd, "user-add", "c", "--role", "clerk", "--org", "llyb"],
+        [wenshu_cmd, "user-add", "chunk-clerk", "--role", "clerk", "--org", "llyb"],
         env=env, cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout.strip().splitlines()[-1]  # fmt: skip
     proc = start_server(env, port, tmp_path / "server.log")

@@ -354,7 +354,7 @@ def test_signed_copies_are_append_only(
         app = make_app(tmp_path, converter_dir, DATABASE_URL=url)
         ws: Wenshu = app.extensions["wenshu"]
         try:
-            insp = Client(app, add_user(ws, name="i", role="inspector", org_code="llyb"))
+            insp = Client(app, add_user(ws, name="ao-inspector", role="inspector", org_code="llyb"))
             doc = issue_transcript(insp, extra_qa=0)
             pdf = insp.get(f"/api/v1/documents/{doc['id']}/pdf").data
             png = page_images(pdf, tmp_path, dpi=30)
