@@ -87,6 +87,10 @@ class DoctypeRenderer:
     """Adjusts the rendered document (fit the mark, set properties) before it is saved."""
     label: str = ""
     """The Chinese name of the type, stored as the DOCX subject."""
+    blank_pages_key: str | None = None
+    """For a type whose 版记 must end on an even page (GB/T 9704-2012 §7.5): the data key
+    saying how many pages to leave blank before the 版记 (:func:`~service.documents.render.
+    typeset` sets it after measuring the converted PDF). None: no such rule."""
 
 
 # ----------------------------------------------------------------------------- dates, numbers

@@ -73,7 +73,7 @@ def _notice_context(tpl: DocxTemplate, job: RenderJob) -> dict[str, Any]:
         "attachment_list": listing,
         "signature": signature_block(tpl, org.name, chinese_date(signed_on), job.seal_png),
         "note": literal(f"（{note}）" if note else ""),
-        "attachment_pages": _attachment_pages(tpl, attachments),
+        "attachment_pages": _attachment_pages(tpl, attachments, int(d.get(BLANK_PAGES) or 0)),
         "cc_line": literal("抄送：" + "，".join(cc) + "。" if cc else ""),
         "printed_by": literal(d.get("printed_by") or org.name),
         "print_date_text": literal(chinese_date(printed_on) + "印发"),
@@ -102,13 +102,20 @@ def _attachment_list(tpl: DocxTemplate, attachments: list[Mapping[str, Any]]) ->
     return frag
 
 
+BLANK_PAGES = "blank_pages"
+"""Key of the data (set by :func:`service.documents.render.typeset`, never typed): pages left
+blank before the 版记 so that it falls on an even page."""
+
 FILE_PAGES = "file_pages"
 """Key of an attachment item (set by issuing, never typed) giving the pages of the file to be
 appended: the renderer leaves that many pages for it, the first headed 附件N."""
 
 
-def _attachment_pages(tpl: DocxTemplate, attachments: list[Mapping[str, Any]]) -> Fragment | str:
-    """Each attachment with a body: a new page, 附件N (黑体) top left, its title centred.
+def _attachment_pages(
+    tpl: DocxTemplate, attachments: list[Mapping[str, Any]], blank: int = 0
+) -> Fragment | str:
+    """Each attachment with a body: a new page, 附件N (黑体) top left, its title centred;
+    then ``blank`` new pages, the last holding the 版记 (:data:`BLANK_PAGES`).
 
     An attachment that is a file gets as many empty pages as the file has, the first headed
     附件N: after conversion its pages are laid under them (``service/documents/attach.py``),
@@ -118,7 +125,7 @@ def _attachment_pages(tpl: DocxTemplate, attachments: list[Mapping[str, Any]]) -
     shown = [
         (i, a) for i, a in enumerate(attachments, start=1) if a.get("body") or a.get(FILE_PAGES)
     ]
-    if not shown:
+    if not shown and not blank:
         return ""
     frag = Fragment(tpl)
     for i, attachment in shown:
@@ -130,7 +137,9 @@ def _attachment_pages(tpl: DocxTemplate, attachments: list[Mapping[str, Any]]) -
             continue
         frag.add("WenshuAttachmentTitle", balance_title(attachment["title"]))
         write_blocks(frag, attachment["body"])
-    if shown[-1][1].get(FILE_PAGES):  # the 版记 sits at the foot of the last page: a new one
+    if shown and shown[-1][1].get(FILE_PAGES):  # the 版记 sits at the foot of the last page
+        frag.add("WenshuBody").paragraph_format.page_break_before = True
+    for _ in range(blank):
         frag.add("WenshuBody").paragraph_format.page_break_before = True
     return frag
 
@@ -156,4 +165,4 @@ def _finish_notice(document: DocxDocument, job: RenderJob) -> None:
                 sz.addprevious(parse_xml(f'<w:w {nsdecls("w")} w:val="{width_pct}"/>'))
 
 
-RENDERER = DoctypeRenderer(_notice_context, _finish_notice, "通知")
+RENDERER = DoctypeRenderer(_notice_context, _finish_notice, "通知", blank_pages_key=BLANK_PAGES)
