@@ -56,9 +56,9 @@ CHAR_TIGHTEN = -5
 # Distance from the page foot to the footer: puts the page number's dashes ~7 mm under the 版心.
 FOOTER_DIST = 1418
 # Measured on LibreOffice output: the mark's top edge 35 mm under the top of the 版心 (after
-# the two lines kept for 密级/紧急程度), the 发文字号 two blank lines under the mark, the red
+# the three lines kept for 份号/密级/紧急程度), the 发文字号 two blank lines under the mark, the red
 # rule 4 mm under the 发文字号 (border space 6 pt).
-MARK_BEFORE = 667
+MARK_BEFORE = 667 - LINE
 WENHAO_BEFORE = 835
 HEADER_DIST = 851
 
@@ -417,9 +417,11 @@ def imprint_table() -> str:
 def body_xml() -> str:
     """The notice, top to bottom, as GB/T 9704-2012 orders it."""
     parts = [
-        # 版头: 密级和保密期限 and 紧急程度 top left (two fixed lines, empty when not given,
-        # so the mark stays 35 mm under the top of the 版心), the red mark, the 发文字号 with
-        # the red rule under it (with 签发人 on the right for documents sent upward).
+        # 版头: 份号, 密级和保密期限 and 紧急程度 top left in that order (GB/T 9704-2012
+        # §7.2.1–7.2.3; three fixed lines, empty when not given, so the mark stays 35 mm under
+        # the top of the 版心), the red mark, the 发文字号 with the red rule under it (with
+        # 签发人 on the right for documents sent upward). The 份号 is 3号 Arabic digits.
+        para("WenshuTopLeft", run("{{ copy_no_line }}", "WenshuBodyChar")),
         para("WenshuTopLeft", run("{{ secrecy_line }}")),
         para("WenshuTopLeft", run("{{ urgency_line }}")),
         para("WenshuMark", run("{{ mark }}")),

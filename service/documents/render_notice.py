@@ -62,6 +62,7 @@ def _notice_context(tpl: DocxTemplate, job: RenderJob) -> dict[str, Any]:
     last = (listing if isinstance(listing, Fragment) else body).paragraphs[-1]
     last.paragraph_format.keep_with_next = True
     return {
+        "copy_no_line": literal(d.get("copy_no") or ""),
         "secrecy_line": literal(secrecy),
         "urgency_line": literal(d.get("urgency") or ""),
         "mark": literal(org.mark),

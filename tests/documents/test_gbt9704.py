@@ -14,7 +14,7 @@ from service.documents.convert.client import Converter
 from service.documents.convert.instance import PoolSettings
 from service.documents.render import Letterhead
 from service.documents.seal import make_seal_png
-from tests.support.glyphs import pages
+from tests.support.glyphs import MM, pages
 
 ORG = Letterhead(name="吕梁市医疗保障局", mark="吕梁市医疗保障局文件", zihao="吕医保发")
 PARAGRAPH = (
@@ -77,3 +77,34 @@ def test_imprint_ends_on_the_last_page_an_even_one(converter: Converter) -> None
         blanks += len(between)
     assert text_pages == set(range(1, 10))
     assert blanks >= 1
+
+
+A4_HEIGHT_PT = 297 * MM
+TEXT_TOP_PT = A4_HEIGHT_PT - 37 * MM  # 天头 37 mm
+TEXT_LEFT_PT = 28 * MM  # 订口 28 mm
+
+
+def test_copy_number_secrecy_and_urgency_head_a_classified_notice(converter: Converter) -> None:
+    """份号 first, at the top left of the 版心 on line 1, then 密级★保密期限, then 紧急程度,
+    one line each (§7.2.1–7.2.3); the red mark stays where it is without them (35 mm under
+    the top of the 版心), the three lines being kept, empty, on every notice."""
+    secret = pages(
+        typeset(
+            converter,
+            notice(copy_no="000012", secrecy="秘密", secrecy_term="1年", urgency="特急"),
+        )
+    )[0]
+    plain = pages(typeset(converter, notice()))[0]
+    (number,) = secret.find("000012")
+    (secrecy,) = secret.find("秘密★1年")
+    (urgency,) = secret.find("特急")
+    assert abs(number[0].x0 - TEXT_LEFT_PT) < 0.5 * MM
+    assert abs(secrecy[0].x0 - TEXT_LEFT_PT) < 0.5 * MM
+    assert abs(urgency[0].x0 - TEXT_LEFT_PT) < 0.5 * MM
+    top = number[0].y0 + number[0].size
+    assert TEXT_TOP_PT - 29 < top <= TEXT_TOP_PT + 1  # inside line 1
+    assert abs(number[0].y0 - secrecy[0].y0 - 28.95) < 1
+    assert abs(secrecy[0].y0 - urgency[0].y0 - 28.95) < 1
+    marks = [page.find("吕梁市医疗保障局文件")[0][0] for page in (secret, plain)]
+    assert abs(marks[0].y0 - marks[1].y0) < 0.1 and abs(marks[0].x0 - marks[1].x0) < 0.1
+    assert plain.text.replace(" ", "").startswith("吕梁市医疗保障局文件")
