@@ -32,6 +32,7 @@ from service.documents.layout import (
     signature_block,
     write_blocks,
 )
+from service.documents.metrics import printed_width, style_font
 
 
 def _notice_context(tpl: DocxTemplate, job: RenderJob) -> dict[str, Any]:
@@ -75,7 +76,7 @@ def _notice_context(tpl: DocxTemplate, job: RenderJob) -> dict[str, Any]:
         "signature": signature_block(tpl, org.name, chinese_date(signed_on), job.seal_png),
         "note": literal(f"（{note}）" if note else ""),
         "attachment_pages": _attachment_pages(tpl, attachments, int(d.get(BLANK_PAGES) or 0)),
-        "cc_line": literal("抄送：" + "，".join(cc) + "。" if cc else ""),
+        "cc_line": literal(CC_LEAD + "，".join(cc) + "。" if cc else ""),
         "printed_by": literal(d.get("printed_by") or org.name),
         "print_date_text": literal(chinese_date(printed_on) + "印发"),
     }
@@ -150,7 +151,38 @@ def attachment_label(n: int, count: int) -> str:
     return "附件" if count == 1 else f"附件{n}"
 
 
+CC_LEAD = "抄送："
+
+
 def _finish_notice(document: DocxDocument, job: RenderJob) -> None:
+    _hang_cc_line(document)
+    _fit_mark(document, job)
+
+
+def _hang_cc_line(document: DocxDocument) -> None:
+    """A 抄送 line that wraps continues under the first name after the colon (GB/T 9704-2012
+    §7.4.2): a hanging indent of the printed width of 抄送：, measured in the 版记's font."""
+    for table in document.tables:
+        cells = [cell for row in table.rows for cell in row.cells]
+        for p in (p for cell in cells for p in cell.paragraphs):
+            if (
+                p.style is not None
+                and p.style.style_id == "WenshuImprint"
+                and p.text.startswith(CC_LEAD)
+            ):
+                hang = printed_width(CC_LEAD, style_font(document, "WenshuImprint"))
+                ind = paragraph_xml(p).get_or_add_pPr().get_or_add_ind()
+                left = p.style.paragraph_format.left_indent
+                right = p.style.paragraph_format.right_indent
+                left_pt = left.pt if left is not None else 0.0
+                ind.set(qn("w:left"), str(round((left_pt + hang) * 20)))
+                ind.set(qn("w:right"), str(round((right.pt if right is not None else 0) * 20)))
+                ind.set(qn("w:hanging"), str(round(hang * 20)))
+                for attr in ("w:firstLine", "w:firstLineChars", "w:leftChars", "w:hangingChars"):
+                    ind.attrib.pop(qn(attr), None)
+
+
+def _fit_mark(document: DocxDocument, job: RenderJob) -> None:
     """Narrow the characters of a mark too long for the 版心 (as clerks do by hand)."""
     needed = em_width(job.org.mark) * MARK_SIZE_PT
     if needed <= TEXT_WIDTH_PT:

@@ -108,3 +108,22 @@ def test_copy_number_secrecy_and_urgency_head_a_classified_notice(converter: Con
     marks = [page.find("吕梁市医疗保障局文件")[0][0] for page in (secret, plain)]
     assert abs(marks[0].y0 - marks[1].y0) < 0.1 and abs(marks[0].x0 - marks[1].x0) < 0.1
     assert plain.text.replace(" ", "").startswith("吕梁市医疗保障局文件")
+
+
+def test_cc_continuation_hangs_under_the_first_name(converter: Converter) -> None:
+    """抄送 one character in from the rule, its second line under the first character after
+    the colon, not under 抄 (§7.4.2)."""
+    cc = ["山西省医疗保障局", "吕梁市人民政府办公室", "吕梁市财政局", "吕梁市卫生健康委员会"]
+    cc += ["吕梁市市场监督管理局", "吕梁市公安局"]
+    page = pages(typeset(converter, notice(cc=cc)))[-1]
+    (lead,) = page.find("抄送：")
+    first_name = page.find("山西省")[0][0]
+    lines = sorted(
+        {round(g.y0, 1) for g in page.glyphs if g.size < 15 and g.y0 < lead[0].y0 - 5},
+        reverse=True,
+    )
+    assert lines, "the 抄送 line does not wrap"
+    below = [g for g in page.glyphs if round(g.y0, 1) == lines[0] and g.text.strip()]
+    assert "印发" not in "".join(g.text for g in below)  # the continuation, not the 印发 line
+    assert abs(lead[0].x0 - TEXT_LEFT_PT - 14) < 0.5 * MM  # 左空一字 (4号)
+    assert abs(min(g.x0 for g in below) - first_name.x0) < 0.3 * MM
