@@ -59,9 +59,14 @@ def _notice_context(tpl: DocxTemplate, job: RenderJob) -> dict[str, Any]:
     note = d.get("note") or ""
     listing = _attachment_list(tpl, attachments)
     # The page with the seal must carry text (GB/T 9704-2012 §7.3.5.1): the last line of the
-    # body or of the 附件说明 travels with the 署名 to a new page if need be.
-    last = (listing if isinstance(listing, Fragment) else body).paragraphs[-1]
-    last.paragraph_format.keep_with_next = True
+    # body, or the whole 附件说明 (never split across pages), travels with the 署名 to a new
+    # page if need be.
+    if isinstance(listing, Fragment):
+        for p in listing.paragraphs:
+            p.paragraph_format.keep_with_next = True
+            p.paragraph_format.keep_together = True  # a title of two lines stays whole
+    else:
+        body.paragraphs[-1].paragraph_format.keep_with_next = True
     return {
         "copy_no_line": literal(d.get("copy_no") or ""),
         "secrecy_line": literal(secrecy),

@@ -127,3 +127,23 @@ def test_cc_continuation_hangs_under_the_first_name(converter: Converter) -> Non
     assert "印发" not in "".join(g.text for g in below)  # the continuation, not the 印发 line
     assert abs(lead[0].x0 - TEXT_LEFT_PT - 14) < 0.5 * MM  # 左空一字 (4号)
     assert abs(min(g.x0 for g in below) - first_name.x0) < 0.3 * MM
+
+
+ATTACHMENT_TITLES = [
+    "吕梁市进一步引深打击欺诈骗保专项治理行动工作方案",
+    "定点医药机构自查自纠情况统计表",
+    "专项治理检查记录单及询问笔录格式（供各县市区医疗保障局参照使用）",
+    "检查报告模板",
+]
+
+
+def test_attachment_list_is_kept_together_with_the_signature(converter: Converter) -> None:
+    """However the body ends, the 附件说明 is on one page, the page of the 署名 and seal."""
+    line = "各县市区要高度重视，认真组织本次检查工作。"  # one line of the body
+    for lines in range(12, 22):
+        body = [{"text": line}] * lines
+        data = notice(body=body, attachments=[{"title": t} for t in ATTACHMENT_TITLES])
+        texts = [p.text.replace(" ", "") for p in pages(typeset(converter, data))]
+        on = {n for n, t in enumerate(texts, 1) for title in ATTACHMENT_TITLES if title[:8] in t}
+        signed = {n for n, t in enumerate(texts, 1) if "2021年4月23日" in t.replace("日印发", "")}
+        assert len(on) == 1 and on == signed, (lines, on, signed)
