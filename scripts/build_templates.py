@@ -861,11 +861,14 @@ SIZE_TABLE = 21
 LINE_TABLE = 300
 REPORT_CELL_MARGIN = 57
 # 序号 机构名称 统一社会信用代码 机构类型 违规问题 金额（元） 处理措施 审理级别. Measured at 10.5 pt:
-# a code is 120 pt (two lines of nine), 102,300.50 is 53 pt; 单体定点零售药店 sets as 4 + 4,
-# 拒付（追回）医保基金 as 5 + 5 characters. Text is set flush left: justified, a narrow cell
-# spreads a line with a number in it.
-REPORT_ISSUE_W = TEXT_W - (540 + 1250 + 1380 + 1000 + 1250 + 1200 + 540)  # 违规问题: the rest
-REPORT_GRID = (540, 1250, 1380, 1000, REPORT_ISSUE_W, 1250, 1200, 540)
+# a code is 120 pt (two lines of nine), 102,300.50 is 53 pt; 单体定点零售药店 sets as 4 + 4.
+# 处理措施 holds six characters (63 pt, and 1.3 pt to spare), the longest word of a measure
+# (拒付（追回）): render_report.measure_lines breaks the measures between words to that width,
+# so 拒付（追回）医保基金 prints as 拒付（追回） / 医保基金. Text is set flush left: justified, a
+# narrow cell spreads a line with a number in it.
+REPORT_MEASURES_W = 6 * SIZE_TABLE * 10 + 2 * REPORT_CELL_MARGIN + 26  # 1400
+REPORT_ISSUE_W = TEXT_W - (540 + 1250 + 1380 + 1000 + 1250 + REPORT_MEASURES_W + 540)  # the rest
+REPORT_GRID = (540, 1250, 1380, 1000, REPORT_ISSUE_W, 1250, REPORT_MEASURES_W, 540)
 
 
 def report_styles() -> str:

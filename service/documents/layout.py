@@ -215,6 +215,37 @@ def _word_boundaries(text: str) -> set[int]:
     return cuts
 
 
+def wrap_words(text: str, per_line: float) -> list[str]:
+    """``text`` in lines of at most ``per_line`` characters (:func:`em_width`), broken only
+    between words where it can be: a narrow table cell that LibreOffice would break anywhere
+    (拒付（追 / 回）医保基 / 金) gets its line breaks from here instead. Punctuation that may not
+    start a line stays with the word before it, an opening bracket with the word after; a
+    single word longer than a line is broken where it must."""
+    words: list[str] = []
+    for word in _words(text):
+        if words and (word[0] in _NO_LINE_START or words[-1][-1] in _NO_LINE_END):
+            words[-1] += word
+        else:
+            words.append(word)
+    lines = [""]
+    for word in words:
+        if lines[-1] and em_width(lines[-1] + word) > per_line:
+            lines.append("")
+        while em_width(word) > per_line:
+            room = per_line - em_width(lines[-1])
+            cut = max(1, max(i for i in range(len(word) + 1) if em_width(word[:i]) <= room))
+            lines[-1] += word[:cut]
+            word = word[cut:]
+            lines.append("")
+        lines[-1] += word
+    return [line for line in lines if line]
+
+
+def _words(text: str) -> list[str]:
+    cuts = sorted(_word_boundaries(text))
+    return [text[a:b] for a, b in zip([0, *cuts[:-1]], cuts, strict=True) if b > a]
+
+
 def balance_title(text: str, size_pt: float = 22.0) -> str:
     """Break a long title into lines of even length at word boundaries (GB/T 9704-2012
     §7.3.1: keep words whole, form a trapezoid or diamond, never a full line and a stub like

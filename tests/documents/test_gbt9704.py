@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
+from schemas.inspection_report import InspectionReportSchema
 from schemas.notice import NoticeSchema
-from service.doctypes import DOCTYPES
+from service.doctypes import DOCTYPES, render_docx, sample_input
 from service.documents.convert.client import Converter
 from service.documents.convert.instance import PoolSettings
 from service.documents.render import Letterhead
 from service.documents.seal import make_seal_png
-from tests.support.glyphs import MM, pages
+from tests.support.glyphs import MM, pages, runs
 
 ORG = Letterhead(name="吕梁市医疗保障局", mark="吕梁市医疗保障局文件", zihao="吕医保发")
 PARAGRAPH = (
@@ -147,3 +148,29 @@ def test_attachment_list_is_kept_together_with_the_signature(converter: Converte
         on = {n for n, t in enumerate(texts, 1) for title in ATTACHMENT_TITLES if title[:8] in t}
         signed = {n for n, t in enumerate(texts, 1) if "2021年4月23日" in t.replace("日印发", "")}
         assert len(on) == 1 and on == signed, (lines, on, signed)
+
+
+def test_report_measures_break_between_words(converter: Converter) -> None:
+    """The 处理措施 column of the report's table prints 拒付（追回） on a line and 医保基金 whole
+    on the next, one measure a line, not 拒付（追 / 回）医保基 / 金."""
+    docx = render_docx(
+        "inspection_report",
+        InspectionReportSchema().load(sample_input("inspection_report")),
+        org=ORG,
+        wenhao="",
+        issue_date=dt.date(2021, 5, 20),
+    )
+    lines = [r for page in pages(converter.to_pdf(docx)) for r in runs(page) if r[0].size < 11]
+    starts = [r for r in lines if r[0].text == "拒"]
+    assert len(starts) == 3  # three violations, each with this measure
+    for first in starts:
+        assert "".join(g.text for g in first) == "拒付（追回）"
+        (below,) = [
+            r for r in lines if abs(r[0].x0 - first[0].x0) < 0.5 and 10 < first[0].y0 - r[0].y0 < 20
+        ]
+        assert "".join(g.text for g in below).rstrip("、") == "医保基金"
+    measures = {"".join(g.text for g in r) for r in lines if abs(r[0].x0 - starts[0][0].x0) < 0.5}
+    assert measures <= {"拒付（追回）", "医保基金、", "医保基金", "限期整改、", "行政罚款"} | {
+        "暂停医保、",
+        "通报批评",
+    }, measures
