@@ -35,13 +35,13 @@ from service.documents.layout import (
     RenderJob,
     balance_title,
     chinese_date,
-    em_width,
     heading_number,
     literal,
     normalise_docx,
     printable,
     write_blocks,
 )
+from service.documents.metrics import em_width
 from service.documents.templates import Template
 
 log = logging.getLogger(__name__)

@@ -26,13 +26,12 @@ from service.documents.layout import (
     RenderJob,
     balance_title,
     chinese_date,
-    em_width,
     literal,
     printable,
     signature_block,
     write_blocks,
 )
-from service.documents.metrics import printed_width, style_font
+from service.documents.metrics import em_width, printed_width, style_font
 
 
 def _notice_context(tpl: DocxTemplate, job: RenderJob) -> dict[str, Any]:

@@ -27,9 +27,9 @@ from service.documents.layout import (
     literal,
     signature_block,
     text_lines,
-    wrap_words,
     write_paragraphs,
 )
+from service.documents.metrics import wrap_words
 
 
 def _section(tpl: DocxTemplate, job: RenderJob, key: str) -> Fragment:

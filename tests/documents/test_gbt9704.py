@@ -174,3 +174,38 @@ def test_report_measures_break_between_words(converter: Converter) -> None:
         "暂停医保、",
         "通报批评",
     }, measures
+
+
+@pytest.mark.parametrize(
+    ("title", "expected", "trapezoid"),
+    [
+        (
+            "吕梁市医疗保障局关于开展定点医药机构专项治理检查的通知",
+            ["吕梁市医疗保障局关于开展", "定点医药机构专项治理检查的通知"],
+            True,
+        ),
+        (
+            "关于做好定点医药机构医保基金使用自查自纠工作的通知",
+            ["关于做好定点医药机构医保基金", "使用自查自纠工作的通知"],
+            True,
+        ),
+        # Two lines of 15 ems: every other break is inside a word or far from even.
+        (
+            "吕梁市医疗保障局关于开展2021年定点医药机构专项治理检查的通知",
+            ["吕梁市医疗保障局关于开展2021年", "定点医药机构专项治理检查的通知"],
+            False,
+        ),
+    ],
+)
+def test_title_breaks_between_words_in_a_trapezoid(
+    converter: Converter, title: str, expected: list[str], trapezoid: bool
+) -> None:
+    """Lines of the printed title: whole words (never 定点医药 / 机构, never 2021 / 年), centred,
+    of different lengths (a 梯形, not a 长方形) (§7.3.1)."""
+    page = pages(typeset(converter, notice(title=title)))[0]
+    lines = [r for r in runs(page) if abs(r[0].size - 22) < 0.5]
+    assert ["".join(g.text for g in r) for r in lines] == expected
+    widths = [r[-1].x1 - r[0].x0 for r in lines]
+    centres = [(r[-1].x1 + r[0].x0) / 2 for r in lines]
+    assert (abs(widths[0] - widths[1]) >= 2 * 22 - 1) is trapezoid  # two characters or more
+    assert max(centres) - min(centres) < 1 * MM
