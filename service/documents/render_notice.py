@@ -6,6 +6,7 @@ The 正文, 附件说明, 署名 with the seal and the 附件 pages are built as
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
@@ -161,6 +162,32 @@ CC_LEAD = "抄送："
 def _finish_notice(document: DocxDocument, job: RenderJob) -> None:
     _hang_cc_line(document)
     _fit_mark(document, job)
+    if int(job.data.get(BLANK_PAGES) or 0) == 2:
+        _unnumber_blank_and_imprint_pages(document)
+
+
+def _unnumber_blank_and_imprint_pages(document: DocxDocument) -> None:
+    """A blank page before the 版记 page: neither carries a page number (GB/T 9704-2012
+    §7.5). The text ends a section (its last paragraph takes a copy of the page settings and
+    their footers) and the blank page and the 版记 page make a last one with empty footers."""
+    body = document.element.body
+    breaks = [
+        p
+        for p in body.iterchildren(qn("w:p"))
+        if p.pPr is not None and p.pPr.find(qn("w:pageBreakBefore")) is not None
+    ][-2:]
+    before = breaks[0].getprevious() if len(breaks) == 2 else None
+    if before is None or before.tag != qn("w:p"):
+        return
+    final = body.find(qn("w:sectPr"))
+    ends_text = copy.deepcopy(final)
+    before.get_or_add_pPr().append(ends_text)
+    breaks[0].pPr.remove(breaks[0].pPr.find(qn("w:pageBreakBefore")))  # the section starts it
+    for ref in final.findall(qn("w:footerReference")):
+        final.remove(ref)  # then new, empty footers for the last section
+    last = document.sections[-1]
+    last.footer.is_linked_to_previous = False
+    last.even_page_footer.is_linked_to_previous = False
 
 
 def _hang_cc_line(document: DocxDocument) -> None:
