@@ -39,6 +39,7 @@ _PASTED_NUMBER = re.compile(
     r"|\d+[.．、](?!\d)"
     r"|[（(]\d+[）)])\s*"
 )
+_COPY_NO = re.compile(r"[0-9]{6}\Z")
 _SECRECY_TERM = re.compile(r"(?:\d+(?:年|个月|月|日|天)|长期)")
 _DATE_RANGE = validate.Range(
     min=dt.date(1950, 1, 1),
@@ -156,6 +157,12 @@ class NoticeSchema(WenshuSchema):
         10, validate=validate.OneOf(DIRECTIONS, error="行文方向只能是“下行文”“平行文”或“上行文”")
     )
     signer = _line(100, metadata={"search": "person"})
+    copy_no = _line(
+        6,
+        validate=validate.Regexp(_COPY_NO, error="份号为 6 位阿拉伯数字，如 000001"),
+    )
+    """份号 (GB/T 9704-2012 §7.2.1): the copy's number, six digits, printed first in the 版头;
+    a 涉密 notice must carry it (党政机关公文处理工作条例 第九条)."""
     urgency = _line(10, validate=validate.OneOf(URGENCIES, error="紧急程度只能是“特急”或“加急”"))
     secrecy = _line(
         10,
@@ -178,6 +185,8 @@ class NoticeSchema(WenshuSchema):
             errors["signer"] = ["只有上行文标注签发人：请将行文方向选为“上行文”，或删去签发人"]
         if data.get("secrecy_term") and not data.get("secrecy"):
             errors["secrecy_term"] = ["填写保密期限时须同时填写密级 secrecy"]
+        if data.get("secrecy") and not data.get("copy_no"):
+            errors["copy_no"] = ["涉密公文须标注份号（6 位阿拉伯数字，如 000001）"]
         made, printed = data.get("date"), data.get("print_date")
         if made and printed and printed < made:
             errors["print_date"] = ["印发日期不应早于成文日期"]

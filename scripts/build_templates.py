@@ -56,9 +56,9 @@ CHAR_TIGHTEN = -5
 # Distance from the page foot to the footer: puts the page number's dashes ~7 mm under the 版心.
 FOOTER_DIST = 1418
 # Measured on LibreOffice output: the mark's top edge 35 mm under the top of the 版心 (after
-# the two lines kept for 密级/紧急程度), the 发文字号 two blank lines under the mark, the red
+# the three lines kept for 份号/密级/紧急程度), the 发文字号 two blank lines under the mark, the red
 # rule 4 mm under the 发文字号 (border space 6 pt).
-MARK_BEFORE = 667
+MARK_BEFORE = 667 - LINE
 WENHAO_BEFORE = 835
 HEADER_DIST = 851
 
@@ -417,9 +417,11 @@ def imprint_table() -> str:
 def body_xml() -> str:
     """The notice, top to bottom, as GB/T 9704-2012 orders it."""
     parts = [
-        # 版头: 密级和保密期限 and 紧急程度 top left (two fixed lines, empty when not given,
-        # so the mark stays 35 mm under the top of the 版心), the red mark, the 发文字号 with
-        # the red rule under it (with 签发人 on the right for documents sent upward).
+        # 版头: 份号, 密级和保密期限 and 紧急程度 top left in that order (GB/T 9704-2012
+        # §7.2.1–7.2.3; three fixed lines, empty when not given, so the mark stays 35 mm under
+        # the top of the 版心), the red mark, the 发文字号 with the red rule under it (with
+        # 签发人 on the right for documents sent upward). The 份号 is 3号 Arabic digits.
+        para("WenshuTopLeft", run("{{ copy_no_line }}", "WenshuBodyChar")),
         para("WenshuTopLeft", run("{{ secrecy_line }}")),
         para("WenshuTopLeft", run("{{ urgency_line }}")),
         para("WenshuMark", run("{{ mark }}")),
@@ -859,11 +861,14 @@ SIZE_TABLE = 21
 LINE_TABLE = 300
 REPORT_CELL_MARGIN = 57
 # 序号 机构名称 统一社会信用代码 机构类型 违规问题 金额（元） 处理措施 审理级别. Measured at 10.5 pt:
-# a code is 120 pt (two lines of nine), 102,300.50 is 53 pt; 单体定点零售药店 sets as 4 + 4,
-# 拒付（追回）医保基金 as 5 + 5 characters. Text is set flush left: justified, a narrow cell
-# spreads a line with a number in it.
-REPORT_ISSUE_W = TEXT_W - (540 + 1250 + 1380 + 1000 + 1250 + 1200 + 540)  # 违规问题: the rest
-REPORT_GRID = (540, 1250, 1380, 1000, REPORT_ISSUE_W, 1250, 1200, 540)
+# a code is 120 pt (two lines of nine), 102,300.50 is 53 pt; 单体定点零售药店 sets as 4 + 4.
+# 处理措施 holds six characters (63 pt, and 1.3 pt to spare), the longest word of a measure
+# (拒付（追回）): render_report.measure_lines breaks the measures between words to that width,
+# so 拒付（追回）医保基金 prints as 拒付（追回） / 医保基金. Text is set flush left: justified, a
+# narrow cell spreads a line with a number in it.
+REPORT_MEASURES_W = 6 * SIZE_TABLE * 10 + 2 * REPORT_CELL_MARGIN + 26  # 1400
+REPORT_ISSUE_W = TEXT_W - (540 + 1250 + 1380 + 1000 + 1250 + REPORT_MEASURES_W + 540)  # the rest
+REPORT_GRID = (540, 1250, 1380, 1000, REPORT_ISSUE_W, 1250, REPORT_MEASURES_W, 540)
 
 
 def report_styles() -> str:

@@ -51,6 +51,7 @@ DOCTYPE = DocType(
         ),
         placeholders=frozenset(
             {
+                "copy_no_line",
                 "secrecy_line",
                 "urgency_line",
                 "mark",
@@ -76,7 +77,10 @@ DOCTYPE = DocType(
             ("正文", ("body",)),
             ("附件", ("attachments",)),
             ("联系人与版记", ("contact", "cc", "printed_by", "print_date")),
-            ("其他要素（可选）", ("direction", "signer", "urgency", "secrecy", "secrecy_term")),
+            (
+                "其他要素（可选）",
+                ("direction", "signer", "urgency", "secrecy", "secrecy_term", "copy_no"),
+            ),
         ),
         labels={
             "NoticeSchema": {
@@ -93,6 +97,7 @@ DOCTYPE = DocType(
                 "urgency": ("紧急程度", ""),
                 "secrecy": ("密级", ""),
                 "secrecy_term": ("保密期限", "如：1年、6个月、长期"),
+                "copy_no": ("份号", "6 位数字，如 000001；涉密公文必填"),
                 "date": ("成文日期", "留空则为签发当日"),
                 "note": ("附注", "如：此件依申请公开（括号自动加）"),
                 "cc": ("抄送机关", "每行一个机关"),

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from schemas.fields import WenshuSchema
 from service.documents.layout import DoctypeRenderer, Letterhead
-from service.documents.render import render_document
+from service.documents.render import render_document, typeset
 from service.documents.templates import Template
 
 
@@ -158,6 +158,32 @@ class DocType:
             seal_png=seal_png,
             archive_no=archive_no,
         )
+
+    def typeset(
+        self,
+        data: dict[str, Any],
+        convert: Callable[[bytes], bytes],
+        *,
+        org: Letterhead,
+        wenhao: str,
+        issue_date: dt.date,
+        seal_png: bytes | None = None,
+        archive_no: str = "",
+    ) -> tuple[bytes, bytes]:
+        """The DOCX (:meth:`render`) and its PDF by ``convert``, laid out to end on an even
+        page when the type must (:func:`service.documents.render.typeset`)."""
+
+        def render(d: dict[str, Any]) -> bytes:
+            return self.render(
+                d,
+                org=org,
+                wenhao=wenhao,
+                issue_date=issue_date,
+                seal_png=seal_png,
+                archive_no=archive_no,
+            )
+
+        return typeset(self.renderer, render, data, convert)
 
 
 def build_registry(doctypes: Iterable[DocType]) -> dict[str, DocType]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import math
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
@@ -20,7 +19,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jieba
 from docx.document import Document as DocxDocument
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
@@ -32,7 +30,7 @@ from markupsafe import Markup, escape
 
 from archive.errors import WenshuError
 from service.documents._internals import paragraph_xml, run_xml
-from service.documents.metrics import printed_width, style_font
+from service.documents.metrics import balance_lines, printed_width, style_font
 from service.documents.seal import SEAL_DIAMETER_MM, float_seal
 
 _ZIP_TIME = (2026, 1, 1, 0, 0, 0)
@@ -87,6 +85,10 @@ class DoctypeRenderer:
     """Adjusts the rendered document (fit the mark, set properties) before it is saved."""
     label: str = ""
     """The Chinese name of the type, stored as the DOCX subject."""
+    blank_pages_key: str | None = None
+    """For a type whose 版记 must end on an even page (GB/T 9704-2012 §7.5): the data key
+    saying how many pages to leave blank before the 版记 (:func:`~service.documents.render.
+    typeset` sets it after measuring the converted PDF). None: no such rule."""
 
 
 # ----------------------------------------------------------------------------- dates, numbers
@@ -191,78 +193,10 @@ def literal(text: str) -> Markup:
     return Markup(_guard(str(escape(printable(text)))))
 
 
-def em_width(text: str) -> float:
-    """Printed width in characters: CJK, full-width and (in a CJK font) ambiguous characters
-    such as “ ” — count 1, the rest about ½."""
-    return sum(1.0 if unicodedata.east_asian_width(ch) in "WFA" else 0.5 for ch in text)
-
-
-_NO_LINE_START = set("，。、；：？！）》」』”’〕】…—·,.;:?!)")
-_NO_LINE_END = set("（《「『“‘〔【(")
-
-
-def _word_boundaries(text: str) -> set[int]:
-    """Offsets between words (jieba's dictionary loads once per process, on first use)."""
-    jieba.setLogLevel(60)
-    cuts, pos = set(), 0
-    for word in jieba.cut(text):
-        pos += len(word)
-        cuts.add(pos)
-    return cuts
-
-
 def balance_title(text: str, size_pt: float = 22.0) -> str:
-    """Break a long title into lines of even length at word boundaries (GB/T 9704-2012
-    §7.3.1: keep words whole, form a trapezoid or diamond, never a full line and a stub like
-    "…的通\n知"). A title the user broke by hand is left as typed."""
-    if "\n" in text:
-        return text
-    per_line = int(TEXT_WIDTH_PT // (size_pt - 0.25))
-    width = em_width(text)
-    if width <= per_line:
-        return text
-    lines = math.ceil(width / per_line)
-    target = width / lines
-    n = len(text)
-    words = _word_boundaries(text)
-    prefix = [0.0]
-    for ch in text:
-        prefix.append(prefix[-1] + em_width(ch))
-
-    def cost(i: int, j: int) -> float:
-        length = prefix[j] - prefix[i]
-        if length > per_line:
-            return math.inf
-        c = (length - target) ** 2
-        if j < n:
-            if text[j] in _NO_LINE_START or text[j - 1] in _NO_LINE_END:
-                return math.inf
-            if text[j - 1].isascii() and text[j].isascii() and text[j].isalnum():
-                return math.inf
-            if j not in words:
-                c += 40.0
-            if text[j] == "《" or text[j - 1] == "》" or text[j : j + 3] == "的通知":
-                c -= 2.0
-        return c
-
-    # best[k][j]: least cost of setting text[:j] on k lines.
-    best = [[math.inf] * (n + 1) for _ in range(lines + 1)]
-    back = [[0] * (n + 1) for _ in range(lines + 1)]
-    best[0][0] = 0.0
-    for k in range(1, lines + 1):
-        for j in range(1, n + 1):
-            for i in range(j):
-                c = best[k - 1][i] + cost(i, j)
-                if c < best[k][j]:
-                    best[k][j], back[k][j] = c, i
-    if math.isinf(best[lines][n]):
-        return text
-    cuts, j = [], n
-    for k in range(lines, 0, -1):
-        cuts.append(j)
-        j = back[k][j]
-    cuts.reverse()
-    return "\n".join(text[a:b] for a, b in zip([0, *cuts[:-1]], cuts, strict=True))
+    """A title of ``size_pt`` broken into lines across the 版心 (:func:`~service.documents.
+    metrics.balance_lines`: whole words, a 梯形 or 菱形, a title broken by hand as typed)."""
+    return balance_lines(text, TEXT_WIDTH_PT, size_pt)
 
 
 # ----------------------------------------------------------------------------- paragraphs

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
+from collections.abc import Callable
 
 from docx.document import Document as DocxDocument
 from docxtpl import DocxTemplate
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
+from pypdf import PdfReader
 
 from service.documents.layout import (
     DoctypeRenderer,
@@ -32,14 +35,16 @@ from service.documents.layout import (
     RenderJob,
     balance_title,
     chinese_date,
-    em_width,
     heading_number,
     literal,
     normalise_docx,
     printable,
     write_blocks,
 )
+from service.documents.metrics import em_width
 from service.documents.templates import Template
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DoctypeRenderer",
@@ -53,6 +58,7 @@ __all__ = [
     "heading_number",
     "literal",
     "render_document",
+    "typeset",
     "write_blocks",
 ]
 
@@ -92,6 +98,38 @@ def render_document(
     buf = io.BytesIO()
     document.save(buf)
     return normalise_docx(buf.getvalue())
+
+
+def typeset(
+    renderer: DoctypeRenderer,
+    render: Callable[[dict], bytes],
+    data: dict,
+    convert: Callable[[bytes], bytes],
+) -> tuple[bytes, bytes]:
+    """The DOCX and the PDF of ``data``: ``render`` makes the DOCX, ``convert`` the PDF.
+
+    A type with :attr:`~DoctypeRenderer.blank_pages_key` ends on an even page, its 版记 on
+    the last one (GB/T 9704-2012 §7.5, a sheet printed on both sides): when the PDF has an odd
+    number of pages the document is rendered again with one page left blank before the 版记
+    (the 版记 moves from under the text to the next page), and when the 版记 stood alone on
+    its page, with two (a blank page, then the 版记's). Only the page count is measured, so a
+    file laid into the pages left for it later changes nothing.
+    """
+    docx = render(data)
+    pdf = convert(docx)
+    key = renderer.blank_pages_key
+    blank = 0
+    while key and _page_count(pdf) % 2 and blank < 2:
+        blank += 1
+        docx = render({**data, key: blank})
+        pdf = convert(docx)
+    if key and _page_count(pdf) % 2:
+        log.warning("%s ends on an odd page (%d)", renderer.label, _page_count(pdf))
+    return docx, pdf
+
+
+def _page_count(pdf: bytes) -> int:
+    return len(PdfReader(io.BytesIO(pdf)).pages)
 
 
 def _set_properties(document: DocxDocument, job: RenderJob, label: str) -> None:

@@ -29,10 +29,28 @@ from service.documents.layout import (
     text_lines,
     write_paragraphs,
 )
+from service.documents.metrics import wrap_words
 
 
 def _section(tpl: DocxTemplate, job: RenderJob, key: str) -> Fragment:
     return write_paragraphs(Fragment(tpl), job.data.get(key) or [])
+
+
+MEASURE_CHARS = 6
+"""Characters of 五号 (10.5 pt) a line of the 处理措施 column holds (its width in
+``scripts/build_templates.py``, ``REPORT_GRID``): the longest word of a measure, 拒付（追回）."""
+
+
+def measure_lines(measures: list[str]) -> str:
+    """处理措施 as printed: one measure a line, 、 between them, a long one broken between its
+    words (拒付（追回） / 医保基金), never inside one."""
+    last = len(measures) - 1
+    lines = [
+        line
+        for i, m in enumerate(measures)
+        for line in wrap_words(m + ("、" if i < last else ""), MEASURE_CHARS)
+    ]
+    return "\n".join(lines)
 
 
 def violation_rows(violations: list[Mapping[str, Any]], levels: list[str]) -> list[dict[str, Any]]:
@@ -45,7 +63,7 @@ def violation_rows(violations: list[Mapping[str, Any]], levels: list[str]) -> li
             "institution_type": literal(v["institution_type"]),
             "issue": literal("\n".join(text_lines(v["issue"]))),
             "amount": amount_text(v["amount"]),
-            "measures": literal("、".join(v["measures"])),
+            "measures": literal(measure_lines(v["measures"])),
             "level": level,
         }
         for i, (v, level) in enumerate(zip(violations, levels, strict=True), start=1)

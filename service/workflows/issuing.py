@@ -78,7 +78,7 @@ def _page_count(pdf: bytes) -> int:
     return len(PdfReader(BytesIO(pdf)).pages)
 
 
-def _render(
+def _typeset(
     ws: Wenshu,
     req: IssueRequest,
     org: Org,
@@ -87,12 +87,15 @@ def _render(
     wenhao: str,
     issue_date: date,
     seal: Seal | None,
+    pdfa: bool,
     archive_no: str = "",
-) -> bytes:
-    """The DOCX: the type's template filled with the data (and its derived title), literally."""
+) -> tuple[bytes, bytes]:
+    """The DOCX (the type's template filled with the data and its derived title, literally)
+    and the PDF the converter makes of it, ending on an even page when the type must."""
     data = {**data, "title": req.doctype.title(req.data, org)}
-    return req.doctype.render(
+    return req.doctype.typeset(
         data,
+        lambda docx: ws.converter.to_pdf(docx, pdfa=pdfa),
         org=letterhead(org),
         wenhao=wenhao,
         issue_date=issue_date,
@@ -116,8 +119,10 @@ def preview(ws: Wenshu, req: IssueRequest, org: Org, *, seal: Seal | None = None
     wenhao = numbering.format_wenhao(org.zihao, today.year, None) if req.doctype.numbered else ""
     with ws.db.read() as s:
         attached = files.resolve(ws, s, org, req.data)
-    docx = _render(ws, req, org, attached.data, wenhao=wenhao, issue_date=today, seal=seal)
-    pdf = files.lay_into(req.doctype, ws.converter.to_pdf(docx, pdfa=False), attached)
+    _, pdf = _typeset(
+        ws, req, org, attached.data, wenhao=wenhao, issue_date=today, seal=seal, pdfa=False
+    )
+    pdf = files.lay_into(req.doctype, pdf, attached)
     return watermark_draft(pdf)
 
 
@@ -230,7 +235,7 @@ def _produce_and_commit(
     with ws.db.read() as s:
         attached = files.resolve(ws, s, org, req.data)
         seal = current_seal(ws, s, org)
-    docx = _render(
+    docx, pdf = _typeset(
         ws,
         req,
         org,
@@ -238,10 +243,11 @@ def _produce_and_commit(
         wenhao=wenhao or "",
         issue_date=issue_date,
         seal=seal,
+        pdfa=True,
         archive_no=archive_no,
     )
     sealed = _prints_seal(docx)
-    pdf = files.lay_into(req.doctype, ws.converter.to_pdf(docx, pdfa=True), attached)
+    pdf = files.lay_into(req.doctype, pdf, attached)
     signed = sign_pdf(
         pdf,
         key_pem=key_pem,

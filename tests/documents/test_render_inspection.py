@@ -414,7 +414,7 @@ def test_report_table_prints_review_levels_and_total() -> None:
     assert [r[5] for r in body] == ["86,420.00", "12,600.00", "3,280.50"]
     # 重大 by amount (a hospital, ≥ 30000), 重大 by measure (暂停医保), 一般.
     assert [r[7] for r in body] == ["重大", "重大", "一般"]
-    assert body[1][6] == "暂停医保、拒付（追回）医保基金"
+    assert body[1][6] == "暂停医保、\n拒付（追回）\n医保基金"
     assert total[0] == "合计" and total[5] == "102,300.50"
     assert "本次检查共查处3家，其中重大2件、一般1件，涉及金额102,300.50元。" in body_text(blob)
 

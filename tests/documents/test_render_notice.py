@@ -240,11 +240,11 @@ def test_defaults_come_from_the_org_and_the_issue_date() -> None:
 
 def test_upward_document_shows_signer_secrecy_and_urgency() -> None:
     data = copy.deepcopy(SAMPLE)
-    data.update(signer="张三", urgency="特急", secrecy="机密", secrecy_term="1年")
+    data.update(signer="张三", urgency="特急", secrecy="机密", secrecy_term="1年", copy_no="000012")
     texts = paragraphs(render(data))
-    assert texts[0] == "机密★1年" and texts[1] == "特急"
-    assert texts[2] == ORG.mark
-    assert texts[3] == f"{WENHAO}签发人：张三"
+    assert texts[:3] == ["000012", "机密★1年", "特急"]  # 份号, 密级★保密期限, 紧急程度
+    assert texts[3] == ORG.mark
+    assert texts[4] == f"{WENHAO}签发人：张三"
 
 
 def test_seal_floats_in_front_of_signature_only_when_given(sample_docx: bytes) -> None:

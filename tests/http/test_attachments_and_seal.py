@@ -133,6 +133,7 @@ def test_a_two_page_pdf_attached_second_adds_two_pages_marked_and_numbered(
         assert PAGE_NUMBER.search(texts[i]).group(1) == str(i + 1)  # type: ignore[union-attr]
     assert doc["page_count"] == len(texts) >= body_pages + 2
     assert "抄送" in texts[-1] and "印发" in texts[-1]  # the 版记 still comes last
+    assert len(texts) % 2 == 0  # on an even page (GB/T 9704-2012 §7.5)
     assert doc["attachments"] == [
         {"n": 1, "title": "工作方案"},
         {"n": 2, "title": "检查表", "sha256": upload["sha256"], "pages": 2,
