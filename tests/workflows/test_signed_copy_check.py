@@ -38,7 +38,7 @@ PASTED = "答：医院对此完全不知情，没有任何记录。"
 SIGNATURE = "被询问人签名"
 
 
-def issue_transcript(client: Client) -> dict[str, Any]:
+def issue_transcript(client: Client, case_no: str) -> dict[str, Any]:
     data = sample("interview_transcript")
     more = [
         {
@@ -48,9 +48,8 @@ def issue_transcript(client: Client) -> dict[str, Any]:
         for i in range(1, 6)
     ]
     data["qa"] = data["qa"][:-1] + more + data["qa"][-1:]
-    r = client.post(
-        "/api/v1/documents", {"type": "interview_transcript", "org": "llyb", "data": data}
-    )
+    body = {"type": "interview_transcript", "org": "llyb", "data": data, "case_no": case_no}
+    r = client.post("/api/v1/documents", body)
     assert r.status_code == 201, r.get_json()
     return r.get_json()  # type: ignore[no-any-return]
 
@@ -74,7 +73,9 @@ def test_the_scan_is_checked_page_by_page_against_the_document(
     users: dict[str, Client], ws: Wenshu, tmp_path: Path
 ) -> None:
     insp, auditor = users["inspector"], users["auditor"]
-    doc = issue_transcript(insp)
+    case = {"case_no": "LL-SCAN-1", "title": "签字原件比对", "org": "llyb"}
+    assert insp.post("/api/v1/cases", case).status_code == 201
+    doc = issue_transcript(insp, "LL-SCAN-1")
     assert doc["page_count"] == 3
     pdf = insp.get(f"/api/v1/documents/{doc['id']}/pdf").data
     printed = lines_of(pdf)
@@ -109,6 +110,9 @@ def test_the_scan_is_checked_page_by_page_against_the_document(
     assert check["pages"][0]["signature_present"] is True
     assert check["pages"][2]["signature_present"] is True
     assert check["unexcused_missing_signatures"] == [2]
+    detail = insp.get("/api/v1/cases/LL-SCAN-1").get_json()
+    assert f"询问笔录签名（{doc['archive_no']}，扫描件第 2 页）" in detail["lacking"]
+    assert detail["signatures_missing"] == [{"id": doc["id"], "pages": [2]}]
 
     # the typed line is found by search with its exact words
     ws.indexer.drain(timeout=60)
@@ -124,6 +128,9 @@ def test_the_scan_is_checked_page_by_page_against_the_document(
     check = r.get_json()["signed_copy"]["comparison"]
     assert check["unexcused_missing_signatures"] == []
     assert check["reviews"][0]["reason"].startswith("被询问人拒绝")
+    detail = insp.get("/api/v1/cases/LL-SCAN-1").get_json()
+    assert not [item for item in detail["lacking"] if "签名（" in item]
+    assert detail["signatures_missing"] == []
     refused = auditor.post(
         f"/api/v1/documents/{doc['id']}/signed-copy/review",
         {"kind": "signature", "page": 1, "reason": "第 1 页并不缺"},

@@ -159,6 +159,8 @@ def _run(
                 done = now
                 progress(now)
     err = (err_bytes or b"").decode("utf-8", "replace")
+    if proc.returncode == 127:  # nice found no ocrmypdf
+        raise OcrFailed("未安装 ocrmypdf（scripts/install 会安装）")
     if proc.returncode != 0:
         reason = PERMANENT_EXIT_CODES.get(proc.returncode, "识别失败")
         last = err.strip().splitlines()[-1:] or [""]
