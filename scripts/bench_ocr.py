@@ -14,9 +14,12 @@ handwriting-like strokes in its signature boxes.
 - ``scanner``: grey paper, a 0.4° turn, sensor noise, JPEG quality 85;
 - ``phone``: a 1.2° turn and a slight skew, uneven light, more noise, JPEG quality 70.
 
-The known text is the generated page's (``pdftotext -layout``), spaces removed and full-width
-forms folded on both sides; CER = edit distance / known length, over all pages of a run. Time is
-wall time per page of the engine's process, peak memory that process's maximum resident size.
+The known text is the generated page's printed text (its lines from ``pdftotext -bbox-layout``
+in reading order), spaces removed and full-width forms folded on both sides; the rows that carry
+a signature are left out on both sides, as the page-by-page check leaves them out (what is
+written there is handwriting, not print). CER = edit distance / known length, over all pages of
+a run. Time is wall time per page of the engine's process, peak memory that process's maximum
+resident size (GNU ``time``).
 ``--pipeline`` also times the whole recognition (ocrmypdf, PDF/A, text layer) of the transcript
 at the highest resolution with each engine. Uses a temporary data dir and its own pool.
 """
@@ -35,6 +38,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
@@ -45,7 +49,7 @@ from service import create_app  # noqa: E402
 from service.documents.convert.pool import ConverterPool  # noqa: E402
 from service.documents.scan import inspect_upload  # noqa: E402
 from service.documents.scans import signatures  # noqa: E402
-from service.documents.scans.pages import normalise, text_lines  # noqa: E402
+from service.documents.scans.pages import PageLine, normalise, text_lines  # noqa: E402
 from service.documents.scans.rapid_page import page_text, reading_order  # noqa: E402
 from service.documents.scans.recognise import recognise  # noqa: E402
 from service.ops.cli import initialise  # noqa: E402
@@ -180,6 +184,8 @@ class Page:
     profile: str
     path: Path
     known: str
+    bands: list[tuple[float, float]]
+    """The signature rows (top, bottom as fractions of the page): left out of the CER."""
 
 
 @dataclass
@@ -190,24 +196,36 @@ class Reading:
 
 
 def run_measured(cmd: list[str]) -> tuple[bytes, float, int]:
-    """The command's stdout, wall time and peak resident size (its own, by wait4)."""
+    """The command's stdout, wall time and peak resident size in kB (GNU time reports it: a
+    child forked from this large process would count the parent's pages too)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True)
     seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} exited {proc.returncode}")
-    return out, seconds, int(usage.ru_maxrss)
+    if done.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} exited {done.returncode}: {done.stderr[-300:]!r}")
+    return done.stdout, seconds, int(done.stderr.decode().strip().splitlines()[-1])
+
+
+def printed_only(lines: list[dict[str, Any]], page: Page, size: tuple[int, int]) -> str:
+    """The text of the lines (boxes in pixels of ``size``) outside the signature rows."""
+    h = size[1]
+    kept = [
+        line
+        for line in lines
+        if not any(
+            top - 0.012 <= (line["box"][1] + line["box"][3]) / 2 / h <= bottom + 0.012
+            for top, bottom in page.bands
+        )
+    ]
+    return page_text(reading_order(kept))
 
 
 def read_rapidocr(page: Page) -> Reading:
     cmd = [sys.executable, "-m", "service.documents.scans.rapid_page", str(page.path)]
     out, seconds, rss = run_measured(cmd)
     found = json.loads(out)
-    return Reading(page_text(found["lines"]), seconds, rss)
+    text = printed_only(found["lines"], page, (found["width"], found["height"]))
+    return Reading(text, seconds, rss)
 
 
 def read_tesseract(page: Page) -> Reading:
@@ -225,7 +243,9 @@ def read_tesseract(page: Page) -> Reading:
         box = line["box"]
         assert isinstance(box, list)
         line["box"] = [min(box[0], x), min(box[1], y), max(box[2], x + w), max(box[3], y + h)]
-    return Reading(page_text(reading_order(list(lines.values()))), seconds, rss)
+    with Image.open(page.path) as im:
+        size = im.size
+    return Reading(printed_only(list(lines.values()), page, size), seconds, rss)
 
 
 ENGINES = {"rapidocr": read_rapidocr, "tesseract": read_tesseract}
@@ -241,13 +261,16 @@ def edit_distance(a: str, b: str) -> int:
     return prev[-1]
 
 
-def known_texts(pdf: bytes, tmp: Path) -> list[str]:
-    src = tmp / "known.pdf"
-    src.write_bytes(pdf)
-    out = subprocess.run(
-        ["pdftotext", "-layout", "-enc", "UTF-8", str(src), "-"], capture_output=True, check=True
-    ).stdout.decode("utf-8")
-    return [normalise(t) for t in out.split("\f")]
+def known_text(lines: list[PageLine], bands: list[tuple[float, float]]) -> str:
+    """The page's printed text in reading order, signature rows left out."""
+    kept = [
+        {"text": ln.text, "box": [v * 1000 for v in ln.box]}  # reading_order works in pixels
+        for ln in lines
+        if not any(
+            top - 0.004 <= (ln.box[1] + ln.box[3]) / 2 <= bottom + 0.004 for top, bottom in bands
+        )
+    ]
+    return normalise(page_text(reading_order(kept)))
 
 
 def corpus(
@@ -257,18 +280,20 @@ def corpus(
     out = []
     n = 0
     for doc, pdf in pdfs.items():
-        known = known_texts(pdf, tmp)
         layout = text_lines(pdf)
         for dpi in dpis:
             images = render(pdf, dpi, tmp)
             for number, im in enumerate(images[:pages], 1):
                 profile = PROFILES[n % len(PROFILES)]
                 n += 1
+                places = signatures.places(layout[number - 1], LABELS[doc])
+                bands = [p.band for p in places]
                 stamp(im, rng, dpi)
-                sign(im, signatures.places(layout[number - 1], LABELS[doc]), rng)
+                sign(im, places, rng)
                 path = (keep or tmp) / f"{doc}-p{number}-{dpi}dpi-{profile}.jpg"
                 path.write_bytes(distort(im, profile, rng, dpi))
-                out.append(Page(doc, number, dpi, profile, path, known[number - 1]))
+                known = known_text(layout[number - 1], bands)
+                out.append(Page(doc, number, dpi, profile, path, known, bands))
     return out
 
 

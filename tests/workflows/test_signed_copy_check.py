@@ -5,7 +5,7 @@ interviewee signs pages 1 and 2 but not 3, a slip with another answer is pasted 
 page 2, a clean line is typed on page 3, and pages 2 and 3 are fed in the wrong order. The
 recogniser reads it; the document says so page by page. Then the scan is recognised again
 without an upload, and a new version (page 3 alone, signed) supersedes it before its turn.
-Four pages of OCR in all: these tests take about a minute.
+Five pages of OCR in all: the test takes a minute or two.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from service.documents.scans.pages import normalise
 from service.wiring import Wenshu
 from service.workers.ocr import Recogniser
 from tests.support import sample
-from tests.support.apps import Client
+from tests.support.apps import Client, WenshuCli
 from tests.support.scans import (
     label_boxes,
     lines_of,
@@ -159,3 +159,13 @@ def test_the_scan_is_checked_page_by_page_against_the_document(
     assert check["pages"][0]["matches_page"] == 3
     assert check["pages"][0]["signature_present"] is True
     assert check["missing_pages"] == [1, 2] and check["missing_signatures"] == []
+
+    # the operator's way: `wenshu ocr --again ID` queues the stored scan and recognises it
+    done = WenshuCli(ws).invoke(["ocr", "--again", doc["id"]])
+    assert done.exit_code == 0, done.output
+    assert "queued recognition run 2" in done.output and "recognised 1 scan(s)" in done.output
+    got = insp.get(f"/api/v1/documents/{doc['id']}").get_json()["signed_copy"]
+    assert (got["version"], got["ocr"]["run"], got["ocr"]["status"]) == (2, 2, "已识别")
+    assert got["comparison"]["pages"][0]["signature_present"] is True
+    missing = WenshuCli(ws).invoke(["ocr", "--again", "no-such-document"])
+    assert missing.exit_code == 1 and "没有文书" in missing.output
