@@ -322,13 +322,20 @@ class SignedCopy(Base):
 class SignedCopyOcr(Base):
     """The outcome of recognising one signed copy: a searchable PDF/A and its text (blobs).
 
-    Append-only, one row per copy: ``status`` is ``done`` or ``failed`` (with ``error``).
+    Append-only, one row per run (a scan recognised again without a new upload is run 2 …):
+    ``status`` is ``done`` or ``failed`` (with ``error``); ``comparison`` is the scan checked
+    page by page against the generated document (``service.documents.scans.check``).
     """
 
     __tablename__ = "signed_copy_ocr"
     signed_copy_id: Mapped[int] = mapped_column(
         ForeignKey("signed_copies.id"), primary_key=True, autoincrement=False
     )
+    run: Mapped[int] = mapped_column(
+        Integer, primary_key=True, autoincrement=False, default=1, server_default="1"
+    )
+    engine: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    comparison: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     status: Mapped[str] = mapped_column(String(10))
     pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     text_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -354,6 +361,29 @@ class OcrQueueEntry(Base):
     done_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True, index=True
     )
+    run: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """The recognition this entry makes: 1 at upload, the next for ``wenshu ocr --again``."""
+    pages_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Pages read so far (the document page shows the progress)."""
+
+
+class SignedCopyReview(Base):
+    """An inspector's or auditor's confirmation of a scan's comparison (append-only).
+
+    ``kind`` ``differences``: the differences found were looked at (``reason`` says what they
+    are); ``signature``: a signature is absent on ``page`` for ``reason`` — the case counts it as
+    settled.
+    """
+
+    __tablename__ = "signed_copy_reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    signed_copy_id: Mapped[int] = mapped_column(ForeignKey("signed_copies.id"), index=True)
+    run: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    reviewed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Draft(Base):

@@ -18,21 +18,76 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from archive.blobs import BlobStore
-from archive.models import AuditEvent, Document, OcrQueueEntry, SignedCopy, SignedCopyOcr, User
+from archive.models import (
+    AuditEvent,
+    Document,
+    OcrQueueEntry,
+    SignedCopy,
+    SignedCopyOcr,
+    SignedCopyReview,
+    User,
+)
 
 UPLOAD_ACTION = "document.signed_copy"
 OCR_ACTION = "document.signed_copy_ocr"
+AGAIN_ACTION = "document.signed_copy_ocr_again"
+REVIEW_ACTION = "document.signed_copy_review"
 MAX_ATTEMPTS = 3
 """A scan whose recognition failed this often is recorded as failed (it stays archived)."""
 
 
 @dataclass(frozen=True)
 class CopyState:
-    """A document's latest signed copy, with its recognition (None while still queued)."""
+    """A document's latest signed copy, with its latest recognition (None while still queued),
+    the queue entry at work on it (a first or a further run; None when none is open) and the
+    reviews of its latest recognition."""
 
     copy: SignedCopy
     uploaded_by: str
     ocr: SignedCopyOcr | None
+    pending: OcrQueueEntry | None = None
+    reviews: tuple[SignedCopyReview, ...] = ()
+
+
+def _latest_run() -> Any:
+    """Subquery: each signed copy's newest recognition run."""
+    return (
+        select(SignedCopyOcr.signed_copy_id, func.max(SignedCopyOcr.run).label("run"))
+        .group_by(SignedCopyOcr.signed_copy_id)
+        .subquery()
+    )
+
+
+def _with_work(session: Session, states: list[CopyState]) -> list[CopyState]:
+    """``states`` with their open queue entries and the reviews of their latest runs."""
+    ids = [st.copy.id for st in states]
+    if not ids:
+        return states
+    open_entries = {
+        e.signed_copy_id: e
+        for e in session.scalars(
+            select(OcrQueueEntry).where(
+                OcrQueueEntry.signed_copy_id.in_(ids), OcrQueueEntry.done_at.is_(None)
+            )
+        )
+    }
+    reviews: dict[tuple[int, int], list[SignedCopyReview]] = {}
+    for r in session.scalars(
+        select(SignedCopyReview)
+        .where(SignedCopyReview.signed_copy_id.in_(ids))
+        .order_by(SignedCopyReview.id)
+    ):
+        reviews.setdefault((r.signed_copy_id, r.run), []).append(r)
+    return [
+        CopyState(
+            st.copy,
+            st.uploaded_by,
+            st.ocr,
+            open_entries.get(st.copy.id),
+            tuple(reviews.get((st.copy.id, st.ocr.run), ())) if st.ocr else (),
+        )
+        for st in states
+    ]
 
 
 def latest_copies(session: Session, doc_ids: list[str]) -> dict[str, CopyState]:
@@ -45,6 +100,7 @@ def latest_copies(session: Session, doc_ids: list[str]) -> dict[str, CopyState]:
         .group_by(SignedCopy.document_id)
         .subquery()
     )
+    runs = _latest_run()
     rows = session.execute(
         select(SignedCopy, User.name, SignedCopyOcr)
         .join(
@@ -52,22 +108,32 @@ def latest_copies(session: Session, doc_ids: list[str]) -> dict[str, CopyState]:
             and_(SignedCopy.document_id == newest.c.document_id, SignedCopy.version == newest.c.v),
         )
         .join(User, SignedCopy.uploaded_by == User.id)
-        .outerjoin(SignedCopyOcr, SignedCopyOcr.signed_copy_id == SignedCopy.id)
+        .outerjoin(runs, runs.c.signed_copy_id == SignedCopy.id)
+        .outerjoin(
+            SignedCopyOcr,
+            and_(SignedCopyOcr.signed_copy_id == SignedCopy.id, SignedCopyOcr.run == runs.c.run),
+        )
     ).all()
-    return {c.document_id: CopyState(c, name, ocr) for c, name, ocr in rows}
+    states = _with_work(session, [CopyState(c, name, ocr) for c, name, ocr in rows])
+    return {st.copy.document_id: st for st in states}
 
 
 def copy_version(session: Session, doc_id: str, version: int | None) -> CopyState | None:
     """One version of a document's signed copy; the latest when ``version`` is None."""
     if version is None:
         return latest_copies(session, [doc_id]).get(doc_id)
+    runs = _latest_run()
     row = session.execute(
         select(SignedCopy, User.name, SignedCopyOcr)
         .join(User, SignedCopy.uploaded_by == User.id)
-        .outerjoin(SignedCopyOcr, SignedCopyOcr.signed_copy_id == SignedCopy.id)
+        .outerjoin(runs, runs.c.signed_copy_id == SignedCopy.id)
+        .outerjoin(
+            SignedCopyOcr,
+            and_(SignedCopyOcr.signed_copy_id == SignedCopy.id, SignedCopyOcr.run == runs.c.run),
+        )
         .where(SignedCopy.document_id == doc_id, SignedCopy.version == version)
     ).first()
-    return CopyState(row[0], row[1], row[2]) if row else None
+    return _with_work(session, [CopyState(row[0], row[1], row[2])])[0] if row else None
 
 
 def add_copy(
@@ -103,8 +169,48 @@ def add_copy(
     )
     session.add(copy)
     session.flush()
-    session.add(OcrQueueEntry(signed_copy_id=copy.id, enqueued_at=at, attempts=0))
+    session.add(OcrQueueEntry(signed_copy_id=copy.id, enqueued_at=at, attempts=0, run=1))
     return copy
+
+
+def queue_again(session: Session, copy: SignedCopy, at: datetime) -> int | None:
+    """Queue the next recognition run of ``copy`` (the scan as stored, no new upload); None when
+    one is already queued or at work."""
+    busy = session.scalar(
+        select(OcrQueueEntry.id).where(
+            OcrQueueEntry.signed_copy_id == copy.id, OcrQueueEntry.done_at.is_(None)
+        )
+    )
+    if busy is not None:
+        return None
+    last = session.scalar(
+        select(func.max(OcrQueueEntry.run)).where(OcrQueueEntry.signed_copy_id == copy.id)
+    )
+    run = (last or 0) + 1
+    session.add(OcrQueueEntry(signed_copy_id=copy.id, enqueued_at=at, attempts=0, run=run))
+    return run
+
+
+def superseded(session: Session, copy: SignedCopy) -> bool:
+    """Whether a later version of the copy's document was uploaded (its recognition is moot)."""
+    return (
+        session.scalar(
+            select(SignedCopy.id).where(
+                SignedCopy.document_id == copy.document_id, SignedCopy.version > copy.version
+            )
+        )
+        is not None
+    )
+
+
+def set_progress(session: Session, entry_id: int, pages_done: int) -> None:
+    session.execute(
+        update(OcrQueueEntry).where(OcrQueueEntry.id == entry_id).values(pages_done=pages_done)
+    )
+
+
+def add_review(session: Session, review: SignedCopyReview) -> None:
+    session.add(review)
 
 
 def missing_condition(signed_types: Collection[str]) -> Any:
@@ -122,7 +228,7 @@ def scan_text_digests(session: Session, doc_ids: list[str]) -> dict[str, str]:
         select(SignedCopy.document_id, SignedCopy.version, SignedCopyOcr.text_sha256)
         .join(SignedCopyOcr, SignedCopyOcr.signed_copy_id == SignedCopy.id)
         .where(SignedCopy.document_id.in_(doc_ids), SignedCopyOcr.status == "done")
-        .order_by(SignedCopy.version)
+        .order_by(SignedCopy.version, SignedCopyOcr.run)
     ).all()
     return {doc_id: digest for doc_id, _version, digest in rows if digest}
 
@@ -196,15 +302,16 @@ def copy_problems(
     if doc_ids is not None:
         q = q.where(SignedCopy.document_id.in_(doc_ids))
     rows = session.execute(q.order_by(SignedCopy.id)).all()
-    recorded: dict[tuple[str, str, int], dict[str, Any]] = {}
+    recorded: dict[tuple[str, str, int, int], dict[str, Any]] = {}
     for ev in session.scalars(
         select(AuditEvent).where(AuditEvent.action.in_((UPLOAD_ACTION, OCR_ACTION)))
     ):
         details = json.loads(ev.details)
-        recorded[(ev.action, str(ev.object_id), int(details.get("version", 0)))] = details
+        key = (int(details.get("version", 0)), int(details.get("run", 1)))
+        recorded[(ev.action, str(ev.object_id), *key)] = details
     out: list[tuple[str, str]] = []
     for copy, ocr in rows:
-        label = f"signed copy v{copy.version}"
+        label = f"signed copy v{copy.version}" + (f" run {ocr.run}" if ocr and ocr.run > 1 else "")
         digests: list[tuple[str, str | None]] = [("scan", copy.sha256)]
         if ocr is not None:
             digests += [("OCR PDF", ocr.pdf_sha256), ("OCR text", ocr.text_sha256)]
@@ -217,14 +324,14 @@ def copy_problems(
                 out.append(
                     (copy.document_id, f"{label}: {kind} blob {digest} does not match its sha256")
                 )
-        upload = recorded.get((UPLOAD_ACTION, copy.document_id, copy.version))
+        upload = recorded.get((UPLOAD_ACTION, copy.document_id, copy.version, 1))
         if upload is None or upload.get("sha256") != copy.sha256:
             out.append((copy.document_id, f"{label}: scan hash differs from its upload event"))
         if ocr is not None and ocr.status == "done":
-            event = recorded.get((OCR_ACTION, copy.document_id, copy.version))
+            event = recorded.get((OCR_ACTION, copy.document_id, copy.version, ocr.run))
             if event is None or (event.get("pdf_sha256"), event.get("text_sha256")) != (
                 ocr.pdf_sha256,
                 ocr.text_sha256,
             ):
                 out.append((copy.document_id, f"{label}: OCR hashes differ from their event"))
-    return out
+    return list(dict.fromkeys(out))  # a copy recognised twice is one row per run

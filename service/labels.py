@@ -45,6 +45,8 @@ ACTIONS: dict[str, str] = {
     "document.withdraw": "作废",
     "document.signed_copy": "上传签字原件",
     "document.signed_copy_ocr": "识别签字原件",
+    "document.signed_copy_ocr_again": "重新识别签字原件",
+    "document.signed_copy_review": "确认签字原件比对",
     "document.legal_hold": "诉讼保留",
     "document.legal_hold_release": "解除诉讼保留",
     "draft.create": "拟稿",

@@ -51,7 +51,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # who sees the final layout of what it is asked to sign
     "drafts.read": frozenset({"clerk", "inspector", "approver", "auditor"}),
     "cases.create": _ISSUERS,
-    "signed_copies.upload": _ISSUERS,
+    "signed_copies.upload": _ISSUERS,  # and recognising a stored scan again
+    "signed_copies.review": frozenset({"inspector", "auditor"}),  # confirm a scan's check
     "attachments.upload": _ISSUERS,  # files to attach to the org's notices
     "audit.read": frozenset({"auditor"}),  # the trail, number gaps, fixity, reports, export
     "admin.read": frozenset({"sysadmin", "secadmin"}),  # the users and orgs pages

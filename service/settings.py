@@ -23,6 +23,8 @@ from archive.errors import ValidationError
 from archive.retention import parse_setting as parse_retention
 
 SEARCH_BACKENDS = ("whoosh", "postgresql")
+OCR_ENGINES = ("rapidocr", "tesseract")
+"""As in ``service.documents.scans.recognise.ENGINES`` (settings sit below documents)."""
 LOG_FORMATS = ("json", "text")
 
 
@@ -83,6 +85,12 @@ class IntegritySettings:
     that died, and is reused."""
     ocr_lease: int
     """``WENSHU_OCR_LEASE_SECONDS``: a recogniser holding a scan longer died; another takes it."""
+    ocr_engine: str = "rapidocr"
+    """``WENSHU_OCR_ENGINE``: ``rapidocr`` (PP-OCRv4, default) or ``tesseract`` (``chi_sim``);
+    figures of both in docs/signed-copy.md."""
+    ocr_jobs: int = max(1, (os.cpu_count() or 2) // 2)
+    """``WENSHU_OCR_JOBS``: pages recognised at a time (and ONNX Runtime threads); default half
+    the cores, so issuing keeps the rest (the recogniser also runs at a lower CPU priority)."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +239,8 @@ OVERRIDES = {
     "CHECKPOINT_INTERVAL_SECONDS": "WENSHU_CHECKPOINT_INTERVAL_SECONDS",
     "RESERVATION_LEASE_SECONDS": "WENSHU_RESERVATION_LEASE_SECONDS",
     "OCR_LEASE_SECONDS": "WENSHU_OCR_LEASE_SECONDS",
+    "OCR_ENGINE": "WENSHU_OCR_ENGINE",
+    "OCR_JOBS": "WENSHU_OCR_JOBS",
     "MAX_CONTENT_LENGTH": "WENSHU_MAX_BODY_BYTES",
     "MAX_UPLOAD_BYTES": "WENSHU_MAX_UPLOAD_BYTES",
     "RETENTION": "WENSHU_RETENTION",
@@ -334,6 +344,8 @@ def load_settings(
             ),
             reservation_lease=env.get("WENSHU_RESERVATION_LEASE_SECONDS", _int, 300, whole),
             ocr_lease=env.get("WENSHU_OCR_LEASE_SECONDS", _int, 900, whole),
+            ocr_engine=env.choice("WENSHU_OCR_ENGINE", OCR_ENGINES, OCR_ENGINES[0]),
+            ocr_jobs=env.get("WENSHU_OCR_JOBS", _int, max(1, cores // 2), whole),
         ),
         limits=Limits(
             max_body_bytes=env.get("WENSHU_MAX_BODY_BYTES", _int, 2 * 1024 * 1024, whole),

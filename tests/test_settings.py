@@ -32,6 +32,8 @@ def test_every_variable_is_read_and_overrides_win() -> None:
         "WENSHU_PORT": "8100",
         "WENSHU_WORKERS": "3",
         "WENSHU_RETENTION": "notice=永久",
+        "WENSHU_OCR_ENGINE": "tesseract",
+        "WENSHU_OCR_JOBS": "2",
     }
     settings = load_settings({"CONVERTER_POOL_SIZE": 1}, environ=environ)
     assert settings.paths.run == Path("/run/wenshu")
@@ -40,6 +42,8 @@ def test_every_variable_is_read_and_overrides_win() -> None:
     assert settings.limits.max_upload_bytes == 1000 and settings.web.cookie_secure is True
     assert settings.web.log_format == "text" and settings.retention == {"notice": "Y"}
     assert (settings.server.port, settings.server.workers) == (8100, 3)
+    assert (settings.integrity.ocr_engine, settings.integrity.ocr_jobs) == ("tesseract", 2)
+    assert load_settings(environ={}).integrity.ocr_engine == "rapidocr"
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.limits.max_upload_bytes = 5  # type: ignore[misc]
 
@@ -59,6 +63,8 @@ def test_approval_overrides_the_types_rule() -> None:
         ("WENSHU_COOKIE_SECURE", "perhaps"),
         ("WENSHU_SEARCH_BACKEND", "elastic"),
         ("WENSHU_LOG_FORMAT", "xml"),
+        ("WENSHU_OCR_ENGINE", "paddle"),
+        ("WENSHU_OCR_JOBS", "many"),
         ("WENSHU_RETENTION", "notice"),
         ("WENSHU_APPROVAL", "notice=perhaps"),
         ("WENSHU_APPROVAL", "notice"),

@@ -25,6 +25,7 @@ DOCTYPE = DocType(
     retention="D30",
     needs_approval=False,
     hand_signed=True,
+    signatures=("被核查对象签名", "专家组签名", "记录人签名"),
     case_role=CaseRole(),
     renderer=render_record.INSPECTION_RECORD,
     template=Template(

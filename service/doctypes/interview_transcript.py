@@ -26,6 +26,7 @@ DOCTYPE = DocType(
     retention="D30",
     needs_approval=False,
     hand_signed=True,
+    signatures=("被询问人签名", "承办人签名"),
     case_role=CaseRole(),
     renderer=render_record.INTERVIEW_TRANSCRIPT,
     template=Template(

@@ -108,6 +108,10 @@ class DocType:
     """The title when the user typed none (seed 002's form titles), for this org."""
     facts: Callable[[dict[str, Any]], dict[str, Any]] = _no_facts
     """Figures computed from the input and stored with the document (the report's totals)."""
+    signatures: tuple[str, ...] = ()
+    """The labels of the signatures its paper must bear, as printed (``被询问人签名``): the
+    scan of a hand-signed original is checked for ink after each, on every page that prints
+    it (``service/documents/scans/signatures.py``)."""
     needs_approval: bool = False
     """Numbered only after 签发 by an approver of the org (党政机关公文处理工作条例 第十七条:
     公文应当经本机关负责人审批签发); ``WENSHU_APPROVAL`` overrides it, see

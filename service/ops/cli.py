@@ -23,7 +23,7 @@ from service.ops.server import run_converter, serve
 from service.settings import load_settings
 from service.wiring import Wenshu
 from service.workers.ocr import Recogniser
-from service.workflows import accounts
+from service.workflows import accounts, signed_copy
 from service.workflows.backup import backup, restore
 from service.workflows.fixity import checkpoint_now, run_fixity, verify_archive
 
@@ -257,10 +257,25 @@ def verify_cmd() -> None:
 
 
 @click.command("ocr")
-def ocr_cmd() -> None:
+@click.option(
+    "--again",
+    "again",
+    metavar="DOCUMENT_ID",
+    multiple=True,
+    help="recognise this document's latest scan again first (no new upload); repeatable",
+)
+def ocr_cmd(again: tuple[str, ...]) -> None:
     """Recognise the queued scans of signed originals now (`wenshu serve` does it in the
     background); waits for a running recogniser to finish first."""
-    n = Recogniser(_ws()).drain(timeout=3600)
+    ws = _ws()
+    for doc_id in again:
+        try:
+            run = signed_copy.queue_again(ws, doc_id, actor="cli")
+        except WenshuError as exc:
+            click.echo(f"{doc_id}: {exc}", err=True)
+            sys.exit(1)
+        click.echo(f"{doc_id}: queued recognition run {run}")
+    n = Recogniser(ws).drain(timeout=3600)
     click.echo(f"recognised {n} scan(s)")
 
 

@@ -1,24 +1,22 @@
-"""Recognising signed copies: ocrmypdf (Tesseract, Simplified Chinese) from a durable queue.
+"""Recognising signed copies from a durable queue, and checking them against their documents.
 
 OCR takes seconds per page (``scripts/bench_ocr``), so an upload stores the scan and queues it;
 the recogniser — a thread of ``wenshu serve``, or ``wenshu ocr`` — claims a queue entry, runs
-ocrmypdf outside any transaction, writes the searchable PDF/A and the text as blobs, and then in
-one transaction stores the outcome, closes the entry, appends the audit event and queues the
-document for re-indexing. A crash mid-way leaves the entry claimed; once its lease runs out the
-next recogniser takes it over. One recogniser at a time per data directory (a file lock): OCR
-uses the cores requests need too.
+ocrmypdf with the chosen engine (:mod:`service.documents.scans.recognise`) outside any
+transaction, compares the scan page by page with the generated document
+(:mod:`service.documents.scans.check`), writes the searchable PDF/A and the text as blobs, and
+then in one transaction stores the outcome, closes the entry, appends the audit event and
+queues the document for re-indexing. A crash mid-way leaves the entry claimed; once its lease
+runs out the next recogniser takes it over. One recogniser at a time per data directory (a file
+lock), at a lower CPU priority and ``WENSHU_OCR_JOBS`` pages at a time: OCR uses the cores
+requests need too. An entry whose scan was replaced by a newer version before its turn is
+settled as skipped, without OCR.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import re
-import subprocess
-import tempfile
-import time
-from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -27,87 +25,24 @@ from archive.audit import AuditChain
 from archive.indexer import enqueue
 from archive.locks import exclusive
 from archive.models import Document, Org, SignedCopy, SignedCopyOcr
+from service.doctypes import DOCTYPES
+from service.documents.scans.check import compare_scan
+from service.documents.scans.recognise import (
+    JOBS,
+    OcrFailed,
+    Recognised,
+    recognise,
+    tidy_text,
+)
 from service.wiring import Wenshu
 from service.workers.base import Worker
 
+__all__ = ["JOBS", "OcrFailed", "Recognised", "Recogniser", "recognise", "tidy_text"]
+
 log = logging.getLogger(__name__)
 
-LANGUAGE = "chi_sim"
-JOBS = max(1, (os.cpu_count() or 2) // 2)
-"""ocrmypdf's worker processes: half the cores, so requests keep the rest."""
-MAX_IMAGE_MPIXELS = 100
 POLL_SECONDS = 5.0
-PERMANENT_EXIT_CODES = {2: "输入文件无法处理", 6: "文件已含文字层", 8: "PDF 已加密"}
-"""ocrmypdf exit codes that retrying cannot cure (input file, prior OCR, encryption)."""
-_ROTATED = re.compile(r"^\s*(\d+)\s+page is facing .*will rotate", re.MULTILINE)
-_SKIPPED = re.compile(r"^\[OCR skipped on page\(s\) [0-9, -]+\]$", re.MULTILINE)
-"""ocrmypdf's note in the sidecar for pages that already carry text (``--skip-text``)."""
-_CJK = "\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"
-_GAP = re.compile(rf"(?<=[{_CJK}0-9])[ \t]*\n?[ \t]*(?=[{_CJK}])|(?<=[{_CJK}])[ \t]+(?=[0-9])")
-
-
-class OcrFailed(Exception):
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-
-
-@dataclass(frozen=True)
-class Recognised:
-    pdf: bytes
-    """The scan as PDF/A-2b with a text layer, pages turned upright."""
-    text: str
-    rotated_pages: list[int]
-    seconds: float
-
-
-def tidy_text(text: str) -> str:
-    """Tesseract's Chinese output has spaces between characters and a line break at every
-    printed line: join them, so words and phrases read as they do on paper."""
-    text = _SKIPPED.sub("", text.replace("\f", "\n"))
-    return _GAP.sub("", text).strip()
-
-
-def recognise(pdf: bytes, *, pages: int, jobs: int = JOBS) -> Recognised:
-    """Run ocrmypdf on ``pdf``: PDF/A output, rotation fixed, text from a sidecar file."""
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="wenshu-ocr-") as tmp:
-        src, out, side = Path(tmp) / "in.pdf", Path(tmp) / "out.pdf", Path(tmp) / "text.txt"
-        src.write_bytes(pdf)
-        cmd = [
-            "ocrmypdf",
-            "-l", LANGUAGE,
-            "--rotate-pages",
-            "--skip-text",
-            "--output-type", "pdfa-2",
-            "--jobs", str(jobs),
-            "--max-image-mpixels", str(MAX_IMAGE_MPIXELS),
-            "--sidecar", str(side),
-            str(src), str(out),
-        ]  # fmt: skip
-        try:
-            done = subprocess.run(cmd, capture_output=True, timeout=120 + 120 * pages)
-        except subprocess.TimeoutExpired as exc:
-            raise OcrFailed(f"识别超时（{exc.timeout:.0f} 秒）") from exc
-        except FileNotFoundError as exc:
-            raise OcrFailed("未安装 ocrmypdf（scripts/install 会安装）") from exc
-        err = done.stderr.decode("utf-8", "replace")
-        if done.returncode != 0 or not out.is_file():
-            reason = PERMANENT_EXIT_CODES.get(done.returncode, "识别失败")
-            last = err.strip().splitlines()[-1:] or [""]
-            raise OcrFailed(
-                f"{reason}（ocrmypdf 退出码 {done.returncode}）：{last[0][:300]}",
-                permanent=done.returncode in PERMANENT_EXIT_CODES,
-            )
-        text = side.read_text(encoding="utf-8", errors="replace") if side.is_file() else ""
-        if _SKIPPED.search(text):  # pages with a text layer of their own: take the output's
-            text = _text_layer(out)
-        return Recognised(
-            pdf=out.read_bytes(),
-            text=tidy_text(text),
-            rotated_pages=sorted({int(n) for n in _ROTATED.findall(err)}),
-            seconds=round(time.perf_counter() - started, 3),
-        )
+SKIPPED = "已有新版本，跳过识别"
 
 
 class Recogniser(Worker):
@@ -120,6 +55,8 @@ class Recogniser(Worker):
         self.ws = ws
         self.lock_path = ws.settings.paths.run / "ocr.lock"
         self.lease = float(ws.settings.integrity.ocr_lease)
+        self.engine = ws.settings.integrity.ocr_engine
+        self.jobs = max(1, ws.settings.integrity.ocr_jobs)
         super().__init__()
 
     def drain(self, timeout: float = 1.0) -> int:
@@ -134,44 +71,90 @@ class Recogniser(Worker):
                     entry = sc.claim_next(s, self.ws.now(), self.lease)
                     if entry is None:
                         return settled
-                    entry_id, copy_id, attempts = entry.id, entry.signed_copy_id, entry.attempts
-                    copy = s.get(SignedCopy, copy_id)
+                    entry_id, attempts, run = entry.id, entry.attempts, entry.run
+                    copy = s.get(SignedCopy, entry.signed_copy_id)
                     assert copy is not None
-                self._settle(entry_id, copy, attempts)
+                    moot = sc.superseded(s, copy)
+                if moot:
+                    self._store(entry_id, copy, run, None, SKIPPED, skipped=True)
+                else:
+                    self._settle(entry_id, copy, attempts, run)
                 settled += 1
         return settled
 
-    def _settle(self, entry_id: int, copy: SignedCopy, attempts: int) -> None:
+    def _settle(self, entry_id: int, copy: SignedCopy, attempts: int, run: int) -> None:
+        def progress(pages_done: int) -> None:
+            with self.ws.db.write() as s:
+                sc.set_progress(s, entry_id, pages_done)
+
         try:
-            result = recognise(self.ws.blobs.get(copy.sha256), pages=copy.pages)
+            result = recognise(
+                self.ws.blobs.get(copy.sha256),
+                pages=copy.pages,
+                jobs=self.jobs,
+                engine=self.engine,
+                progress=progress,
+            )
         except OcrFailed as exc:
             log.warning("OCR of signed copy %s failed (attempt %d): %s", copy.id, attempts, exc)
             if exc.permanent or attempts >= sc.MAX_ATTEMPTS:
-                self._store(entry_id, copy, None, str(exc))
+                self._store(entry_id, copy, run, None, str(exc))
             else:
                 with self.ws.db.write() as s:
                     sc.release_claim(s, entry_id)
             return
-        self._store(entry_id, copy, result, None)
+        self._store(entry_id, copy, run, result, None, comparison=self._compare(copy, result))
+
+    def _compare(self, copy: SignedCopy, result: Recognised) -> dict[str, Any]:
+        """The scan against its generated document; a check that cannot run says why (the
+        recognition itself stands)."""
+        with self.ws.db.read() as s:
+            doc = s.get(Document, copy.document_id)
+            assert doc is not None
+            digest, doctype = doc.pdf_sha256, DOCTYPES.get(doc.type)
+        labels = doctype.signatures if doctype else ()
+        try:
+            return compare_scan(
+                self.ws.blobs.get(digest),
+                result.pdf,
+                result.page_texts,
+                result.page_lines,
+                labels,
+            )
+        except Exception as exc:  # recorded in the outcome and its event; the OCR stands
+            log.exception("comparing signed copy %s with its document failed", copy.id)
+            return {"status": "比对失败", "error": f"{type(exc).__name__}: {exc}"[:300]}
 
     def _store(
-        self, entry_id: int, copy: SignedCopy, result: Recognised | None, error: str | None
+        self,
+        entry_id: int,
+        copy: SignedCopy,
+        run: int,
+        result: Recognised | None,
+        error: str | None,
+        *,
+        comparison: dict[str, Any] | None = None,
+        skipped: bool = False,
     ) -> None:
         pdf_digest = self.ws.blobs.put(result.pdf) if result else None
         text_digest = self.ws.blobs.put(result.text.encode("utf-8")) if result else None
         now = self.ws.now()
+        status = "done" if result else ("skipped" if skipped else "failed")
         outcome = SignedCopyOcr(
             signed_copy_id=copy.id,
-            status="done" if result else "failed",
+            run=run,
+            status=status,
+            engine=result.engine if result else None,
             pdf_sha256=pdf_digest,
             text_sha256=text_digest,
             rotated_pages=result.rotated_pages if result else [],
             seconds=result.seconds if result else 0.0,
             error=error,
+            comparison=comparison,
             finished_at=now,
         )
         with self.ws.db.write() as s:
-            if s.get(SignedCopyOcr, copy.id) is not None:  # settled by a recogniser we outlived
+            if s.get(SignedCopyOcr, (copy.id, run)) is not None:  # settled by one we outlived
                 sc.finish_entry_only(s, entry_id, now)
                 return
             org = s.scalar(
@@ -189,11 +172,14 @@ class Recogniser(Worker):
                 at=now,
                 details={
                     "version": copy.version,
+                    "run": run,
                     "status": outcome.status,
+                    "engine": outcome.engine,
                     "pdf_sha256": pdf_digest,
                     "text_sha256": text_digest,
                     "rotated_pages": outcome.rotated_pages,
                     "error": error,
+                    "comparison": _summary(comparison),
                 },
             )
             if result:
@@ -205,10 +191,17 @@ class Recogniser(Worker):
         self.drain()
 
 
-def _text_layer(pdf: Path) -> str:
-    """The text layer of an uploaded PDF (after ocrmypdf), read by poppler's pdftotext in a
-    process of its own with a time limit: the file came from a user."""
-    out = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, timeout=60, check=True
-    )
-    return out.stdout.decode("utf-8", errors="replace").replace("\f", "\n")
+def _summary(comparison: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the audit event says of the comparison (the full one is in the outcome row)."""
+    if comparison is None:
+        return None
+    return {
+        "status": comparison.get("status"),
+        "out_of_order": comparison.get("out_of_order"),
+        "missing_pages": comparison.get("missing_pages"),
+        "extra_pages": comparison.get("extra_pages"),
+        "missing_signatures": comparison.get("missing_signatures"),
+        "pages_with_differences": [
+            p["page"] for p in comparison.get("pages", []) if p.get("differences")
+        ],
+    }

@@ -117,6 +117,15 @@ def case_detail(ws: Wenshu, who: Principal, case_no: str) -> dict[str, Any]:
     # Records and transcripts are signed by hand on site: each needs its signed original.
     unsigned = [v for v in live if v.doc.type in HAND_SIGNED and v.signed is None]
     lacking += [f"{DOCTYPES[v.doc.type].label}签字原件（{v.doc.archive_no}）" for v in unsigned]
+    # …and on its signed original every required signature, or a confirmed reason for its absence.
+    unsigned_pages = {v.doc.id: _unexcused(v) for v in live if v.signed is not None}
+    unsigned_pages = {doc_id: pages for doc_id, pages in unsigned_pages.items() if pages}
+    lacking += [
+        f"{DOCTYPES[v.doc.type].label}签名（{v.doc.archive_no}，扫描件第 "
+        f"{'、'.join(str(n) for n in unsigned_pages[v.doc.id])} 页）"
+        for v in live
+        if v.doc.id in unsigned_pages
+    ]
     return {
         "case_no": case.case_no,
         "title": mask_identifiers(case.title),
@@ -125,4 +134,18 @@ def case_detail(ws: Wenshu, who: Principal, case_no: str) -> dict[str, Any]:
         "complete": not lacking,
         "lacking": lacking,
         "signed_copies_missing": [v.doc.id for v in unsigned],
+        "signatures_missing": [
+            {"id": doc_id, "pages": pages} for doc_id, pages in unsigned_pages.items()
+        ],
     }
+
+
+def _unexcused(v: records.DocumentView) -> list[int]:
+    """Scanned pages of the latest recognised signed copy that lack a required signature and
+    whose absence nobody has confirmed with a reason."""
+    state = v.signed
+    if state is None or state.ocr is None or not state.ocr.comparison:
+        return []
+    excused = {r.page for r in state.reviews if r.kind == "signature"}
+    missing = state.ocr.comparison.get("missing_signatures") or []
+    return [int(n) for n in missing if n not in excused]

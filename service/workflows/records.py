@@ -59,7 +59,12 @@ class DocumentView:
 
 SIGNED_COPY_ARCHIVED = "已归档签字原件"
 SIGNED_COPY_MISSING = "待上传签字原件"
-OCR_LABELS = {None: "正在识别", "done": "已识别", "failed": "识别失败"}
+OCR_LABELS = {
+    None: "正在识别",
+    "done": "已识别",
+    "failed": "识别失败",
+    "skipped": "未识别（已有新版本）",
+}
 
 
 def _iso(ws: Wenshu, at: Any) -> str | None:
@@ -126,9 +131,11 @@ def signed_copy_json(ws: Wenshu, view: DocumentView, base_url: str) -> dict[str,
             "ocr": None,
             "links": links,
         }
-    c, ocr = state.copy, state.ocr
+    c, ocr, pending = state.copy, state.ocr, state.pending
     links["download"] = f"{base_url}/{doc.id}/signed-copy"
     links["scan"] = f"{base_url}/{doc.id}/signed-copy?form=scan"
+    links["ocr_again"] = f"{base_url}/{doc.id}/signed-copy/ocr-again"
+    links["review"] = f"{base_url}/{doc.id}/signed-copy/review"
     return {
         "status": SIGNED_COPY_ARCHIVED,
         "version": c.version,
@@ -148,9 +155,41 @@ def signed_copy_json(ws: Wenshu, view: DocumentView, base_url: str) -> dict[str,
             "finished_at": (
                 ws.local_time(ocr.finished_at).isoformat(timespec="seconds") if ocr else None
             ),
+            "engine": ocr.engine if ocr else None,
+            "run": ocr.run if ocr else None,
+            "progress": (
+                {"run": pending.run, "pages_done": pending.pages_done, "pages": c.pages}
+                if pending
+                else None
+            ),
         },
+        "comparison": comparison_json(ws, state),
         "links": links,
     }
+
+
+def comparison_json(ws: Wenshu, state: CopyState) -> dict[str, Any] | None:
+    """The latest recognition's page-by-page check, with the reviews recorded against it: a
+    signature whose absence was confirmed with a reason no longer counts as missing."""
+    ocr = state.ocr
+    if ocr is None or not ocr.comparison:
+        return None
+    comparison = dict(ocr.comparison)
+    reviews = [
+        {
+            "kind": r.kind,
+            "page": r.page,
+            "reason": r.reason,
+            "reviewed_at": _iso(ws, r.reviewed_at),
+        }
+        for r in state.reviews
+    ]
+    excused = {r.page for r in state.reviews if r.kind == "signature"}
+    missing = list(comparison.get("missing_signatures") or [])
+    comparison["reviews"] = reviews
+    comparison["confirmed"] = any(r.kind == "differences" for r in state.reviews)
+    comparison["unexcused_missing_signatures"] = [p for p in missing if p not in excused]
+    return comparison
 
 
 def approvals(ws: Wenshu, s: Any, doc_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 from archive import signed_copies as sc
 from archive.audit import AuditChain
 from archive.errors import ConflictError, Forbidden, NotFoundError, ValidationError
+from archive.models import Document, Org, SignedCopyReview
 from service import policy
 from service.doctypes import DOCTYPES, HAND_SIGNED
 from service.documents.scan import FIELD, inspect_upload
@@ -21,6 +22,9 @@ from service.wiring import Wenshu
 from service.workflows.accounts import Principal
 from service.workflows.records import DocumentView
 
+REVIEW_KINDS = ("differences", "signature")
+"""``differences``: the differences the comparison found were looked at; ``signature``: a
+signature the check found missing is absent for the reason given (the page is settled)."""
 FORMS = ("archival", "scan")
 """``archival``: the PDF/A with the recognised text layer (the scan itself until recognition is
 done); ``scan``: the scan exactly as stored at upload."""
@@ -112,3 +116,88 @@ def download(ws: Wenshu, view: DocumentView, version: int | None, form: str) -> 
     }
     name = f"{view.doc.archive_no}-签字原件-v{state.copy.version}.pdf"
     return ScanDownload(digest, name, details)
+
+
+def recognise_again(ws: Wenshu, who: Principal, view: DocumentView) -> int:
+    """Queue the latest version's scan for another recognition (no new upload); returns the
+    run. 409 while one is queued or at work; 404 when there is no scan."""
+    authorise_upload(who, view)
+    return queue_again(ws, view.doc.id, actor=who.name)
+
+
+def queue_again(ws: Wenshu, doc_id: str, *, actor: str) -> int:
+    """:func:`recognise_again` without a user's check: ``wenshu ocr --again`` (the operator)."""
+    now = ws.now()
+    with ws.db.write() as s:
+        doc = s.get(Document, doc_id)
+        if doc is None:
+            raise NotFoundError(f"没有文书 {doc_id}")
+        org = s.get(Org, doc.org_id)
+        state = sc.copy_version(s, doc_id, None)
+        if state is None or org is None:
+            raise NotFoundError("该文书没有签字原件")
+        run = sc.queue_again(s, state.copy, now)
+        if run is None:
+            message = "该签字原件正在识别，请等识别完成后再试"
+            raise ConflictError(message, errors={"ocr": [message]})
+        AuditChain.append(
+            s,
+            actor=actor,
+            action=sc.AGAIN_ACTION,
+            org=org.code,
+            object_id=doc_id,
+            at=now,
+            details={"version": state.copy.version, "run": run, "sha256": state.copy.sha256},
+        )
+        return run
+
+
+def review(
+    ws: Wenshu, who: Principal, view: DocumentView, kind: str, page: int | None, reason: str
+) -> None:
+    """Record that an inspector or auditor confirmed the latest recognition's comparison: the
+    differences seen (``differences``), or a signature's absence on ``page`` with its reason
+    (``signature``)."""
+    if not policy.may(who.role, "signed_copies.review"):
+        raise Forbidden(f"角色 {who.role} 无权确认签字原件的比对结果")
+    if not who.may_see_org(view.org.code):
+        raise Forbidden("无权访问其他机构的文书", reason="org")
+    now = ws.now()
+    with ws.db.write() as s:
+        state = sc.copy_version(s, view.doc.id, None)
+        comparison = state.ocr.comparison if state and state.ocr else None
+        if state is None or state.ocr is None or not comparison:
+            raise ConflictError("签字原件尚未识别比对，无可确认", errors={"kind": ["尚无比对结果"]})
+        if kind == "signature":
+            missing = comparison.get("missing_signatures") or []
+            if page not in missing:
+                message = f"第 {page} 页并未缺少签名" if page else "请指明缺少签名的页码"
+                raise ValidationError(message, errors={"page": [message]})
+        sc.add_review(
+            s,
+            SignedCopyReview(
+                signed_copy_id=state.copy.id,
+                run=state.ocr.run,
+                kind=kind,
+                page=page if kind == "signature" else None,
+                reason=reason,
+                reviewed_by=who.user_id,
+                reviewed_at=now,
+            ),
+        )
+        AuditChain.append(
+            s,
+            actor=who.name,
+            action=sc.REVIEW_ACTION,
+            org=view.org.code,
+            object_id=view.doc.id,
+            at=now,
+            details={
+                "version": state.copy.version,
+                "run": state.ocr.run,
+                "kind": kind,
+                "page": page if kind == "signature" else None,
+                "reason": reason,
+                "comparison_status": comparison.get("status"),
+            },
+        )

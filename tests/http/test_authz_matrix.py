@@ -112,6 +112,14 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("/api/v1/documents/<string:doc_id>/signed-copy", "GET"): api(*ALL),
     ("/api/v1/documents/<string:doc_id>/signed-copy", "POST"): api(*ISSUERS, body=_scan),
     ("/api/v1/documents/<string:doc_id>/signed-copy/status", "GET"): api(*ALL),
+    ("/api/v1/documents/<string:doc_id>/signed-copy/ocr-again", "POST"): api(
+        *ISSUERS, body=lambda v: {"json": {}}
+    ),
+    ("/api/v1/documents/<string:doc_id>/signed-copy/review", "POST"): api(
+        "inspector",
+        "auditor",
+        body=lambda v: {"json": {"kind": "differences", "reason": "矩阵测试：差异已核对"}},
+    ),
     ("/api/v1/uploads", "POST"): api(*ISSUERS, scope="none", body=_scan),  # own org's, always
     ("/api/v1/uploads/<string:upload_id>", "GET"): api(*ALL),
     ("/api/v1/uploads/<string:upload_id>/pdf", "GET"): api(*ALL),

@@ -130,6 +130,12 @@ def test_inspector_uploads_the_signed_scan_and_sees_it_recognised(
 
     assert Recogniser(site.ws).drain(timeout=600) == 1  # `wenshu serve` runs this itself
     page.locator("#signed-copy-ocr", has_text="已识别").wait_for(timeout=60_000)  # page polls
+    # nobody signed this paper: every page is reported without its 被询问人签名
+    unsigned = "、".join(str(n) for n in range(1, pages + 1))
+    assert page.locator("#scan-check-status").inner_text() == "有出入"
+    assert page.locator("#scan-check-signatures").inner_text() == f"扫描件第 {unsigned} 页缺少签名"
+    assert page.locator("#scan-check-pages tbody .badge-bad", has_text="缺").count() == pages
+    assert page.locator("#scan-review-form").count() == 1  # an inspector may confirm
     page.screenshot(path=str(SCREENS / "signed-copy-recognised.png"), full_page=True)
     refused = "status of 422"  # the browser's own note on the refused file above
     assert [e for e in page.console_errors if refused not in e] == []
@@ -143,4 +149,36 @@ def test_auditor_sees_the_status_but_no_upload_control(
     page.goto(f"{site.url}/documents/{scanned['doc']['id']}")
     assert page.locator("#signed-copy").count() == 1
     assert page.locator("#signed-copy-form").count() == 0
+    assert page.locator("#signed-copy-again").count() == 0
+    page.context.close()
+
+
+def test_auditor_confirms_a_missing_signature_with_its_reason(
+    site: Site, scanned: dict[str, Any], browser: Any
+) -> None:
+    page = open_page(browser, site, "web-auditor")
+    page.goto(f"{site.url}/documents/{scanned['doc']['id']}")
+    page.locator("#scan-review-kind").select_option("signature")
+    page.locator("#scan-review-page").select_option("1")
+    page.locator("#scan-review-reason").fill("被询问人当场拒绝签名，承办人已注明")
+    with page.expect_navigation():
+        page.locator("#scan-review-submit").click()
+    confirmed = page.locator("#signed-copy-comparison p", has_text="扫描件第 1 页确无签名")
+    assert "被询问人当场拒绝签名" in confirmed.inner_text()
+    page.screenshot(path=str(SCREENS / "signed-copy-confirmed.png"), full_page=True)
+    assert page.console_errors == []
+    page.context.close()
+
+
+def test_inspector_recognises_the_scan_again_and_sees_its_progress(
+    site: Site, scanned: dict[str, Any], browser: Any
+) -> None:
+    page = open_page(browser, site, "web-inspector")
+    page.goto(f"{site.url}/documents/{scanned['doc']['id']}")
+    with page.expect_navigation():
+        page.locator("#signed-copy-again").click()
+    pages = len(scanned["pages"])
+    assert page.locator("#signed-copy-ocr-pages").inner_text() == f"已识别 0 / {pages} 页"
+    assert page.locator("#signed-copy-again").count() == 0  # one run at a time
+    assert page.console_errors == []
     page.context.close()

@@ -57,6 +57,11 @@ class CaseListSchema(Schema):
     items = fields.List(fields.Nested(CaseSchema))
 
 
+class MissingSignaturesSchema(Schema):
+    id = fields.String(metadata={"description": "文书 id"})
+    pages = fields.List(fields.Integer(), metadata={"description": "扫描件页码"})
+
+
 class CaseDetailSchema(Schema):
     case_no = fields.String()
     title = fields.String()
@@ -66,6 +71,10 @@ class CaseDetailSchema(Schema):
     lacking = fields.List(fields.String())
     signed_copies_missing = fields.List(
         fields.String(), metadata={"description": "尚缺签字原件的检查记录单、询问笔录（文书 id）"}
+    )
+    signatures_missing = fields.List(
+        fields.Nested(MissingSignaturesSchema),
+        metadata={"description": "签字原件缺少签名且未经确认说明的页"},
     )
 
 

@@ -26,8 +26,10 @@ from service.http.api.schemas import (
     DocumentListQuerySchema,
     DocumentListSchema,
     DocumentSchema,
+    OcrAgainSchema,
     PreviewInputSchema,
     RequestSchema,
+    ScanReviewInputSchema,
     SignedCopyQuerySchema,
     SignedCopyStatusSchema,
     VerifySchema,
@@ -378,7 +380,37 @@ class DocumentSignedCopyStatus(MethodView):
         status = records.signed_copy_json(ws, view, blp.url_prefix or "")
         if status is None:
             raise NotFoundError("该类文书不需要签字原件")
+        if status.get("comparison"):  # the status only: the texts are read (and audited) above
+            status["comparison"] = {
+                k: v for k, v in status["comparison"].items() if k not in ("pages", "reviews")
+            }
         return status
+
+
+@blp.route("/<string:doc_id>/signed-copy/ocr-again")
+class DocumentSignedCopyOcrAgain(MethodView):
+    @blp.response(202, OcrAgainSchema)
+    @declare_errors(blp, 403, 404, 409)
+    def post(self, doc_id: str) -> dict[str, Any]:
+        """重新识别最新版签字原件（无需重新上传）：排入识别队列，返回第几次识别。"""
+        ws = wenshu()
+        who = auth.current()
+        view = records.load(ws, who, doc_id)
+        return {"run": signed_copy.recognise_again(ws, who, view)}
+
+
+@blp.route("/<string:doc_id>/signed-copy/review")
+class DocumentSignedCopyReview(MethodView):
+    @blp.arguments(ScanReviewInputSchema)
+    @blp.response(200, DocumentSchema)
+    @declare_errors(blp, 400, 403, 404, 409, 413, 422)
+    def post(self, body: dict[str, Any], doc_id: str) -> dict[str, Any]:
+        """确认签字原件与文书的比对结果：差异已核对，或某页确无签名及其理由（记入审计）。"""
+        ws = wenshu()
+        who = auth.current()
+        view = records.load(ws, who, doc_id)
+        signed_copy.review(ws, who, view, body["kind"], body["page"], body["reason"].strip())
+        return records.to_json(ws, records.load(ws, who, doc_id))
 
 
 @blp.route("/<string:doc_id>/withdraw")

@@ -10,7 +10,7 @@ from schemas.fields import PlainText, WenshuSchema
 from service.doctypes import DOCTYPES
 from service.labels import DRAFT_STATES
 from service.workflows.lists.documents import SORTS, STATUSES
-from service.workflows.signed_copy import FORMS
+from service.workflows.signed_copy import FORMS, REVIEW_KINDS
 
 
 class RequestSchema(WenshuSchema):
@@ -223,13 +223,69 @@ class WithdrawalSchema(Schema):
     withdrawn_at = fields.String()
 
 
+class OcrProgressSchema(Schema):
+    run = fields.Integer()
+    pages_done = fields.Integer()
+    pages = fields.Integer()
+
+
 class SignedCopyOcrSchema(Schema):
-    status = fields.String(metadata={"description": "正在识别 | 已识别 | 识别失败"})
+    status = fields.String(
+        metadata={"description": "正在识别 | 已识别 | 识别失败 | 未识别（已有新版本）"}
+    )
     done = fields.Boolean()
     pdf_sha256 = fields.String(allow_none=True)
     rotated_pages = fields.List(fields.Integer())
     error = fields.String(allow_none=True)
     finished_at = fields.String(allow_none=True)
+    engine = fields.String(allow_none=True, metadata={"description": "rapidocr | tesseract"})
+    run = fields.Integer(allow_none=True, metadata={"description": "第几次识别（重新识别递增）"})
+    progress = fields.Nested(
+        OcrProgressSchema, allow_none=True, metadata={"description": "正在进行的识别：已读页数"}
+    )
+
+
+class ScanDifferenceSchema(Schema):
+    kind = fields.String(metadata={"description": "changed | added | missing"})
+    expected = fields.String(metadata={"description": "文书原文"})
+    found = fields.String(metadata={"description": "扫描件识别所得"})
+    before = fields.String(metadata={"description": "原文中紧邻其前的文字"})
+
+
+class ScanSignatureSchema(Schema):
+    label = fields.String()
+    present = fields.Boolean()
+
+
+class ScanPageSchema(Schema):
+    page = fields.Integer(metadata={"description": "扫描件的页码"})
+    matches_page = fields.Integer(allow_none=True, metadata={"description": "对应文书的页码"})
+    similarity = fields.Float()
+    signature_present = fields.Boolean(allow_none=True)
+    signatures = fields.List(fields.Nested(ScanSignatureSchema))
+    differences = fields.List(fields.Nested(ScanDifferenceSchema))
+
+
+class ScanReviewSchema(Schema):
+    kind = fields.String()
+    page = fields.Integer(allow_none=True)
+    reason = fields.String()
+    reviewed_at = fields.String()
+
+
+class ScanComparisonSchema(Schema):
+    status = fields.String(metadata={"description": "一致 | 有出入 | 比对失败"})
+    error = fields.String()
+    out_of_order = fields.Boolean()
+    missing_pages = fields.List(fields.Integer())
+    extra_pages = fields.List(fields.Integer())
+    pages = fields.List(fields.Nested(ScanPageSchema))
+    missing_signatures = fields.List(fields.Integer())
+    unexcused_missing_signatures = fields.List(
+        fields.Integer(), metadata={"description": "缺签名且未经确认说明理由的页"}
+    )
+    confirmed = fields.Boolean(metadata={"description": "差异已由检查人员或审计员确认"})
+    reviews = fields.List(fields.Nested(ScanReviewSchema))
 
 
 class SignedCopyStatusSchema(Schema):
@@ -243,6 +299,7 @@ class SignedCopyStatusSchema(Schema):
     uploaded_at = fields.String(allow_none=True)
     uploaded_by = fields.String(allow_none=True)
     ocr = fields.Nested(SignedCopyOcrSchema, allow_none=True)
+    comparison = fields.Nested(ScanComparisonSchema, allow_none=True)
     links = fields.Dict(keys=fields.String(), values=fields.String())
 
 
@@ -480,6 +537,28 @@ class VerifySchema(Schema):
     sha256 = fields.String()
     signature = fields.Nested(SignatureSchema, required=True)
     problems = fields.List(fields.String())
+
+
+class ScanReviewInputSchema(RequestSchema):
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(REVIEW_KINDS, error="kind 只能是 differences 或 signature"),
+        metadata={"description": "differences：差异已核对；signature：某页确无签名（须说明理由）"},
+    )
+    page = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=1000, error="页码超出范围"),
+        metadata={"description": "kind=signature 时：缺少签名的扫描页"},
+    )
+    reason = PlainText(
+        required=True,
+        max_length=2000,
+        validate=validate.Length(min=2, max=2000, error="请填写说明（2–2000 字）"),
+    )
+
+
+class OcrAgainSchema(Schema):
+    run = fields.Integer()
 
 
 class WithdrawInputSchema(RequestSchema):

@@ -100,6 +100,7 @@ def document(doc_id: str) -> Any:
         just_issued=request.args.get("issued") == "1",
         signed_copy=records.signed_copy_json(ws, view, "/api/v1/documents"),
         may_upload=may(who, "signed_copies.upload") and who.may_see_org(view.org.code),
+        may_review=may(who, "signed_copies.review") and who.may_see_org(view.org.code),
         max_upload_mib=ws.settings.limits.max_upload_bytes // (1024 * 1024),
     )
 

@@ -1,6 +1,7 @@
 /* The document page's 签字原件 card: upload the scan with a real progress bar (XMLHttpRequest
  * reports bytes sent), then reload; while the scan is being recognised, ask its status every
- * few seconds and reload once recognition is done. */
+ * few seconds, show the pages read so far, and reload once recognition is done. 重新识别 queues
+ * the stored scan again; the review form records a confirmation of the page-by-page check. */
 (function () {
   "use strict";
   var W = window.Wenshu;
@@ -59,10 +60,53 @@
     });
   }
 
+  var again = document.getElementById("signed-copy-again");
+  if (again) {
+    again.addEventListener("click", function () {
+      again.disabled = true;
+      W.api(again.dataset.url, {}).then(function (resp) {
+        if (resp.status === 202) { window.location.reload(); return; }
+        return resp.json().then(function (body) {
+          again.disabled = false;
+          window.alert("未能重新识别：" + (body.message || resp.status));
+        });
+      }).catch(function () { again.disabled = false; });
+    });
+  }
+
+  var review = document.getElementById("scan-review-form");
+  if (review) {
+    var kind = document.getElementById("scan-review-kind");
+    var pageField = document.getElementById("scan-review-page");
+    var note = document.getElementById("scan-review-message");
+    review.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var body = { kind: kind.value, reason: document.getElementById("scan-review-reason").value };
+      if (kind.value === "signature" && pageField) body.page = parseInt(pageField.value, 10);
+      W.api(review.dataset.url, body).then(function (resp) {
+        if (resp.ok) { window.location.reload(); return; }
+        return resp.json().then(function (b) {
+          var errs = b.errors || {};
+          note.textContent = "未能确认：" + ((errs.reason || errs.page || [])[0] || b.message || resp.status);
+          note.className = "small verify-status bad";
+        });
+      });
+    });
+  }
+
   if (card.dataset.ocrPending === "true") {
+    var progress = document.getElementById("signed-copy-ocr-progress");
+    var pagesRead = document.getElementById("signed-copy-ocr-pages");
     var timer = window.setInterval(function () {
       W.api(card.dataset.statusUrl).then(function (resp) { return resp.json(); }).then(function (sc) {
-        if (sc && sc.ocr && sc.ocr.status !== "正在识别") {
+        if (!sc || !sc.ocr) return;
+        var p = sc.ocr.progress;
+        if (p && progress) {
+          progress.max = p.pages;
+          progress.value = p.pages_done;
+          if (pagesRead) pagesRead.textContent = "已识别 " + p.pages_done + " / " + p.pages + " 页";
+        }
+        if (!p && sc.ocr.status !== "正在识别") {
           window.clearInterval(timer);
           window.location.reload();
         }
