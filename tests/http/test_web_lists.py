@@ -239,3 +239,21 @@ def test_a_search_with_a_backwards_date_range_clears_the_old_results(
     assert page.locator("#facets > *").count() == 0 and page.locator("#search-pager").is_hidden()
     shot(page, "lists-search-error-820")
     page.context.close()
+
+
+def test_a_page_past_the_end_says_so_and_the_first_tab_skips_to_the_content(
+    site: Site, browser: Any
+) -> None:
+    page = open_page(browser, site, DESKTOP)
+    login(page, site, "w-clerk")
+    page.goto(site.url + "/documents?per_page=20&page=99999")
+    beyond = page.locator("#pager-beyond").inner_text()
+    assert beyond.startswith("第 99999 页超出范围（共 ") and not listed(page)
+    page.locator("#pager-beyond + a").click()
+    assert listed(page)  # the last page that exists, with its documents
+    page.keyboard.press("Tab")
+    skip = page.locator(".skip-link")
+    assert skip.evaluate("el => el === document.activeElement") and skip.is_visible()
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+    page.context.close()
