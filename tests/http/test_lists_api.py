@@ -228,3 +228,16 @@ def test_case_register_lists_each_case_with_what_it_lacks(archive: Any) -> None:
     assert rows[1][0] == "LL-2026-031" and rows[1][4] == "未齐" and "检查报告" in rows[1][5]
     assert sheet.cell(row=2, column=2).data_type == "s"
     assert _events(ws, "cases.export")[-1].actor == "l-clerk"
+
+
+def test_a_control_character_in_a_cell_does_not_spoil_the_spreadsheet() -> None:
+    """XML 1.0 cannot hold \\x01: the cell shows U+FFFD and the file is still written."""
+    import io as _io
+
+    from openpyxl import load_workbook
+
+    from service.workflows.lists.tables import Table, render
+
+    table = Table("检索记录", ("内容",), [("查询\x01某医院\x1f",)])
+    sheet = load_workbook(_io.BytesIO(render(table, "xlsx"))).active
+    assert sheet["A2"].value == "查询\ufffd某医院\ufffd"

@@ -26,7 +26,7 @@ from archive.models import AuditCheckpoint, AuditEvent, AuditEventSalt, Document
 from schemas.fields import PlainText
 from schemas.masking import mask_identifiers
 from service.http import auth
-from service.http.api.responses import declare_errors
+from service.http.api.responses import declare_errors, declare_spreadsheets
 from service.http.api.schemas import ORG_CODE, AuditEventSchema, RequestSchema
 from service.http.headers import content_disposition
 from service.http.state import wenshu
@@ -285,12 +285,7 @@ class GapsSchema(Schema):
 class Events(MethodView):
     @blp.arguments(EventsQuerySchema, location="query")
     @blp.response(200, EventsSchema)
-    @blp.alt_response(
-        200,
-        description="format=xlsx|csv：按筛选条件导出",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        success=True,
-    )
+    @declare_spreadsheets(blp, "format=xlsx|csv：按筛选条件导出")
     @declare_errors(blp, 403, 422)
     def get(self, args: dict[str, Any]) -> Any:
         """Events of the caller's org (admin: every org, or ``org``): oldest first after

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 from schemas.fields import PlainText
 from service.http import auth
 from service.http.api.documents import spreadsheet
-from service.http.api.responses import declare_errors
+from service.http.api.responses import declare_errors, declare_spreadsheets
 from service.http.api.schemas import ORG_CODE, DocumentSchema, PageQuerySchema, RequestSchema
 from service.http.state import wenshu
 from service.workflows.cases import case_detail, create_case, list_cases
@@ -93,12 +93,7 @@ class Cases(MethodView):
 
     @blp.arguments(CaseListQuerySchema, location="query")
     @blp.response(200, CaseListSchema)
-    @blp.alt_response(
-        200,
-        description="format=xlsx|csv：案件登记簿",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        success=True,
-    )
+    @declare_spreadsheets(blp, "format=xlsx|csv：案件登记簿")
     @declare_errors(blp, 403, 422)
     def get(self, args: dict[str, Any]) -> Any:
         who = auth.current()

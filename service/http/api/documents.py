@@ -20,7 +20,7 @@ from service.doctypes import DocType, get_doctype
 from service.documents.scan import UploadTooLarge
 from service.http import auth
 from service.http.api.idempotency import PARAMETER, idempotent
-from service.http.api.responses import declare_errors
+from service.http.api.responses import declare_errors, declare_spreadsheets
 from service.http.api.schemas import (
     DocumentInputSchema,
     DocumentListQuerySchema,
@@ -146,12 +146,7 @@ class Documents(MethodView):
 
     @blp.arguments(DocumentListQuerySchema, location="query")
     @blp.response(200, DocumentListSchema)
-    @blp.alt_response(
-        200,
-        description="format=xlsx|csv：按筛选条件导出全部",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        success=True,
-    )
+    @declare_spreadsheets(blp, "format=xlsx|csv：按筛选条件导出全部")
     @declare_errors(blp, 403, 422)
     def get(self, args: dict[str, Any]) -> Any:
         """文书列表：关键词、类型、状态、案件、被检查机构、当事人、签发日期，按签发时间排序；
@@ -197,7 +192,7 @@ def document_filter(args: dict[str, Any]) -> DocumentFilter:
 
 
 def spreadsheet(table: Table, fmt: str) -> Response:
-    resp = Response(tables.render(table, fmt), mimetype=tables.FORMATS[fmt])
+    resp = Response(tables.render(table, fmt), content_type=tables.FORMATS[fmt])
     resp.headers["Content-Disposition"] = content_disposition(
         f"{table.name}.{fmt}", attachment=True
     )

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from service.http import auth
 from service.http.api.documents import spreadsheet
-from service.http.api.responses import declare_errors
+from service.http.api.responses import declare_errors, declare_spreadsheets
 from service.http.api.schemas import DispatchQuerySchema, DispatchRegisterSchema
 from service.http.state import wenshu
 from service.workflows.lists import registers
@@ -22,12 +22,7 @@ blp = Blueprint("registers", __name__, url_prefix="/api/v1/registers", descripti
 class Dispatch(MethodView):
     @blp.arguments(DispatchQuerySchema, location="query")
     @blp.response(200, DispatchRegisterSchema)
-    @blp.alt_response(
-        200,
-        description="format=xlsx|csv：登记簿表格",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        success=True,
-    )
+    @declare_spreadsheets(blp, "format=xlsx|csv：登记簿表格")
     @declare_errors(blp, 403, 404, 422)
     def get(self, args: dict[str, Any]) -> Any:
         """发文登记簿：本年度每个发文字号按序一行（含已作废、空号），审计事件 register.dispatch。"""

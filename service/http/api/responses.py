@@ -61,3 +61,18 @@ def declare_errors(blp: Blueprint, *statuses: int) -> Callable[[F], F]:
         return func
 
     return decorate
+
+
+SPREADSHEET_TYPES = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "text/csv",
+)
+
+
+def declare_spreadsheets(blp: Blueprint, description: str) -> Callable[[F], F]:
+    """Declare that the 200 answer may also be the list as xlsx or CSV (``format=xlsx|csv``),
+    beside its JSON (merged into the response ``blp.response`` documents)."""
+    binary = {"schema": {"type": "string", "format": "binary"}, "x-wenshu-note": description}
+    return blp.doc(  # type: ignore[no-any-return]
+        responses={200: {"content": {media: binary for media in SPREADSHEET_TYPES}}}
+    )

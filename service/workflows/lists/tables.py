@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -27,6 +28,7 @@ FORMATS = {
     "csv": "text/csv; charset=utf-8",
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ def cell_text(value: Any) -> Any:
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
-    return mask_identifiers(str(value))
+    # XML 1.0 cannot hold most control characters: xlsx would refuse the whole file
+    return _NOT_IN_XML.sub("\ufffd", mask_identifiers(str(value)))
 
 
 def is_formula_like(value: Any) -> bool:
