@@ -21,6 +21,7 @@ from archive.models import AuditEvent, Document, NumberReservation
 from service import create_app
 from service.ops.cli import initialise, wenshu
 from service.wiring import Wenshu
+from service.workflows.accounts import Principal, add_user, principal_for_token
 from tests.support import APPROVAL_OFF
 
 
@@ -153,3 +154,14 @@ class WenshuCli:
 
     def invoke(self, args: Sequence[str], input: str | None = None) -> Result:
         return CliRunner().invoke(wenshu, list(args), obj=self.ws, input=input)
+
+
+def person(
+    ws: Wenshu, name: str, role: str, org: str = "llyb", *, full_name: str = ""
+) -> Principal:
+    """A new user of ``org``, as the use cases see it (resolved from its token)."""
+    token = add_user(ws, name=name, role=role, org_code=org, full_name=full_name)
+    with ws.db.read() as s:
+        who = principal_for_token(s, token, ws.now())
+    assert who is not None
+    return who

@@ -23,20 +23,12 @@ from archive.errors import (
 from archive.models import AuditEvent, Document, Draft, NumberReservation
 from service.wiring import Wenshu
 from service.workflows import drafts, issue_once, records
-from service.workflows.accounts import Principal, add_user, principal_for_token
+from service.workflows.accounts import Principal
 from service.workflows.audit_report import build_export, report_facts
 from service.workflows.fixity import verify_archive
 from service.workflows.numbers_report import gaps
 from tests.support import sample
-from tests.support.apps import make_app
-
-
-def person(ws: Wenshu, name: str, role: str, org: str = "llyb") -> Principal:
-    token = add_user(ws, name=name, role=role, org_code=org)
-    with ws.db.read() as s:
-        who = principal_for_token(s, token, ws.now())
-    assert who is not None
-    return who
+from tests.support.apps import make_app, person
 
 
 @pytest.fixture

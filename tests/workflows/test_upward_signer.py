@@ -16,24 +16,17 @@ from archive.errors import ConflictError, ValidationError
 from archive.models import AuditEvent
 from service.wiring import Wenshu
 from service.workflows import drafts, issue_once, records
-from service.workflows.accounts import Principal, add_user, principal_for_token, set_full_name
+from service.workflows.accounts import Principal, set_full_name
 from tests.support import sample
-
-
-def person(ws: Wenshu, name: str, role: str, full_name: str = "") -> Principal:
-    token = add_user(ws, name=name, role=role, org_code="llyb", full_name=full_name)
-    with ws.db.read() as s:
-        who = principal_for_token(s, token, ws.now())
-    assert who is not None
-    return who
+from tests.support.apps import person
 
 
 @pytest.fixture
 def crew(ws: Wenshu) -> dict[str, Principal]:
     ws.settings = replace(ws.settings, approval={})  # the types' own rule: a notice needs 签发
     return {
-        "clerk": person(ws, "u-clerk", "clerk", "李明"),
-        "approver": person(ws, "u-approver", "approver", "王建国"),
+        "clerk": person(ws, "u-clerk", "clerk", full_name="李明"),
+        "approver": person(ws, "u-approver", "approver", full_name="王建国"),
         "nameless": person(ws, "u-approver2", "approver"),
     }
 
