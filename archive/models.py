@@ -142,6 +142,9 @@ class Document(Base):
     attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     """Its 附件: ``{"n", "title"}`` each, and for a file appended to it ``sha256`` (the PDF
     appended, a blob), ``pages`` and ``upload_id`` or ``document_id``."""
+    template_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The DOCX template it was rendered from (a blob: the org's active version, or the
+    committed default); None: issued before templates were recorded."""
 
 
 class Withdrawal(Base):
@@ -502,3 +505,36 @@ class OrgSeal(Base):
     height: Mapped[int] = mapped_column(Integer)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     added_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class OrgTemplate(Base):
+    """A version of a document type's template (DOCX, a blob) an org uploaded. Append-only.
+
+    Uploaded only after it passed the type's contract (``wenshu template check``); it is used
+    from its activation (:class:`OrgTemplateActivation`) on, and stays listed after another
+    is activated.
+    """
+
+    __tablename__ = "org_templates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    added_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class OrgTemplateActivation(Base):
+    """An org took a template version of a type on (an uploaded one, or the committed default
+    again). Append-only: the latest row of an org and type names the template its documents
+    of that type are rendered with; none, the committed ``doc_templates/<type>.docx``."""
+
+    __tablename__ = "org_template_activations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64))
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    activated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
-"""Build the DOCX templates in doc_templates/: 通知 (notice.docx, the GB/T 9704-2012
-red-header notice), 检查记录单 (inspection_record.docx), 询问笔录 (interview_transcript.docx)
-and 检查报告 (inspection_report.docx), the last three after the forms of seed 002.
+"""The bootstrap that made the first DOCX templates in doc_templates/: 通知 (notice.docx, the
+GB/T 9704-2012 red-header notice), 检查记录单 (inspection_record.docx), 询问笔录
+(interview_transcript.docx) and 检查报告 (inspection_report.docx), the last three after the forms
+of seed 002.
 
-The templates are generated, not hand-edited, so every measurement below is written down
-once and reviewable, and a rebuild gives byte-identical output. They stay ordinary
-Word/WPS documents: fonts, sizes and spacing live in named paragraph styles (公文正文,
-公文一级标题, 发文机关标志, 签名栏 …) that a person can change in Word, the forms' tables are
-ordinary tables, and the placeholders are docxtpl tags in plain runs. Data-dependent parts
-(正文, 附件, findings, questions and answers, 署名 with the seal) arrive as subdocuments that
-use these styles; service/render_*.py build them.
+Nobody needs to run it. The committed .docx files are the source: they are edited in Word or
+WPS (docs/templates.md), and what a template must keep is the contract of ``wenshu template
+check FILE --type T`` (placeholders, styles, fonts, the GB/T 9704 page), not this script's
+bytes. Running it overwrites the committed templates with its own version of them, losing
+whatever was changed in Word since; it stays as the record of how the measurements below were
+arrived at, and to start a new type's template from the styles of the nearest one.
 
-    .venv/bin/python scripts/build_templates.py            # writes all four templates
-    .venv/bin/python scripts/build_templates.py notice     # writes doc_templates/notice.docx
-    .venv/bin/python scripts/build_templates.py --check    # exit 1 if a file is stale
+The templates are ordinary Word/WPS documents: fonts, sizes and spacing live in named paragraph
+styles (公文正文, 公文一级标题, 发文机关标志, 签名栏 …), the forms' tables are ordinary tables, and
+the placeholders are docxtpl tags in plain runs. Data-dependent parts (正文, 附件, findings,
+questions and answers, 署名 with the seal) arrive as subdocuments that use these styles;
+service/documents/render_*.py build them.
+
+    .venv/bin/python scripts/build_templates.py NEW_TYPE    # writes doc_templates/NEW_TYPE.docx
+    .venv/bin/python scripts/build_templates.py --check     # differs from the committed files?
 """
 
 from __future__ import annotations
@@ -1175,7 +1180,12 @@ TEMPLATES: dict[str, Callable[[], TemplateSpec]] = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if a template is stale")
+    parser.add_argument(
+        "--check", action="store_true", help="say which committed files differ from this output"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite a committed template (edits are lost)"
+    )
     parser.add_argument("names", nargs="*", help=f"default: all of {', '.join(TEMPLATES)}")
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(TEMPLATES)
@@ -1187,8 +1197,18 @@ def main(argv: list[str] | None = None) -> int:
         out = TEMPLATES_DIR / f"{name}.docx"
         if args.check:
             if not out.exists() or out.read_bytes() != data:
-                print(f"{out.relative_to(ROOT)} is stale: run {__file__}", file=sys.stderr)
+                print(
+                    f"{out.relative_to(ROOT)} differs from this bootstrap's output", file=sys.stderr
+                )
                 stale = 1
+            continue
+        if out.exists() and not args.force:
+            print(
+                f"{out.relative_to(ROOT)} exists and is the source (edited in Word/WPS): "
+                "not overwritten (--force to replace it)",
+                file=sys.stderr,
+            )
+            stale = 1
             continue
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)

@@ -69,6 +69,8 @@ ACTIONS: dict[str, str] = {
     "org.create": "新建机构",
     "org.update": "修改机构设置",
     "org.certificate": "更换签章证书",
+    "template.upload": "上传文书模板",
+    "template.activate": "启用文书模板",
     "audit.events": "查阅审计事件",
     "audit.verify": "验证审计链",
     "audit.checkpoint": "签署检查点",

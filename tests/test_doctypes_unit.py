@@ -163,9 +163,10 @@ def test_a_template_that_breaks_its_contract_says_how(tmp_path: Path) -> None:
         placeholders=(notice.placeholders - {"cc_line"}) | {"no_such_field"},
     )
     assert broken.problems() == [
-        "模板 notice.docx 缺少样式 WenshuNoSuchStyle",
-        "模板 notice.docx 缺少占位符 no_such_field",
-        "模板 notice.docx 有未约定的占位符 cc_line",
+        "模板 notice.docx：缺少样式 WenshuNoSuchStyle（须保留模板原有的样式，勿删除或改名）",
+        "模板 notice.docx：缺少占位符 {{ no_such_field }}",
+        "模板 notice.docx：有本类文书没有的占位符 {{ cc_line }}"
+        "（只能使用 docs/templates.md 所列的占位符）",
     ]
     assert replace(notice, file="gone.docx", folder=tmp_path).problems() == [
         "没有模板文件 gone.docx"

@@ -148,8 +148,10 @@ class DocType:
         issue_date: dt.date,
         seal_png: bytes | None = None,
         archive_no: str = "",
+        template_docx: bytes | None = None,
     ) -> bytes:
-        """The DOCX of ``data`` (the output of :attr:`schema`), see
+        """The DOCX of ``data`` (the output of :attr:`schema`), from the org's template
+        ``template_docx`` or the committed one, see
         :func:`service.documents.render.render_document`."""
         return render_document(
             self.renderer,
@@ -161,6 +163,7 @@ class DocType:
             issue_date=issue_date,
             seal_png=seal_png,
             archive_no=archive_no,
+            template_docx=template_docx,
         )
 
     def typeset(
@@ -173,6 +176,7 @@ class DocType:
         issue_date: dt.date,
         seal_png: bytes | None = None,
         archive_no: str = "",
+        template_docx: bytes | None = None,
     ) -> tuple[bytes, bytes]:
         """The DOCX (:meth:`render`) and its PDF by ``convert``, laid out to end on an even
         page when the type must (:func:`service.documents.render.typeset`)."""
@@ -185,6 +189,7 @@ class DocType:
                 issue_date=issue_date,
                 seal_png=seal_png,
                 archive_no=archive_no,
+                template_docx=template_docx,
             )
 
         return typeset(self.renderer, render, data, convert)

@@ -30,19 +30,58 @@ from markupsafe import Markup, escape
 
 from archive.errors import WenshuError
 from service.documents._internals import paragraph_xml, run_xml
-from service.documents.metrics import balance_lines, printed_width, style_font
+from service.documents.metrics import balance_lines, exact_line_pt, printed_width, style_font
 from service.documents.seal import SEAL_DIAMETER_MM, float_seal
 
 _ZIP_TIME = (2026, 1, 1, 0, 0, 0)
 
-# Page geometry of the GB/T 9704-2012 templates (twips); see scripts/build_templates.py.
+# The page of the committed GB/T 9704-2012 templates: what :func:`measure` falls back on when a
+# template does not say (a style without a size, a line pitch that is not exact).
 TEXT_WIDTH_PT = 8845 / 20
 LINE_PT = 579 / 20
 CHAR_PT = 16.0
 MARK_SIZE_PT = 42.0
+TITLE_SIZE_PT = 22.0
 
 PRINT_TZ = ZoneInfo("Asia/Shanghai")
 """Times with a zone are printed in China Standard Time; naive ones are local already."""
+
+
+@dataclass(frozen=True)
+class PageMeasure:
+    """The page a template sets, as the layout needs it: read from the template's section and
+    styles, so a bureau's template with another 版心 or type sizes (within what ``wenshu
+    template check`` allows) still gets its title balanced and its seal on the date."""
+
+    text_width_pt: float
+    """The 版心's width: the page's less the left (订口, with any gutter) and right margins."""
+    line_pt: float
+    """The body's line pitch (WenshuBody, exact)."""
+    char_pt: float
+    """One body character (WenshuBody's size, 3号 = 16 pt)."""
+    mark_size_pt: float
+    """The red mark's size (WenshuMark; 初号 = 42 pt)."""
+
+
+def measure(document: DocxDocument) -> PageMeasure:
+    """The :class:`PageMeasure` of a template (or of the document being rendered from it)."""
+    section = document.sections[0]
+    width, left, right = section.page_width, section.left_margin, section.right_margin
+    if width is None or left is None or right is None:
+        text_width = TEXT_WIDTH_PT
+    else:
+        text_width = Emu(width - left - right - (section.gutter or 0)).pt
+    style_ids = {s.style_id for s in document.styles}
+
+    def size(style_id: str, default: float) -> float:
+        return style_font(document, style_id).size_pt if style_id in style_ids else default
+
+    return PageMeasure(
+        text_width_pt=text_width,
+        line_pt=exact_line_pt(document, "WenshuBody") or LINE_PT,
+        char_pt=size("WenshuBody", CHAR_PT),
+        mark_size_pt=size("WenshuMark", MARK_SIZE_PT),
+    )
 
 
 class RenderError(WenshuError):
@@ -193,10 +232,19 @@ def literal(text: str) -> Markup:
     return Markup(_guard(str(escape(printable(text)))))
 
 
-def balance_title(text: str, size_pt: float = 22.0) -> str:
-    """A title of ``size_pt`` broken into lines across the 版心 (:func:`~service.documents.
-    metrics.balance_lines`: whole words, a 梯形 or 菱形, a title broken by hand as typed)."""
-    return balance_lines(text, TEXT_WIDTH_PT, size_pt)
+def balance_title(text: str, tpl: DocxTemplate | None = None, style: str = "WenshuTitle") -> str:
+    """A title broken into lines across the 版心 (:func:`~service.documents.metrics.
+    balance_lines`: whole words, a 梯形 or 菱形, a title broken by hand as typed), in the
+    size of the template's ``style`` and the width of its 版心 (without a template: those of
+    the committed ones, 2号 across 156 mm)."""
+    if tpl is None:
+        return balance_lines(text, TEXT_WIDTH_PT, TITLE_SIZE_PT)
+    tpl.init_docx()
+    document = tpl.docx
+    page = measure(document)
+    known = {s.style_id for s in document.styles}
+    size = style_font(document, style).size_pt if style in known else TITLE_SIZE_PT
+    return balance_lines(text, page.text_width_pt, size)
 
 
 # ----------------------------------------------------------------------------- paragraphs
@@ -289,32 +337,35 @@ def signature_block(tpl: DocxTemplate, name: str, date_text: str, seal: bytes | 
     below the seal's centre; the seal centred on the date. Unsealed: the name 2 characters
     from the right after one blank line, the date under it starting 2 characters further
     right. Widths are the printed ones, measured with the styles' fonts
-    (:mod:`service.documents.metrics`), so the centres agree on paper.
+    (:mod:`service.documents.metrics`), so the centres agree on paper; a character, a line
+    and the 版心 are the template's (:func:`measure`).
     """
     frag = Fragment(tpl)
+    page = measure(tpl.docx)
+    char_pt, line_pt = page.char_pt, page.line_pt
     w_name = printed_width(name, style_font(tpl.docx, "WenshuSignature"))
     w_date = printed_width(date_text, style_font(tpl.docx, "WenshuDate"))
     if seal:
         for _ in range(2):
             frag.add("WenshuSignature")
-        right_date = 4 * CHAR_PT
+        right_date = 4 * char_pt
         right_name = max(0.0, right_date + (w_date - w_name) / 2)
     else:
         frag.add("WenshuSignature")
-        right_name = 2 * CHAR_PT
-        right_date = right_name + w_name - 2 * CHAR_PT - w_date
-        if right_date < 2 * CHAR_PT:
-            right_date = 2 * CHAR_PT
-            right_name = right_date + w_date + 2 * CHAR_PT - w_name
+        right_name = 2 * char_pt
+        right_date = right_name + w_name - 2 * char_pt - w_date
+        if right_date < 2 * char_pt:
+            right_date = 2 * char_pt
+            right_name = right_date + w_date + 2 * char_pt - w_name
     p_name = frag.add("WenshuSignature", name)
     set_indent(p_name, right_pt=right_name)
     p_date = frag.add("WenshuDate", date_text)
     set_indent(p_date, right_pt=right_date)
     if seal:
         diameter = Pt(SEAL_DIAMETER_MM / 25.4 * 72)
-        centre_x = Pt(TEXT_WIDTH_PT - right_date - w_date / 2)
+        centre_x = Pt(page.text_width_pt - right_date - w_date / 2)
         x = Emu(centre_x - diameter // 2)
-        y = Emu(-round(Pt(1.8 * LINE_PT)))
+        y = Emu(-round(Pt(1.8 * line_pt)))
         float_seal(p_name.add_run(), seal, x_emu=x, y_emu=y, diameter_mm=SEAL_DIAMETER_MM)
     return frag
 

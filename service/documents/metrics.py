@@ -17,6 +17,7 @@ import functools
 import logging
 import math
 import os
+import re
 import subprocess
 import unicodedata
 from collections.abc import Callable
@@ -47,24 +48,29 @@ class RunFont:
     """Letter spacing added after each character, in points (negative: closer)."""
 
 
-def style_font(document: DocxDocument, style_id: str) -> RunFont:
-    """The East Asian font, size and letter spacing of paragraph style ``style_id``, following
-    its ``basedOn`` chain down to the document defaults, as Word resolves them."""
+def _style_chain(document: DocxDocument, style_id: str, part: str) -> list[Any]:
+    """The ``part`` (``w:rPr`` or ``w:pPr``) of style ``style_id`` and of each style it is
+    ``basedOn``, then the document defaults': the order Word resolves a property in."""
     styles = document.styles.element
     by_id = {s.get(qn("w:styleId")): s for s in styles.iterfind(qn("w:style"))}
-    found: dict[str, str] = {}
     chain: list[Any] = []
     style = by_id.get(style_id)
     while style is not None and len(chain) < 20:
-        chain.append(style.find(qn("w:rPr")))
+        chain.append(style.find(qn(part)))
         based = style.find(qn("w:basedOn"))
         style = by_id.get(based.get(qn("w:val"))) if based is not None else None
     defaults = styles.find(qn("w:docDefaults"))
     if defaults is not None:
-        chain.append(defaults.find(f"{qn('w:rPrDefault')}/{qn('w:rPr')}"))
-    for rpr in chain:
-        if rpr is None:
-            continue
+        default = "w:rPrDefault" if part == "w:rPr" else "w:pPrDefault"
+        chain.append(defaults.find(f"{qn(default)}/{qn(part)}"))
+    return [element for element in chain if element is not None]
+
+
+def style_font(document: DocxDocument, style_id: str) -> RunFont:
+    """The East Asian font, size and letter spacing of paragraph style ``style_id``, following
+    its ``basedOn`` chain down to the document defaults, as Word resolves them."""
+    found: dict[str, str] = {}
+    for rpr in _style_chain(document, style_id, "w:rPr"):
         fonts, size = rpr.find(qn("w:rFonts")), rpr.find(qn("w:sz"))
         spacing = rpr.find(qn("w:spacing"))
         if fonts is not None and fonts.get(qn("w:eastAsia")):
@@ -78,6 +84,39 @@ def style_font(document: DocxDocument, style_id: str) -> RunFont:
         size_pt=int(found.get("size", "21")) / 2,  # Word's default: 10.5 pt
         tracking_pt=int(found.get("spacing", "0")) / 20,
     )
+
+
+def named_font(document: DocxDocument, style_id: str) -> str | None:
+    """The East Asian font the style (or a style it is based on, or the defaults) names;
+    None when nothing names one (Word and LibreOffice would each choose their own)."""
+    for rpr in _style_chain(document, style_id, "w:rPr"):
+        fonts = rpr.find(qn("w:rFonts"))
+        if fonts is not None and fonts.get(qn("w:eastAsia")):
+            return str(fonts.get(qn("w:eastAsia")))
+    return None
+
+
+def exact_line_pt(document: DocxDocument, style_id: str) -> float | None:
+    """The line pitch of paragraph style ``style_id`` when it is exact (行距 固定值), in points."""
+    for ppr in _style_chain(document, style_id, "w:pPr"):
+        spacing = ppr.find(qn("w:spacing"))
+        if spacing is not None and spacing.get(qn("w:line")):
+            if spacing.get(qn("w:lineRule")) != "exact":
+                return None
+            return int(spacing.get(qn("w:line"))) / 20
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def mapped_font_names() -> frozenset[str]:
+    """The font names Wenshu's fontconfig resolves to a face of its own (docs/fonts.md)."""
+    try:
+        text = FONTS_CONF.read_text(encoding="utf-8")
+    except OSError:
+        return frozenset()
+    aliases = re.findall(r"<alias[^>]*>\s*<family>([^<]+)</family>", text)
+    matched = re.findall(r'<test name="family"[^>]*>\s*<string>([^<]+)</string>', text)
+    return frozenset(aliases + matched)
 
 
 def printed_width(text: str, font: RunFont) -> float:

@@ -74,6 +74,7 @@ def render_document(
     issue_date: dt.date,
     seal_png: bytes | None = None,
     archive_no: str = "",
+    template_docx: bytes | None = None,
 ) -> bytes:
     """Fill ``template`` with ``data`` (the output of the type's schema) by ``renderer``.
 
@@ -81,10 +82,12 @@ def render_document(
     without a 发文字号 ignore it). With ``seal_png`` the seal floats over the 署名 and
     成文日期 of the types that have them (notice, report); records and transcripts are
     signed by hand and ignore it. ``archive_no`` (档号) and ``wenhao`` go into the document's
-    keywords, which the PDF keeps. Equal arguments give byte-identical DOCX files.
+    keywords, which the PDF keeps. ``template_docx``: the org's own version of the template
+    (checked against ``template``'s contract when it was uploaded), else the committed file.
+    Equal arguments give byte-identical DOCX files.
     """
     job = RenderJob(doctype, data, org, wenhao, issue_date, seal_png, archive_no)
-    tpl = DocxTemplate(template.path)
+    tpl = DocxTemplate(io.BytesIO(template_docx) if template_docx is not None else template.path)
     env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
     try:
         context = renderer.build_context(tpl, job)

@@ -19,15 +19,13 @@ from docxtpl import DocxTemplate
 
 from service.documents._internals import paragraph_xml, run_xml
 from service.documents.layout import (
-    CHAR_PT,
-    MARK_SIZE_PT,
-    TEXT_WIDTH_PT,
     DoctypeRenderer,
     Fragment,
     RenderJob,
     balance_title,
     chinese_date,
     literal,
+    measure,
     printable,
     signature_block,
     write_blocks,
@@ -74,7 +72,7 @@ def _notice_context(tpl: DocxTemplate, job: RenderJob) -> dict[str, Any]:
         "mark": literal(org.mark),
         "wenhao": literal(job.wenhao),
         "signer": literal(d.get("signer") or ""),
-        "title": literal(balance_title(d["title"])),
+        "title": literal(balance_title(d["title"], tpl)),
         "addressee_line": literal("，".join(d["addressees"]) + "："),
         "body": body,
         "attachment_list": listing,
@@ -92,13 +90,14 @@ def _attachment_list(tpl: DocxTemplate, attachments: list[Mapping[str, Any]]) ->
     if not attachments:
         return ""
     frag = Fragment(tpl)
+    char_pt = measure(tpl.docx).char_pt
     titles = [str(a["title"]).rstrip("。.，,；;") for a in attachments]
     if len(titles) == 1:
         p = frag.add("WenshuAttachmentList", "附件：" + titles[0])
         ind = paragraph_xml(p).get_or_add_pPr().get_or_add_ind()
-        ind.set(qn("w:left"), str(round(5 * CHAR_PT * 20)))
+        ind.set(qn("w:left"), str(round(5 * char_pt * 20)))
         ind.set(qn("w:leftChars"), "500")
-        ind.set(qn("w:hanging"), str(round(3 * CHAR_PT * 20)))
+        ind.set(qn("w:hanging"), str(round(3 * char_pt * 20)))
         ind.set(qn("w:hangingChars"), "300")
         return frag
     for i, title in enumerate(titles, start=1):
@@ -142,7 +141,10 @@ def _attachment_pages(
             for _ in range(pages - 1):
                 frag.add("WenshuBody").paragraph_format.page_break_before = True
             continue
-        frag.add("WenshuAttachmentTitle", balance_title(attachment["title"]))
+        frag.add(
+            "WenshuAttachmentTitle",
+            balance_title(attachment["title"], tpl, "WenshuAttachmentTitle"),
+        )
         write_blocks(frag, attachment["body"])
     if shown and shown[-1][1].get(FILE_PAGES):  # the 版记 sits at the foot of the last page
         frag.add("WenshuBody").paragraph_format.page_break_before = True
@@ -215,12 +217,13 @@ def _hang_cc_line(document: DocxDocument) -> None:
 
 def _fit_mark(document: DocxDocument, job: RenderJob) -> None:
     """Narrow the characters of a mark too long for the 版心 (as clerks do by hand)."""
-    needed = em_width(job.org.mark) * MARK_SIZE_PT
-    if needed <= TEXT_WIDTH_PT:
+    page = measure(document)
+    needed = em_width(job.org.mark) * page.mark_size_pt
+    if needed <= page.text_width_pt:
         return
-    scale = TEXT_WIDTH_PT / needed
+    scale = page.text_width_pt / needed
     width_pct = max(50, int(scale * 100))
-    size_pt = MARK_SIZE_PT * min(1.0, scale / (width_pct / 100))
+    size_pt = page.mark_size_pt * min(1.0, scale / (width_pct / 100))
     for p in document.paragraphs:
         if p.style is not None and p.style.style_id == "WenshuMark":
             for run in p.runs:

@@ -37,10 +37,10 @@ def _fields(prefix: str, record: Mapping[str, Any], keys: Iterable[str]) -> dict
     return {f"{prefix}{key}": literal(str(record.get(key) or "")) for key in keys}
 
 
-def _common(job: RenderJob, default_title: str) -> dict[str, Any]:
+def _common(tpl: DocxTemplate, job: RenderJob, default_title: str) -> dict[str, Any]:
     d = job.data
     return {
-        "title": literal(balance_title(str(d.get("title") or default_title))),
+        "title": literal(balance_title(str(d.get("title") or default_title), tpl)),
         "location": literal(d["location"]),
         "time_span": literal(time_span(d["started_at"], d["ended_at"])),
         "recorder": literal(d["recorder"]),
@@ -61,7 +61,7 @@ def _inspection_record_context(tpl: DocxTemplate, job: RenderJob) -> dict[str, A
     subject = d["subject"]
     person = subject["kind"] == "person"
     return {
-        **_common(job, "检查记录单"),
+        **_common(tpl, job, "检查记录单"),
         **_fields("s_", subject, SUBJECT_FIELDS),
         "subject_is_person": person,
         # 现对你单位…进行检查 (the seed's wording) for an institution, 现对你… for a person.
@@ -94,7 +94,7 @@ def question_and_answers(tpl: DocxTemplate, qa: Iterable[Mapping[str, str]]) -> 
 def _interview_transcript_context(tpl: DocxTemplate, job: RenderJob) -> dict[str, Any]:
     d = job.data
     return {
-        **_common(job, "询问笔录"),
+        **_common(tpl, job, "询问笔录"),
         **_fields("p_", d["interviewee"], INTERVIEWEE_FIELDS),
         "interviewers": literal("、".join(d["interviewers"])),
         "qa": _last_keeps_with_attestation(question_and_answers(tpl, d["qa"])),

@@ -78,7 +78,7 @@ def _inspection_report_context(tpl: DocxTemplate, job: RenderJob) -> dict[str, A
     # The page with the 署名 must carry text (GB/T 9704-2012 §7.3.5.1, as for the notice).
     suggestions.paragraphs[-1].paragraph_format.keep_with_next = True
     return {
-        "title": literal(balance_title(str(d.get("title") or "检查报告"))),
+        "title": literal(balance_title(str(d.get("title") or "检查报告"), tpl)),
         "org_name": literal(job.org.name),
         "inspection_type": literal(d["inspection_type"]),
         "team_size": str(d["team_size"]),

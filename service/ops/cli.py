@@ -1,4 +1,4 @@
-"""The ``wenshu`` command: init, users and orgs, reindex, verify, serve.
+"""The ``wenshu`` command: init, users and orgs, reindex, verify, serve, template check.
 
 Whoever runs it is the server's operator (``cli`` in the trail), outside the three web
 administrators: it grants the administrator roles, resets an administrator's password and
@@ -19,12 +19,14 @@ from archive.errors import WenshuError
 from archive.migrate import upgrade
 from archive.models import Document, Org
 from service import policy
+from service.doctypes import DOCTYPES
 from service.ops.server import run_converter, serve
 from service.settings import load_settings
 from service.wiring import Wenshu
 from service.workers.ocr import Recogniser
 from service.workflows import accounts, signed_copy
 from service.workflows.backup import backup, restore
+from service.workflows.files import template_preview
 from service.workflows.fixity import checkpoint_now, run_fixity, verify_archive
 
 
@@ -351,6 +353,51 @@ def restore_cmd(directory: Path, keys_dir: Path | None) -> None:
     click.echo("verify: OK")
 
 
+@click.group("template")
+def template_cmd() -> None:
+    """文书模板：检查、预览（上传和启用在网页“机构设置”或 API，见 docs/templates.md）。"""
+
+
+def _doctype_choice() -> click.Choice:
+    return click.Choice(sorted(DOCTYPES))
+
+
+@template_cmd.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--type", "doctype", required=True, type=_doctype_choice(), help="文书类型代码")
+def template_check_cmd(file: Path, doctype: str) -> None:
+    """检查 FILE 能否作为该类文书的模板：占位符、样式、字体、GB/T 9704 页面。合格退出码 0，否则 1。"""
+    problems = DOCTYPES[doctype].template.problems_of(file.read_bytes())
+    label = DOCTYPES[doctype].label
+    if problems:
+        click.echo(f"{file}：不能作为{label}模板，{len(problems)} 处问题：")
+        for problem in problems:
+            click.echo(f"  - {problem}")
+        sys.exit(1)
+    click.echo(f"{file}：可以作为{label}模板。")
+
+
+@template_cmd.command("preview")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--type", "doctype", required=True, type=_doctype_choice(), help="文书类型代码")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--org", "org_code", default="llyb", show_default=True, help="机构代码")
+def template_preview_cmd(file: Path, doctype: str, output: Path, org_code: str) -> None:
+    """以 FILE 为模板生成该类文书的示例（带草稿水印）PDF，写入 OUTPUT；不保存、不启用。"""
+    data = file.read_bytes()
+    problems = DOCTYPES[doctype].template.problems_of(data)
+    if problems:
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
+    try:
+        pdf = template_preview.preview_docx(_ws(), org_code, DOCTYPES[doctype], data)
+    except WenshuError as exc:
+        _fail(exc)
+    output.write_bytes(pdf)
+    click.echo(f"示例已写入 {output}")
+
+
 COMMANDS = (
     init_cmd,
     backup_cmd,
@@ -368,6 +415,7 @@ COMMANDS = (
     ocr_cmd,
     serve_cmd,
     converter_cmd,
+    template_cmd,
 )
 
 

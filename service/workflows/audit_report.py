@@ -21,7 +21,7 @@ from docx import Document as DocxDocument
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from archive.audit import HASHING, AuditChain, export_events, iso, verify_chain
 from archive.certificates import certificate_history
@@ -113,6 +113,7 @@ def build_export(ws: Wenshu, who: Principal, orgs: set[str] | None) -> dict[str,
             "retention": d.retention,
             "pdf_sha256": d.pdf_sha256,
             "docx_sha256": d.docx_sha256,
+            "template_sha256": d.template_sha256,
             "issued_at": iso(d.issued_at),
             "status": "withdrawn" if d.id in withdrawn else "issued",
             "legal_hold": bool(hold.get(d.id) and hold[d.id].placed),
@@ -160,6 +161,12 @@ def report_facts(ws: Wenshu, org_code: str, date_from: date, date_to: date) -> d
             .join(User, Draft.approved_by == User.id)
             .where(Document.org_id == org.id, Document.issued_at >= start, Document.issued_at < end)
             .order_by(Document.issued_at)
+        ).all()
+        templates = s.execute(
+            select(Document.type, Document.template_sha256, func.count())
+            .where(Document.org_id == org.id, Document.issued_at >= start, Document.issued_at < end)
+            .group_by(Document.type, Document.template_sha256)
+            .order_by(Document.type, Document.template_sha256)
         ).all()
         docs = s.execute(
             select(Document.type, Withdrawal.document_id)
@@ -210,6 +217,17 @@ def report_facts(ws: Wenshu, org_code: str, date_from: date, date_to: date) -> d
                 "returns": draft.returns,
             }
             for doc, draft, approver, full_name in approved
+        ],
+        # the templates the period's documents were rendered from (an org's own or the default)
+        "templates": [{"type": t, "sha256": sha, "documents": n} for t, sha, n in templates],
+        "template_changes": [
+            {
+                "at": ws.local_time(e.at).strftime("%Y-%m-%d %H:%M"),
+                "actor": e.actor,
+                **{k: json.loads(e.details).get(k) for k in ("type", "old_sha256", "new_sha256")},
+            }
+            for e in events
+            if e.action == "template.activate"
         ],
         "series": [x for g in numbering for x in g["series"]],
         "missing": [m for g in numbering for m in g["missing"]],
@@ -374,6 +392,34 @@ def render_report_docx(facts: dict[str, Any], *, generated: str, by: str) -> byt
                 for a in facts["approvals"]
             ],
             [62, 34, 40, 20],
+        )
+
+    _para(doc, "所用模板（每份文书记录生成所用 DOCX 模板的 SHA-256）：")
+    _table(
+        doc,
+        ["类型", "模板 SHA-256（前 16 位）", "文书数"],
+        [
+            [_type_label(t["type"]), (t["sha256"] or "（未记录）")[:16], t["documents"]]
+            for t in facts["templates"]
+        ],
+        [46, 80, 30],
+    )
+    if facts["template_changes"]:
+        _para(doc, "模板启用记录：")
+        _table(
+            doc,
+            ["时间", "操作人", "类型", "原模板（前 16 位）", "新模板（前 16 位）"],
+            [
+                [
+                    c["at"],
+                    c["actor"],
+                    _type_label(c["type"] or ""),
+                    (c["old_sha256"] or "")[:16],
+                    (c["new_sha256"] or "")[:16],
+                ]
+                for c in facts["template_changes"]
+            ],
+            [30, 26, 24, 38, 38],
         )
 
     _heading(doc, "二、编号核对")

@@ -42,6 +42,7 @@ from service.workflows.accounts import Principal
 from service.workflows.cases import require_case
 from service.workflows.files import attachments as files
 from service.workflows.files.seals import Seal, current_seal
+from service.workflows.files.templates import ActiveTemplate, active_template, keep
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ def _typeset(
     issue_date: date,
     seal: Seal | None,
     pdfa: bool,
+    template: ActiveTemplate,
     archive_no: str = "",
 ) -> tuple[bytes, bytes]:
     """The DOCX (the type's template filled with the data and its derived title, literally)
@@ -101,6 +103,7 @@ def _typeset(
         issue_date=issue_date,
         seal_png=seal.png if seal is not None else None,
         archive_no=archive_no,
+        template_docx=None if template.default else template.docx,
     )
 
 
@@ -111,16 +114,47 @@ def _prints_seal(docx: bytes) -> bool:
         return b'descr="\xe5\x85\xac\xe7\xab\xa0"' in z.read("word/document.xml")  # 公章
 
 
-def preview(ws: Wenshu, req: IssueRequest, org: Org, *, seal: Seal | None = None) -> bytes:
+def _check_date_year(doctype: DocType, signed_on: date, year: int, *, approved: bool) -> None:
+    """GB/T 9704: the 成文日期 and the 发文字号 belong to one year — a numbered document
+    issued after 签发 may not be dated in another year than its number's."""
+    if approved and doctype.numbered and signed_on.year != year:
+        raise ValidationError(
+            f"成文日期须在发文字号的年度（{year} 年）内",
+            errors={"data": {"date": [f"成文日期须在 {year} 年内"]}},
+        )
+
+
+def preview(
+    ws: Wenshu,
+    req: IssueRequest,
+    org: Org,
+    *,
+    seal: Seal | None = None,
+    template: ActiveTemplate | None = None,
+) -> bytes:
     """The final layout, watermarked 草稿, with placeholder numbers and the file attachments
-    laid in; sealed only when ``seal`` is given (a seal before it is taken on). Consumes and
-    stores nothing."""
+    laid in; sealed only when ``seal`` is given (a seal before it is taken on); from the org's
+    active template, or ``template`` (a version before it is taken on). The number's year is
+    this year's, as at issue, and a typed 成文日期 of another year is refused as issue refuses
+    it. Consumes and stores nothing."""
     today = ws.local_date(ws.now())
+    approved = req.doctype.needs_approval_in(ws.settings.approval)
+    _check_date_year(req.doctype, req.data.get("date") or today, today.year, approved=approved)
     wenhao = numbering.format_wenhao(org.zihao, today.year, None) if req.doctype.numbered else ""
     with ws.db.read() as s:
         attached = files.resolve(ws, s, org, req.data)
+        if template is None:
+            template = active_template(ws, s, org, req.doctype)
     _, pdf = _typeset(
-        ws, req, org, attached.data, wenhao=wenhao, issue_date=today, seal=seal, pdfa=False
+        ws,
+        req,
+        org,
+        attached.data,
+        wenhao=wenhao,
+        issue_date=today,
+        seal=seal,
+        pdfa=False,
+        template=template,
     )
     pdf = files.lay_into(req.doctype, pdf, attached)
     return watermark_draft(pdf)
@@ -176,12 +210,7 @@ def issue(ws: Wenshu, req: IssueRequest, who: Principal) -> Document:
     started = ws.now()
     issue_date: date = req.data.get("date") or ws.local_date(started)
     year = ws.local_date(started).year
-    if req.claim is not None and req.doctype.numbered and issue_date.year != year:
-        # GB/T 9704: the 成文日期 and the 发文字号 belong to one year
-        raise ValidationError(
-            f"成文日期须在发文字号的年度（{year} 年）内",
-            errors={"data": {"date": [f"成文日期须在 {year} 年内"]}},
-        )
+    _check_date_year(req.doctype, issue_date, year, approved=req.claim is not None)
     reservations = _reserve(ws, org, req.doctype, year)
     try:
         doc = _produce_and_commit(
@@ -235,6 +264,8 @@ def _produce_and_commit(
     with ws.db.read() as s:
         attached = files.resolve(ws, s, org, req.data)
         seal = current_seal(ws, s, org)
+        template = active_template(ws, s, org, req.doctype)
+    keep(ws, template)
     docx, pdf = _typeset(
         ws,
         req,
@@ -244,6 +275,7 @@ def _produce_and_commit(
         issue_date=issue_date,
         seal=seal,
         pdfa=True,
+        template=template,
         archive_no=archive_no,
     )
     sealed = _prints_seal(docx)
@@ -301,6 +333,7 @@ def _produce_and_commit(
             seal_sha256=seal.sha256 if sealed else None,
             seal_drawn=seal.drawn if sealed else None,
             attachments=list(attached.listing) or None,
+            template_sha256=template.sha256,
         )
         s.add(doc)
         s.flush()
@@ -323,6 +356,7 @@ def _produce_and_commit(
                 "supersedes": req.supersedes,
                 "seal_sha256": seal.sha256 if sealed else None,
                 "seal_drawn": seal.drawn if sealed else None,
+                "template_sha256": template.sha256,
                 "attachments": [
                     {k: a[k] for k in ("n", "sha256", "upload_id", "document_id") if k in a}
                     for a in attached.listing

@@ -101,6 +101,7 @@ def to_json(ws: Wenshu, v: DocumentView, base_url: str = "/api/v1/documents") ->
         "approval": v.approval,
         "seal_sha256": d.seal_sha256,
         "seal_drawn": d.seal_drawn,
+        "template_sha256": d.template_sha256,
         "attachments": list(d.attachments or []),
         "links": {
             "self": f"{base_url}/{d.id}",

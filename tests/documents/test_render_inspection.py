@@ -14,7 +14,6 @@ import io
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -29,13 +28,13 @@ from pypdf import PdfReader
 from schemas.inspection_record import InspectionRecordSchema
 from schemas.inspection_report import InspectionReportSchema, review_level
 from schemas.interview_transcript import InterviewTranscriptSchema
+from service.doctypes import DOCTYPES as TYPES
 from service.doctypes import render_docx, sample_input, template_path
 from service.documents.convert.client import Converter
 from service.documents.convert.instance import PoolSettings
 from service.documents.layout import date_span, time_span
 from service.documents.render import Letterhead
 from service.documents.seal import make_seal_png
-from tests.support import ROOT
 
 ORG = Letterhead(name="吕梁市医疗保障局", mark="吕梁市医疗保障局文件", zihao="吕医保发")
 ISSUED = dt.date(2021, 5, 20)
@@ -127,14 +126,11 @@ def table_rows(blob: bytes, header: str) -> list[list[str]]:
 # ----------------------------------------------------------------------------- the templates
 
 
-def test_templates_are_up_to_date_and_deterministic() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_templates.py"), "--check"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+@pytest.mark.parametrize("doctype", DOCTYPES)
+def test_the_committed_template_keeps_its_contract(doctype: str) -> None:
+    """The committed file is the source (edited in Word or WPS, not generated): what is
+    asked of it is the contract of ``wenshu template check``, not bytes."""
+    assert TYPES[doctype].template.problems() == []
 
 
 @pytest.mark.parametrize("doctype", DOCTYPES)

@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from pypdf import PdfReader, PdfWriter
 
 from archive.errors import NotFoundError, ValidationError
 from schemas.notice import NoticeSchema
-from service.doctypes import render_docx, sample_input, template_path
+from service.doctypes import DOCTYPES, render_docx, sample_input, template_path
 from service.documents.render import (
     Letterhead,
     balance_title,
@@ -89,14 +88,10 @@ def sample_docx() -> bytes:
 # ----------------------------------------------------------------------------- the template
 
 
-def test_template_is_up_to_date_and_deterministic() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_templates.py"), "--check"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+def test_the_committed_template_keeps_its_contract() -> None:
+    """The committed file is the source (edited in Word or WPS, not generated): what is
+    asked of it is the contract of ``wenshu template check``, not bytes."""
+    assert DOCTYPES["notice"].template.problems() == []
 
 
 def test_template_names_official_fonts_layout_and_language() -> None:

@@ -13,6 +13,7 @@ drafts: the administrators read accounts and orgs of every org, never documents)
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -27,7 +28,7 @@ from sqlalchemy import select
 
 from archive.models import User
 from service.workflows.accounts import add_org, add_user
-from tests.support import sample
+from tests.support import ROOT, sample
 from tests.support.apps import make_app
 from tests.support.web import PASSWORD
 from tests.support.web import csrf_field as _csrf
@@ -39,6 +40,9 @@ CALLERS = (*ROLES, "anonymous", "bad_token")
 ALL = BUSINESS  # every role that works with documents
 ISSUERS = ("clerk", "inspector")
 OWN, OTHER = "llyb", "tyyb"
+DEFAULT_NOTICE_TEMPLATE = hashlib.sha256(
+    (ROOT / "doc_templates" / "notice.docx").read_bytes()
+).hexdigest()
 
 Body = Callable[[dict[str, str]], dict[str, Any]]
 
@@ -95,6 +99,7 @@ def _scan(v: dict[str, str]) -> dict[str, Any]:
 AUDIT = ("auditor",)
 DRAFT_READERS = ("clerk", "inspector", "approver", "auditor")
 DRAFT = "/api/v1/drafts/<string:draft_id>"
+TEMPLATES = "/api/v1/orgs/<string:code>/templates/<string:doctype>"
 ORG_Q = "org={org}"
 POLICY: dict[tuple[str, str], Policy] = {
     # -- JSON API
@@ -126,6 +131,12 @@ POLICY: dict[tuple[str, str], Policy] = {
     # the seal: whoever manages the org's certificate (orgs.certificates)
     ("/api/v1/orgs/<string:code>/seal", "PUT"): api("secadmin", scope="none", body=_png),
     ("/api/v1/orgs/<string:code>/seal/preview", "POST"): api("secadmin", scope="none", body=_png),
+    # the templates: read by both administrators of 机构设置, changed by whoever manages the seal
+    (TEMPLATES, "GET"): api("sysadmin", "secadmin", scope="none"),
+    (TEMPLATES, "POST"): api("secadmin", scope="none", body=_scan),
+    (f"{TEMPLATES}/<string:sha256>", "GET"): api("sysadmin", "secadmin", scope="none"),
+    (f"{TEMPLATES}/<string:sha256>/preview", "GET"): api("secadmin", scope="none"),
+    (f"{TEMPLATES}/<string:sha256>/activate", "POST"): api("secadmin", scope="none"),
     ("/api/v1/cases", "GET"): api(*ALL, scope="filter", query=ORG_Q),
     ("/api/v1/cases", "POST"): api(*ISSUERS, body=_case),
     ("/api/v1/cases/<string:case_no>", "GET"): api(*ALL),
@@ -207,6 +218,14 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("/admin/trail", "GET"): page(*ADMINS),
     ("/admin/orgs/<code>/seal", "POST"): page("secadmin", body=lambda v: {"form": {}}),
     ("/admin/orgs/<code>/seal/preview", "POST"): page("secadmin", body=lambda v: {"form": {}}),
+    ("/admin/orgs/<code>/templates/<doctype>/<sha256>.docx", "GET"): page("sysadmin", "secadmin"),
+    ("/admin/orgs/<code>/templates/<doctype>", "POST"): page(
+        "secadmin", body=lambda v: {"form": {}}
+    ),
+    ("/admin/orgs/<code>/templates/<doctype>/<sha256>/preview", "GET"): page("secadmin"),
+    ("/admin/orgs/<code>/templates/<doctype>/<sha256>/activate", "POST"): page(
+        "secadmin", body=lambda v: {"form": {}}
+    ),
 }
 
 
@@ -268,6 +287,7 @@ class World:
                 "wenhao": doc["wenhao"], "archive_no": doc["archive_no"],
                 "draft_id": draft["id"], "version": "1", "upload_id": upload_id,
                 "user_id": str(ids["m-victim" if org == OWN else "m-ty-victim"]),
+                "sha256": DEFAULT_NOTICE_TEMPLATE,
             }  # fmt: skip
         # of the documents of either org: no administrator may ever see them
         self.document_markers = [

@@ -381,6 +381,13 @@ class DocumentSchema(Schema):
         allow_none=True,
         metadata={"description": "true：机构未上传印章，所盖为测试用绘制印章"},
     )
+    template_sha256 = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "生成本文书所用 DOCX 模板（归档文件）的 SHA-256：机构启用的模板版本或系统默认模板；"
+            "记录模板之前签发的文书为 null"
+        },
+    )
     attachments = fields.List(fields.Nested(AttachedFileSchema))
     links = fields.Nested(LinksSchema)
 

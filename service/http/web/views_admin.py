@@ -11,8 +11,9 @@ from sqlalchemy import select
 from archive.errors import ConflictError, Forbidden, NotFoundError, ValidationError
 from archive.models import Org
 from service import policy
+from service.doctypes import DOCTYPES
 from service.documents.seal import make_seal_png
-from service.http.api.orgs import SEAL_ACTION
+from service.http.api.orgs import DOCX_TYPE, SEAL_ACTION, TEMPLATE_ACTION
 from service.http.state import wenshu
 from service.http.web.blueprint import bp
 from service.http.web.guard import may, me, page
@@ -22,7 +23,7 @@ from service.workflows.accounts import logins
 from service.workflows.accounts.admin_trail import read_trail as admin_trail_events
 from service.workflows.accounts.names import canonical_name
 from service.workflows.accounts.passwords import temporary_password
-from service.workflows.files import seal_preview, seals
+from service.workflows.files import seal_preview, seals, template_preview, templates
 from service.workflows.org_settings import EDITABLE, cert_info, import_pkcs12, update_org
 
 DOMAIN_ERRORS = (ValidationError, ConflictError, NotFoundError)
@@ -136,9 +137,11 @@ def admin_orgs() -> Any:
     if code and org is None:
         abort(404)
     history = []
+    versions: dict[str, list[templates.TemplateVersion]] = {}
     if org:
         with wenshu().db.read() as s:
             history = seals.seal_history(s, org)
+        versions = {c: templates.list_versions(wenshu(), org.code, c) for c in DOCTYPES}
     return render_template(
         "admin_orgs.html",
         orgs=orgs,
@@ -147,6 +150,8 @@ def admin_orgs() -> Any:
         cert=cert_info(org.cert_pem, org.cert_is_test) if org else None,
         seal_history=history,
         drawn_label=seals.DRAWN_LABEL,
+        doctypes=DOCTYPES,
+        template_versions=versions,
     )
 
 
@@ -238,3 +243,68 @@ def admin_seal_preview(code: str) -> Any:
         flash(f"未能预览印章：{exc.message}", "error")
         return redirect(url_for("web.admin_orgs", org=code))
     return Response(pdf, mimetype="application/pdf")
+
+
+# ----------------------------------------------------------------------------- templates
+
+
+@bp.get("/admin/orgs/<code>/templates/<doctype>/<sha256>.docx")
+@page("admin.read")
+def admin_template_file(code: str, doctype: str, sha256: str) -> Any:
+    """A version of the template, to edit in Word or WPS and upload again."""
+    try:
+        data = templates.version_bytes(wenshu(), code, doctype, sha256)
+    except NotFoundError:
+        abort(404)
+    return Response(
+        data,
+        mimetype=DOCX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{doctype}.docx"'},
+    )
+
+
+@bp.post("/admin/orgs/<code>/templates/<doctype>")
+@page(TEMPLATE_ACTION)
+def admin_upload_template(code: str, doctype: str) -> Any:
+    """Check and keep a version (not yet used): every problem of the check is listed."""
+    upload = request.files.get("file")
+    data = upload.read(templates.MAX_TEMPLATE_BYTES + 1) if upload else b""
+    try:
+        version = templates.upload_template(
+            wenshu(), me(), code, doctype, data, (upload.filename or "") if upload else ""
+        )
+    except DOMAIN_ERRORS as exc:
+        problems = [m for ms in exc.errors.values() for m in ms]
+        label = DOCTYPES[doctype].label if doctype in DOCTYPES else doctype
+        flash(f"未能上传{label}模板：" + ("；".join(problems) or exc.message), "error")
+    else:
+        flash(
+            f"模板已上传（SHA-256 {version.sha256[:16]}…）：请先预览示例文书，确认无误后启用。",
+            "ok",
+        )
+    return redirect(url_for("web.admin_orgs", org=code, _anchor="templates"))
+
+
+@bp.get("/admin/orgs/<code>/templates/<doctype>/<sha256>/preview")
+@page(TEMPLATE_ACTION)
+def admin_template_preview(code: str, doctype: str, sha256: str) -> Any:
+    """The type's sample rendered with the version (草稿), before it is activated."""
+    try:
+        pdf = template_preview.preview_version(wenshu(), code, doctype, sha256)
+    except DOMAIN_ERRORS as exc:
+        flash(f"未能预览模板：{exc.message}", "error")
+        return redirect(url_for("web.admin_orgs", org=code, _anchor="templates"))
+    return Response(pdf, mimetype="application/pdf")
+
+
+@bp.post("/admin/orgs/<code>/templates/<doctype>/<sha256>/activate")
+@page(TEMPLATE_ACTION)
+def admin_activate_template(code: str, doctype: str, sha256: str) -> Any:
+    try:
+        version = templates.activate_template(wenshu(), me(), code, doctype, sha256)
+    except DOMAIN_ERRORS as exc:
+        flash(f"未能启用模板：{exc.message}", "error")
+    else:
+        which = "系统默认模板" if version.default else f"模板 {version.sha256[:16]}…"
+        flash(f"已启用{which}：此后签发的文书用它生成，已签发的文书不变。", "ok")
+    return redirect(url_for("web.admin_orgs", org=code, _anchor="templates"))

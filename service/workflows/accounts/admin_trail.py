@@ -1,8 +1,9 @@
 """The administrators' trail: what the three administrators (and the server's operator, ``cli``)
 did, which each of them reads — 等保 2.0's 三员 audited by one another.
 
-It holds the events about accounts, orgs, certificates and seals (``user.*``, ``org.*``), the
-administrators' own logins and logouts, and the reads of this trail (``admin.trail_read``).
+It holds the events about accounts, orgs, certificates, seals and templates (``user.*``,
+``org.*``, ``template.*``), the administrators' own logins and logouts, and the reads of this
+trail (``admin.trail_read``).
 It holds nothing of documents: their trail is the auditor's (``/api/v1/audit``).
 """
 
@@ -22,7 +23,7 @@ from service import policy
 from service.wiring import Wenshu
 from service.workflows.accounts import Principal
 
-ADMIN_ACTIONS = ("user.", "org.", "admin.")
+ADMIN_ACTIONS = ("user.", "org.", "admin.", "template.")
 """Prefixes of the actions that are administration, whoever did them."""
 PAGE = 100
 

@@ -8,7 +8,8 @@ from service.doctypes import DOCTYPES
 from service.wiring import Wenshu
 from service.workflows.accounts import Principal, get_org
 from service.workflows.files.seals import Seal, check_seal_png
-from service.workflows.issuing import IssueRequest, preview
+from service.workflows.files.template_preview import sample_request
+from service.workflows.issuing import preview
 
 
 def preview_seal(ws: Wenshu, who: Principal, code: str, data: bytes) -> bytes:
@@ -18,8 +19,7 @@ def preview_seal(ws: Wenshu, who: Principal, code: str, data: bytes) -> bytes:
     doctype = next(d for d in DOCTYPES.values() if d.needs_approval)  # sealed after 签发
     with ws.db.read() as s:
         org = get_org(s, code)
-    sample = doctype.sample_input()
-    req = IssueRequest(doctype, org.code, doctype.schema().load(sample), sample)
+    req = sample_request(doctype, org.code)
     digest = sha256_hex(data)
     pdf = preview(ws, req, org, seal=Seal(data, digest, drawn=False))
     with ws.db.write() as s:
