@@ -44,6 +44,7 @@ CONVERTING = {
     ("GET", "/api/v1/audit/report"),
     ("POST", "/api/v1/uploads"),  # a DOCX attachment is converted to count its pages
     ("POST", "/api/v1/orgs/{code}/seal/preview"),  # renders the sample notice
+    ("GET", "/api/v1/orgs/{code}/templates/{doctype}/{sha256}/preview"),  # the type's sample
 }
 NO_SUCH_DOC = "0" * 20
 

@@ -1,6 +1,7 @@
 """An org's own template versions (``/api/v1/orgs/<code>/templates/<type>``): checked on
 upload, previewed, activated on record; documents rendered with the active one and naming it —
-on real LibreOffice, pyHanko and the database."""
+on real LibreOffice, pyHanko and the database; and the preview's 成文日期 kept to the year of
+its number, as at issue."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hashlib
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import docx
@@ -17,8 +19,10 @@ from pypdf import PdfReader
 from archive.models import AuditEvent
 from service.doctypes import template_path
 from service.wiring import Wenshu
+from service.workflows.accounts import add_user
 from tests.support import sample
-from tests.support.apps import Client
+from tests.support.apps import Client, make_app
+from tests.support.web import PASSWORD, csrf_field
 
 RECORD = "/api/v1/orgs/llyb/templates/inspection_record"
 SENTENCE = "以上记录情况属实。"
@@ -165,3 +169,78 @@ def test_a_template_that_breaks_the_contract_is_refused_naming_each_problem(
     assert users["clerk"].get(RECORD).status_code == 403
     assert secadmin.get("/api/v1/orgs/llyb/templates/no_such_type").status_code == 404
     assert secadmin.post(f"{RECORD}/{'0' * 64}/activate", {}).status_code == 404
+
+
+def _login(app: Any, name: str) -> tuple[Any, str]:
+    c = app.test_client()
+    token = csrf_field(c.get("/login").get_data(as_text=True))
+    r = c.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+    return c, csrf_field(c.get("/account").get_data(as_text=True))
+
+
+def test_the_org_settings_page_uploads_lists_and_activates_a_template(app: Any, ws: Wenshu) -> None:
+    add_user(ws, name="w-secadmin", role="secadmin", org_code="llyb", password=PASSWORD)
+    add_user(ws, name="w-auditadmin", role="auditadmin", org_code="llyb", password=PASSWORD)
+    c, csrf = _login(app, "w-secadmin")
+    page = c.get("/admin/orgs?org=llyb").get_data(as_text=True)
+    assert "文书模板" in page and "系统默认模板" in page and "上传并检查" in page
+
+    url = "/admin/orgs/llyb/templates/inspection_record"
+    bad = docx.Document(str(template_path("inspection_record")))
+    bad.sections[0].left_margin = Mm(20)
+    r = c.post(
+        url,
+        data={"csrf_token": csrf, "file": (io.BytesIO(_saved(bad)), "坏模板.docx")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    shown = r.get_data(as_text=True)
+    assert "未能上传检查记录单模板" in shown and "订口（左白边）为 20 毫米" in shown
+
+    good = _record_template("以上记录情况属实，经被核查对象核对无误。")
+    sha = hashlib.sha256(good).hexdigest()
+    r = c.post(
+        url,
+        data={"csrf_token": csrf, "file": (io.BytesIO(good), "本局检查记录单.docx")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    shown = r.get_data(as_text=True)
+    assert f"模板已上传（SHA-256 {sha[:16]}…）" in shown and "本局检查记录单.docx" in shown
+    assert c.get(f"{url}/{sha}.docx").data == good
+    r = c.post(f"{url}/{sha}/activate", data={"csrf_token": csrf}, follow_redirects=True)
+    assert "此后签发的文书用它生成" in r.get_data(as_text=True)
+    with ws.db.read() as s:
+        active = s.query(AuditEvent).filter_by(action="template.activate").one()
+        assert json.loads(active.details)["new_sha256"] == sha
+    # the other administrators read it in their trail
+    other, _ = _login(app, "w-auditadmin")
+    assert "启用文书模板" in other.get("/admin/trail").get_data(as_text=True)
+
+
+def test_preview_refuses_a_date_of_another_year_as_issue_does(
+    tmp_path: Path, converter_dir: dict[str, Any]
+) -> None:
+    """Where a notice is issued after 签发 (the default), its 发文字号 is of the year of issue:
+    a 成文日期 of another year is the same 422 at preview as at issue, never a preview showing
+    〔this year〕 over 2021年4月23日."""
+    app = make_app(tmp_path, converter_dir, APPROVAL="")
+    ws: Wenshu = app.extensions["wenshu"]
+    try:
+        clerk = Client(app, add_user(ws, name="d-clerk", role="clerk", org_code="llyb"))
+        approver = Client(app, add_user(ws, name="d-approver", role="approver", org_code="llyb"))
+        body = {"type": "notice", "org": "llyb", "data": sample("notice")}  # dated 2021-04-23
+        r = clerk.post("/api/v1/documents/preview", body)
+        assert r.status_code == 422
+        year = ws.local_date(ws.now()).year
+        assert r.get_json()["errors"]["data.date"] == f"成文日期须在 {year} 年内"
+        draft = clerk.post("/api/v1/drafts", body).get_json()
+        url = f"/api/v1/drafts/{draft['id']}"
+        assert clerk.post(f"{url}/submit", {}).status_code == 200
+        assert approver.post(f"{url}/approve", {}).status_code == 200
+        issued = clerk.post(f"{url}/issue", {})
+        assert issued.status_code == 422
+        assert issued.get_json()["errors"] == r.get_json()["errors"]
+    finally:
+        ws.close()

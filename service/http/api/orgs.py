@@ -89,7 +89,7 @@ def _version_json(code: str, doctype: str, v: templates.TemplateVersion) -> dict
         "added_by": v.added_by,
         "links": {
             "docx": base,
-            "preview": f"{base}/preview",
+            "preview": f"{base}/preview?seal=true",
             "activate": f"{base}/activate",
         },
     }
@@ -138,15 +138,24 @@ class OrgTemplateFile(MethodView):
         return send_file(BytesIO(data), mimetype=DOCX_TYPE, download_name=f"{doctype}.docx")
 
 
+class TemplatePreviewQuery(Schema):
+    seal = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true：盖本机构的印章（看印章与署名、日期的位置）；默认不盖"},
+    )
+
+
 @blp.route("/<string:code>/templates/<string:doctype>/<string:sha256>/preview")
 class OrgTemplatePreview(MethodView):
+    @blp.arguments(TemplatePreviewQuery, location="query", as_kwargs=True)
     @blp.response(200, content_type="application/pdf", description="以该模板生成的示例文书（草稿）")
-    @declare_errors(blp, 403, 404, 503)
-    def get(self, code: str, doctype: str, sha256: str) -> Response:
-        """以该模板版本和本机构的机关标志、印章生成此类文书的示例（带草稿水印），不启用。"""
+    @declare_errors(blp, 403, 404, 422, 503)
+    def get(self, code: str, doctype: str, sha256: str, seal: bool) -> Response:
+        """以该模板版本和本机构的机关标志生成此类文书的示例（带草稿水印、占位文号），不启用；
+        seal=true 时盖本机构的印章，与签发的文书版式相同。"""
         ws = wenshu()
         auth.require(TEMPLATE_ACTION)
-        pdf = template_preview.preview_version(ws, code, doctype, sha256)
+        pdf = template_preview.preview_version(ws, code, doctype, sha256, sealed=seal)
         return send_file(
             BytesIO(pdf), mimetype="application/pdf", download_name=f"{doctype}-preview.pdf"
         )
@@ -155,7 +164,7 @@ class OrgTemplatePreview(MethodView):
 @blp.route("/<string:code>/templates/<string:doctype>/<string:sha256>/activate")
 class OrgTemplateActivate(MethodView):
     @blp.response(200, TemplateVersionSchema)
-    @declare_errors(blp, 403, 404, 422)
+    @declare_errors(blp, 403, 404, 409)
     def post(self, code: str, doctype: str, sha256: str) -> dict[str, Any]:
         """启用该模板版本：此后该机构此类文书用它生成（已签发的文书不变，各自记录 template_sha256）。"""
         ws = wenshu()

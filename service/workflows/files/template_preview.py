@@ -1,5 +1,6 @@
 """A template version before it is taken on: the type's sample rendered with it, watermarked
-草稿, with the org's letterhead and seal (the layout of an issued document)."""
+草稿, with the org's letterhead, a placeholder number and — when asked — the org's seal (the
+layout of an issued document)."""
 
 from __future__ import annotations
 
@@ -23,17 +24,22 @@ def sample_request(doctype: DocType, org_code: str) -> IssueRequest:
     return IssueRequest(doctype, org_code, doctype.schema().load(sample), sample)
 
 
-def preview_docx(ws: Wenshu, code: str, doctype: DocType, data: bytes) -> bytes:
-    """The sample of ``doctype`` rendered from the template ``data`` (checked already), sealed
-    with the org's seal as an issued one would be."""
+def preview_docx(
+    ws: Wenshu, code: str, doctype: DocType, data: bytes, *, sealed: bool = True
+) -> bytes:
+    """The sample of ``doctype`` rendered from the template ``data`` (checked already); with
+    ``sealed``, sealed with the org's seal as an issued one would be."""
     with ws.db.read() as s:
         org = get_org(s, code)
-        seal = current_seal(ws, s, org)
+        seal = current_seal(ws, s, org) if sealed else None
     template = ActiveTemplate(data, sha256_hex(data), default=False)
     return preview(ws, sample_request(doctype, org.code), org, seal=seal, template=template)
 
 
-def preview_version(ws: Wenshu, code: str, type_code: str, sha256: str) -> bytes:
+def preview_version(
+    ws: Wenshu, code: str, type_code: str, sha256: str, *, sealed: bool = True
+) -> bytes:
     """The preview PDF of one of the org's versions of the type's template."""
     doctype = doctype_of(type_code)
-    return preview_docx(ws, code, doctype, version_bytes(ws, code, type_code, sha256))
+    data = version_bytes(ws, code, type_code, sha256)
+    return preview_docx(ws, code, doctype, data, sealed=sealed)

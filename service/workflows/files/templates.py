@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from archive.audit import AuditChain
 from archive.blobs import sha256_hex
-from archive.errors import NotFoundError, ValidationError
+from archive.errors import ConflictError, NotFoundError, ValidationError
 from archive.models import Org, OrgTemplate, OrgTemplateActivation, User
 from service.doctypes import DOCTYPES, DocType
 from service.wiring import Wenshu
@@ -210,8 +210,8 @@ def activate_template(
     data = version_bytes(ws, code, type_code, sha256)
     problems = doctype.template.problems_of(data)  # the contract may have grown since
     if problems:
-        raise ValidationError(
-            f"{doctype.label}模板未通过检查：" + "；".join(problems), errors={FIELD: problems}
+        raise ConflictError(
+            f"此{doctype.label}模板版本已不符合本类文书的约定，不能启用：" + "；".join(problems)
         )
     if not ws.blobs.exists(sha256):
         ws.blobs.put(data)  # the default, kept so it can be named by documents
