@@ -20,6 +20,7 @@ from archive.models import AuditEvent
 from service.doctypes import template_path
 from service.wiring import Wenshu
 from service.workflows.accounts import add_user
+from service.workflows.audit_report import render_report_docx, report_facts
 from tests.support import sample
 from tests.support.apps import Client, make_app
 from tests.support.web import PASSWORD, csrf_field
@@ -131,10 +132,27 @@ def test_upload_preview_activate_and_documents_name_their_template(
     ]
     issued = _events(ws, "document.issue")
     assert issued[-1]["template_sha256"] == version["sha256"]
-    # documents of another org are not touched
+    # the auditor's export and report name the templates
     export = users["auditor"].get("/api/v1/audit/export").get_json()
     recorded = {d["id"]: d["template_sha256"] for d in export["documents"]}
     assert recorded[before["id"]] == default_sha and recorded[after["id"]] == version["sha256"]
+    today = ws.local_date(ws.now())
+    facts = report_facts(ws, "llyb", today, today)
+    assert {"type": "inspection_record", "sha256": default_sha, "documents": 2} in facts[
+        "templates"
+    ]
+    assert {"type": "inspection_record", "sha256": version["sha256"], "documents": 1} in facts[
+        "templates"
+    ]
+    assert [(c["old_sha256"], c["new_sha256"]) for c in facts["template_changes"]] == [
+        (default_sha, version["sha256"]),
+        (version["sha256"], v2_sha),
+    ]
+    report = docx.Document(io.BytesIO(render_report_docx(facts, generated="", by="u-auditor")))
+    cells = {c.text for t in report.tables for row in t.rows for c in row.cells}
+    assert version["sha256"][:16] in cells and "模板启用记录：" in [
+        p.text for p in report.paragraphs
+    ]
 
 
 def test_a_template_that_breaks_the_contract_is_refused_naming_each_problem(
