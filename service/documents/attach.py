@@ -67,9 +67,11 @@ class AppendedFile:
     """A document of this system: only its 版心 is taken (its page numbers give way)."""
 
 
-def text_area(template: Path) -> TextArea:
-    """The 版心 of a template's first section (page size less margins)."""
-    section = docx.Document(str(template)).sections[0]
+def text_area(template: Path | bytes) -> TextArea:
+    """The 版心 of a template's first section (page size less margins): a template file, or
+    the bytes of an org's own version of it."""
+    source = io.BytesIO(template) if isinstance(template, bytes) else str(template)
+    section = docx.Document(source).sections[0]
 
     def pt(v: Any) -> float:
         return float(v or 0) / _EMU_PER_PT

@@ -156,7 +156,7 @@ def preview(
         pdfa=False,
         template=template,
     )
-    pdf = files.lay_into(req.doctype, pdf, attached)
+    pdf = files.lay_into(req.doctype, pdf, attached, None if template.default else template.docx)
     return watermark_draft(pdf)
 
 
@@ -279,7 +279,7 @@ def _produce_and_commit(
         archive_no=archive_no,
     )
     sealed = _prints_seal(docx)
-    pdf = files.lay_into(req.doctype, pdf, attached)
+    pdf = files.lay_into(req.doctype, pdf, attached, None if template.default else template.docx)
     signed = sign_pdf(
         pdf,
         key_pem=key_pem,

@@ -82,11 +82,15 @@ def resolve(ws: Wenshu, s: Session, org: Org, data: dict[str, Any]) -> Attachmen
     return Attachments({**data, "attachments": out_items}, tuple(files), tuple(listing))
 
 
-def lay_into(doctype: DocType, pdf: bytes, attachments: Attachments) -> bytes:
-    """The converted notice with its file attachments laid under the pages left for them."""
+def lay_into(
+    doctype: DocType, pdf: bytes, attachments: Attachments, template_docx: bytes | None = None
+) -> bytes:
+    """The converted notice with its file attachments laid under the pages left for them, in
+    the 版心 of the template it was rendered from (``template_docx``: the org's own version)."""
     if not attachments.files:
         return pdf
-    return lay_under(pdf, list(attachments.files), text_area(doctype.template.path))
+    area = text_area(template_docx if template_docx is not None else doctype.template.path)
+    return lay_under(pdf, list(attachments.files), area)
 
 
 def _missing(index: int, key: str, message: str) -> NotFoundError:
