@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import docx
 import pytest
@@ -18,10 +19,13 @@ from lxml import etree
 
 from schemas.notice import NoticeSchema
 from service.doctypes import DOCTYPES, sample_input, template_path
+from service.documents.convert.client import Converter
+from service.documents.convert.instance import PoolSettings
 from service.documents.layout import measure
 from service.documents.render import Letterhead
 from service.documents.seal import make_seal_png
 from service.ops.cli import wenshu
+from tests.support.glyphs import MM, pages
 
 ORG = Letterhead(name="吕梁市医疗保障局", mark="吕梁市医疗保障局文件", zihao="吕医保发")
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -181,3 +185,73 @@ def test_the_renderer_reads_the_page_and_the_title_size_from_the_template() -> N
     assert len(_title(default)) == 1
     lines = _title(_render(data, _notice_template(title_pt=30)))
     assert len(lines) == 2 and all(len(line) >= 6 for line in lines)
+
+
+# ----------------------------------------------------------------------------- on paper
+
+
+@pytest.fixture(scope="module")
+def converter(converter_dir: dict[str, Any]) -> Converter:
+    return Converter(PoolSettings(run_dir=converter_dir["CONVERTER_DIR"], size=2))
+
+
+def _bureau_notice_template() -> bytes:
+    """A bureau's notice template: 版心 moved 0.9 mm right and 0.3 mm narrower (within GB/T
+    9704's 1 mm), the 署名 and 成文日期 in 小三 (15 pt), the title in 24 pt, the body's face
+    renamed 仿宋 as Word and WPS name it."""
+    d = docx.Document(str(template_path("notice")))
+    section = d.sections[0]
+    section.left_margin, section.right_margin = Mm(28.9), Mm(25.4)
+    for style_id in ("WenshuSignature", "WenshuDate"):
+        d.styles.get_by_id(style_id, WD_STYLE_TYPE.PARAGRAPH).font.size = Pt(15)
+    d.styles.get_by_id("WenshuTitle", WD_STYLE_TYPE.PARAGRAPH).font.size = Pt(24)
+    body = d.styles.get_by_id("WenshuBody", WD_STYLE_TYPE.PARAGRAPH).element
+    body.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "仿宋")
+    return saved(d)
+
+
+@pytest.mark.soffice
+def test_a_bureaus_template_keeps_the_seal_on_the_date_and_the_title_in_its_版心(
+    converter: Converter, tmp_path: Path
+) -> None:
+    template = _bureau_notice_template()
+    assert DOCTYPES["notice"].template.problems_of(template) == []
+    data = sample_input("notice")
+    pdf = converter.to_pdf(_render(data, template))
+    sealed = [p for p in pages(pdf) if p.images]
+    assert len(sealed) == 1
+    page = sealed[0]
+    date = page.find("2021年4月23日")[-1]  # the sample's 成文日期
+    name = page.find(ORG.name)[-1]
+    assert {g.size for g in date} == {15.0}
+    date_centre = (date[0].x0 + date[-1].x1) / 2
+    x0, y0, x1, y1 = page.images[0]
+    assert abs((x0 + x1) / 2 - date_centre) < 1 * MM
+    assert abs((name[0].x0 + name[-1].x1) / 2 - date_centre) < 1 * MM
+    assert y0 < date[0].y0 < y1 and y0 < name[0].y0 < y1
+    # the date's 4 characters from the right edge of the template's 版心, not the default's
+    right_edge = (210 - 25.4) * MM
+    assert abs(right_edge - date[-1].x1 - 4 * 16) < 1 * MM
+    first = pages(pdf)[0]
+    title = [g for g in first.glyphs if g.size == 24.0 and g.text.strip()]
+    lines = sorted({round(g.y0) for g in title}, reverse=True)
+    assert len(lines) == 3  # 44 characters of 24 pt in 155.7 mm
+    assert all(28.9 * MM - 1 < g.x0 and g.x1 < right_edge + 1 for g in title)
+
+
+@pytest.mark.soffice
+def test_a_title_is_balanced_in_the_size_the_template_gives_it(converter: Converter) -> None:
+    """19 characters fit one line of 2号 (22 pt), not of 24 pt: the title is broken between
+    words into two lines, not left to LibreOffice, which would wrap its last character."""
+    data = sample_input("notice")
+    data["title"] = "关于做好2026年度医保基金监管工作的通知"
+    first = pages(converter.to_pdf(_render(data, _bureau_notice_template())))[0]
+    title = [g for g in first.glyphs if g.size == 24.0 and g.text.strip()]
+    rows: dict[int, str] = {}
+    for g in title:
+        rows[round(g.y0)] = rows.get(round(g.y0), "") + g.text
+    # a 梯形 of whole words (GB/T 9704-2012 §7.3.1)
+    assert [rows[y] for y in sorted(rows, reverse=True)] == [
+        "关于做好2026年度",
+        "医保基金监管工作的通知",
+    ]
