@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from archive.errors import NotFoundError
 from service.documents.metrics import mapped_font_names, named_font
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "doc_templates"
+
+log = logging.getLogger("wenshu.documents")
 
 _STYLE_ID = re.compile(r'w:styleId="([^"]+)"')
 _EMU_PER_MM = 36000
@@ -180,14 +183,19 @@ class Template:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 styles_xml = z.read("word/styles.xml").decode("utf-8")
             document = docx.Document(io.BytesIO(data))
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-            return [f"文件已损坏或不是 Word 文档：{type(exc).__name__}"]
+        except Exception as exc:  # noqa: BLE001 - an uploaded file python-docx cannot read,
+            # whatever breaks inside it (a zip without the parts, XML of another shape)
+            log.info("not a readable template: %s: %s", type(exc).__name__, exc)
+            return ["文件已损坏或不是 Word 文档（.docx）：请在 Word 或 WPS 中打开后重新保存"]
         out: list[str] = []
         try:
             tpl = DocxTemplate(io.BytesIO(data))
             found = tpl.get_undeclared_template_variables(SandboxedEnvironment())
         except TemplateError as exc:
-            out.append(f"占位符写法有误（{{{{ }}}} 或 {{% %}} 不成对）：{exc}")
+            log.info("template syntax: %s", exc)
+            out.append(
+                "占位符写法有误：{{ }} 或 {% %} 不成对、被拆开或多了字符，请对照 docs/templates.md"
+            )
             found = set(self.placeholders)
         have = set(_STYLE_ID.findall(styles_xml))
         names = _style_names(document)

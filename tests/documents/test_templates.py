@@ -133,6 +133,19 @@ def test_a_missing_style_a_font_not_mapped_and_a_non_docx_are_named(tmp_path: Pa
     assert code == 1 and "不是 DOCX" in out
 
 
+def test_a_broken_tag_and_a_file_that_is_no_word_document_are_named(tmp_path: Path) -> None:
+    d = docx.Document(str(template_path("notice")))
+    d.paragraphs[-1].add_run("{{ cc_line")  # a tag cut in two, as a careless edit leaves it
+    code, out = check(tmp_path, saved(d), "notice")
+    assert code == 1 and "占位符写法有误" in out
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", "<x/>")
+        z.writestr("word/styles.xml", "<x/>")
+    code, out = check(tmp_path, buf.getvalue(), "notice")
+    assert code == 1 and "文件已损坏或不是 Word 文档" in out and "Error" not in out
+
+
 # ----------------------------------------------------------------------------- the page read
 
 
