@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -255,6 +256,7 @@ def reindex_cmd() -> None:
 def verify_cmd(since: bool) -> None:
     """Check the audit chain, every blob's hash and every signature; exit 1 on any failure."""
     ws = _ws()
+    started = time.perf_counter()
     if since:
         try:
             report = verify_since_checkpoint(ws, actor="cli")  # recorded like a full check
@@ -263,6 +265,7 @@ def verify_cmd(since: bool) -> None:
             sys.exit(2)
         for line in report.lines:
             click.echo(line)
+        click.echo(_took(ws, started))
         if report.failures:
             click.echo(f"验证未通过：{len(report.failures)} 个问题", err=True)
             for f in report.failures:
@@ -273,12 +276,18 @@ def verify_cmd(since: bool) -> None:
     report = run_fixity(ws, actor="cli")  # the outcome is recorded in the audit trail
     for line in report.lines:
         click.echo(line)
+    click.echo(_took(ws, started))
     if report.failures:
         click.echo(f"FAILED: {len(report.failures)} problem(s)", err=True)
         for f in report.failures:
             click.echo(f"  - {f}", err=True)
         sys.exit(1)
     click.echo("OK: audit chain, blobs and signatures verified")
+
+
+def _took(ws: Wenshu, started: float) -> str:
+    workers = ws.settings.integrity.verify_workers
+    return f"用时 {time.perf_counter() - started:.2f} 秒（WENSHU_VERIFY_WORKERS={workers}）"
 
 
 @click.command("fixity")
@@ -299,6 +308,7 @@ def fixity_cmd(status: bool) -> None:
             f"（本段 第 {report.after_seq + 1}–{report.through_seq} 号）"
         )
 
+    started = time.perf_counter()
     report = run_slice(ws, actor="cli", progress=progress)
     if report.busy_until is not None:
         until = ws.local_time(report.busy_until).strftime("%H:%M:%S")
@@ -310,6 +320,7 @@ def fixity_cmd(status: bool) -> None:
         f"文书 {report.documents} 份，{len({p.document_id for p in report.problems if p.document_id})}"
         " 份有问题"
     )
+    click.echo(_took(ws, started))
     if report.cycle_complete:
         click.echo(
             f"第 {report.cycle} 轮已完成：全部文书均已核对一遍，下次开始第 {report.cycle + 1} 轮"

@@ -16,13 +16,14 @@ from sqlalchemy import func, select
 
 from archive.models import AuditCheckpoint, AuditEvent, Document, FixityCursor
 from service.settings import SettingsError, load_settings
+from service.workflows.accounts import add_user
 from service.workflows.integrity import cycle
 from service.workflows.integrity.cycle import cycle_status, run_slice
 from service.workflows.integrity.documents import FileChecker, files_of
 from service.workflows.integrity.fixity import verify_archive
 from service.workflows.integrity.since import verify_since_checkpoint
 from tests.support import sample
-from tests.support.apps import WenshuCli
+from tests.support.apps import Client, WenshuCli, make_app
 
 
 def issue(users: dict[str, Any], org: str = "llyb") -> dict[str, Any]:
@@ -313,3 +314,31 @@ def test_the_cycle_and_workers_settings_are_read_and_checked() -> None:
     for var, bad in (("WENSHU_FIXITY_CYCLE_DAYS", "0"), ("WENSHU_VERIFY_WORKERS", "-1")):
         with pytest.raises(SettingsError, match=var):
             load_settings(environ={var: bad})
+
+
+def test_since_checkpoint_and_the_cycle_on_every_database(
+    tmp_path: Path, converter_dir: dict[str, Any], database_url: str
+) -> None:
+    """The cursor's row lock, the seq lookups and the JSON filters, on SQLite and PostgreSQL."""
+    app = make_app(tmp_path, converter_dir, DATABASE_URL=database_url)
+    ws = app.extensions["wenshu"]
+    try:
+        clerk = Client(app, add_user(ws, name="v-clerk", role="clerk", org_code="llyb"))
+        users = {"clerk": clerk}
+        issue(users)
+        cli = WenshuCli(ws)
+        assert cli.invoke(args=["checkpoint"]).exit_code == 0
+        assert cli.invoke(args=["verify"]).exit_code == 0
+        late = issue(users)
+        since = cli.invoke(args=["verify", "--since-checkpoint"])
+        assert since.exit_code == 0 and "检查点之后发文 1 份" in since.output, since.output
+        tune(ws, fixity_cycle_days=1.0)
+        run = cli.invoke(args=["fixity"])
+        assert run.exit_code == 0 and "文书 2 份" in run.output and "第 1 轮已完成" in run.output
+        flip_byte(pdf_of(ws, late))
+        bad = cli.invoke(args=["fixity"])
+        assert bad.exit_code == 1 and late["id"] in bad.output
+        status = cli.invoke(args=["fixity", "--status"])
+        assert "周期：第 3 轮" in status.output and "有问题 1 份" in status.output
+    finally:
+        ws.close()

@@ -374,6 +374,8 @@ def _finish(ws: Wenshu, owner: str, report: SliceReport, actor: str) -> None:
         # A slice that is not the cycle's last ends just before a document's issue event.
         after = s.get(AuditEvent, report.through_seq + 1)
         report.cycle_complete = after is None or after.action != ISSUE
+        if report.chain is None:  # a slice with no event left to check (an empty chain)
+            report.chain = ChainReport(True, 0, "", None, None, report.through_seq)
         report.details = {
             "mode": "cycle",
             "cycle": cur.cycle,

@@ -6,16 +6,23 @@ task names only digests and an org; each worker opens the blob store itself and 
 files, so no PDF crosses a pipe. Results come back in the order of the tasks, so a report is
 the same whatever the number of workers; ``workers=1`` does the work in this process.
 
-The pool is started with ``forkserver``: the fixity timer runs beside other threads in
-``wenshu serve``, and forking a threaded process can inherit a held lock.
+How the workers start depends on the process: a single-threaded one (the ``wenshu`` command)
+forks them, which costs nothing; one with other threads (the fixity timer in ``wenshu serve``)
+uses ``forkserver``, since forking a threaded process can inherit a lock another thread holds.
+The fork server lives as long as the process and imports this module (and the main one) once;
+its workers still import the main module again, which for the ``wenshu`` command costs seconds
+a pool on a loaded machine — more than validating 200 PDFs (docs/performance.md) — hence fork
+where it is safe.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 from archive.blobs import BlobStore
@@ -108,8 +115,10 @@ class FileChecker:
             _start_worker(self.root, self.trusted)
             return [file_findings(t) for t in tasks]
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([__name__])
+            context: BaseContext = multiprocessing.get_context("fork")
+            if threading.active_count() > 1:
+                context = multiprocessing.get_context("forkserver")
+                multiprocessing.get_context("forkserver").set_forkserver_preload([__name__])
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=context,

@@ -110,7 +110,10 @@ def verify_since_checkpoint(ws: Wenshu, *, actor: str) -> ArchiveReport:
                     "checkpoint", f"起点检查点 {cp.org}@{cp.seq}：{problem}", cp.org, seq=cp.seq
                 )
             )
-            return report
+    if report.problems:  # nothing after an untrustworthy start can be trusted either
+        record(ws, report, actor=actor)
+        return report
+    with ws.db.read() as s:
         report.lines.append(
             f"起点：检查点 {cp.org}@{cp.seq}（{when}），签名有效，第 {cp.seq} 号事件的哈希与"
             f"签名一致（此前的完整验证通过至第 {start.verified_through} 号事件）"
@@ -129,7 +132,10 @@ def verify_since_checkpoint(ws: Wenshu, *, actor: str) -> ArchiveReport:
                     seq=chain.first_bad_seq,
                 )
             )
-        cps = report.checkpoints = verify_checkpoints(s, certificate_history(s), after_seq=cp.seq)
+        # the other orgs' checkpoints of the same seq too (each org signs the same head)
+        cps = report.checkpoints = verify_checkpoints(
+            s, certificate_history(s), after_seq=cp.seq - 1
+        )
         report.lines.append(f"检查点：其后 {cps.checked} 个已验证")
         for p in cps.problems:
             report.problems.append(
