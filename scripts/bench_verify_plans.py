@@ -92,7 +92,7 @@ def plans(url: str, events: int) -> None:
         f"SELECT seq, object_id FROM audit_events WHERE action = 'document.issue' AND seq > {after} ORDER BY seq",
         f"SELECT * FROM audit_events WHERE seq > {after} ORDER BY seq LIMIT 2000",
         "SELECT * FROM documents WHERE id IN ("
-        + ", ".join(f"'d{n}'" for n in range(after + 3, events, 3))
+        + ", ".join(f"'d{n}'" for n in range(after - after % 3 + 3, events + 1, 3))
         + ")",
     ]
     with engine.connect() as conn:

@@ -136,7 +136,7 @@ def verify_since_checkpoint(ws: Wenshu, *, actor: str) -> ArchiveReport:
         cps = report.checkpoints = verify_checkpoints(
             s, certificate_history(s), after_seq=cp.seq - 1
         )
-        report.lines.append(f"检查点：其后 {cps.checked} 个已验证")
+        report.lines.append(f"检查点：起点及其后共 {cps.checked} 个已验证")
         for p in cps.problems:
             report.problems.append(
                 Problem(
