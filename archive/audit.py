@@ -15,7 +15,9 @@ servers; the event row, the head and whatever the event records commit in one tr
 Details are masked as they are appended (:func:`schemas.masking.masked`): a search typed with
 an ID, a comment or a reason quoting one, is kept masked for good, since nothing appended is
 ever rewritten. ``verify_chain`` recomputes every hash and names the first sequence number that
-does not fit — an edited, deleted, reordered or truncated row all show up there.
+does not fit — an edited, deleted, reordered or truncated row all show up there;
+``verify_segment`` does the same for a stretch of the chain, so verification can go a slice at a
+time or start at a signed checkpoint.
 """
 
 from __future__ import annotations
@@ -216,6 +218,78 @@ def verify_chain(session: Session) -> ChainReport:
             f"链头记录为第 {head.seq} 号，链中只找到 {checked} 个事件（末尾被截断或改动）",
         )
     return ChainReport(True, checked, prev, None, None, checked)
+
+
+def verify_segment(
+    session: Session, *, after_seq: int, through_seq: int | None = None, batch: int = 2000
+) -> ChainReport:
+    """Recompute the events in ``(after_seq, through_seq]`` (``None``: to the head) alone.
+
+    Each event's hash is recomputed from its content and its stored ``prev_hash``, and that
+    ``prev_hash`` must be the stored hash of the event before it — the one event at
+    ``after_seq`` is read, not recomputed. Segments that each verify compose into a chain that
+    verifies, so the history can be checked a slice at a time (the fixity cycle) or only from a
+    signed checkpoint on (``wenshu verify --since-checkpoint``); the cost is the segment's
+    length, by primary key. ``checked`` counts the events recomputed, ``head_seq`` is the last.
+    """
+    prev = GENESIS
+    if after_seq > 0:
+        prev_row = session.get(AuditEvent, after_seq)
+        if prev_row is None:
+            return ChainReport(False, 0, GENESIS, after_seq, f"第 {after_seq} 号事件缺失")
+        prev = prev_row.hash
+    expected_seq, checked = after_seq + 1, 0
+
+    def bad(seq: int, problem: str) -> ChainReport:
+        return ChainReport(False, checked, prev, seq, problem, expected_seq - 1)
+
+    head = session.get(AuditHead, 1)
+    end = through_seq if through_seq is not None else (head.seq if head is not None else None)
+    for ev, salt in events_with_salts(session, after_seq=after_seq, batch=batch):
+        if end is not None and ev.seq > end:
+            break
+        if ev.seq != expected_seq:
+            return bad(expected_seq, f"第 {expected_seq} 号事件缺失或顺序被改动")
+        if ev.prev_hash != prev:
+            return bad(ev.seq, f"第 {ev.seq} 号事件的前序哈希与链不符")
+        if salt is None:
+            return bad(ev.seq, f"第 {ev.seq} 号事件的盐值记录缺失")
+        if link_hash(seq=ev.seq, prev_hash=prev, content_sha256=_content_of(ev, salt)) != ev.hash:
+            return bad(ev.seq, f"第 {ev.seq} 号事件内容被改动（哈希不符）")
+        prev, expected_seq, checked = ev.hash, expected_seq + 1, checked + 1
+    last = expected_seq - 1
+    if end is not None and last < end:
+        return bad(last + 1, f"第 {last + 1} 号事件缺失：链应延续到第 {end} 号")
+    if through_seq is None:
+        if head is None and last:
+            return bad(last + 1, f"链头记录缺失：无法确认第 {last} 号之后的事件没有被截去")
+        if head is not None and (head.seq != last or head.hash != prev):
+            return bad(
+                last + 1 if head.seq > last else head.seq,
+                f"链头记录为第 {head.seq} 号，链中只找到第 {last} 号（末尾被截断或改动）",
+            )
+    return ChainReport(True, checked, prev, None, None, last)
+
+
+def event_recomputes(session: Session, seq: int, expected_hash: str) -> str | None:
+    """Whether the stored event at ``seq`` recomputes (content and stored ``prev_hash``) to
+    ``expected_hash`` — the hash a checkpoint signed; ``None`` when it does, else the problem."""
+    row = session.execute(
+        select(AuditEvent, AuditEventSalt.salt)
+        .outerjoin(AuditEventSalt, AuditEventSalt.seq == AuditEvent.seq)
+        .where(AuditEvent.seq == seq)
+    ).first()
+    if row is None:
+        return f"第 {seq} 号事件缺失"
+    ev, salt = row
+    if salt is None:
+        return f"第 {seq} 号事件的盐值记录缺失"
+    recomputed = link_hash(seq=seq, prev_hash=ev.prev_hash, content_sha256=_content_of(ev, salt))
+    if recomputed != ev.hash:
+        return f"第 {seq} 号事件内容被改动（哈希不符）"
+    if ev.hash != expected_hash:
+        return f"第 {seq} 号事件的哈希与签名检查点记录的链头不符"
+    return None
 
 
 def event_count(session: Session) -> int:

@@ -198,8 +198,39 @@ class CheckpointReport:
         return min(p.first_bad_seq for p in self.problems)
 
 
+def signature_problem(cp: AuditCheckpoint, certs: Mapping[str, Mapping[str, str]]) -> str | None:
+    """Why ``cp``'s signature does not hold under the org certificate it names (``None``: it
+    holds). ``certs`` as for :func:`verify_checkpoints`."""
+    known = certs.get(cp.org)
+    cert = (known or {}).get(cp.cert_sha256)
+    if not known:
+        return f"机构 {cp.org} 的证书不存在，无法验证检查点"
+    if cert is None or cert_fingerprint(cert) != cp.cert_sha256:
+        return f"检查点由一份不是该机构证书的证书签署（{cp.cert_sha256[:16]}…）"
+    if not signature_ok(
+        cert, payload(org=cp.org, seq=cp.seq, head_hash=cp.head_hash, at=cp.at), cp.signature
+    ):
+        return "检查点签名无效"
+    return None
+
+
+def newest_checkpoint(session: Session, *, up_to_seq: int) -> AuditCheckpoint | None:
+    """The checkpoint with the highest seq at or before ``up_to_seq`` (one index lookup)."""
+    return session.scalar(
+        select(AuditCheckpoint)
+        .where(AuditCheckpoint.seq <= up_to_seq)
+        .order_by(AuditCheckpoint.seq.desc(), AuditCheckpoint.id)
+        .limit(1)
+    )
+
+
 def verify_checkpoints(
-    session: Session, certs: Mapping[str, Mapping[str, str]], *, orgs: set[str] | None = None
+    session: Session,
+    certs: Mapping[str, Mapping[str, str]],
+    *,
+    orgs: set[str] | None = None,
+    after_seq: int = 0,
+    through_seq: int | None = None,
 ) -> CheckpointReport:
     """Every checkpoint's signature, and its head against the chain as stored now.
 
@@ -208,11 +239,17 @@ def verify_checkpoints(
     names. Run after :func:`archive.audit.verify_chain`:
     once the chain recomputes, the stored hash at a seq is the chain's hash there, so a
     checkpoint that disagrees proves a rewrite up to that seq.
+
+    ``after_seq``/``through_seq`` limit it to the checkpoints (and ``audit.checkpoint`` events)
+    of a stretch of the chain, after :func:`archive.audit.verify_segment` of that stretch.
     """
     report = CheckpointReport()
     q = select(AuditCheckpoint).order_by(AuditCheckpoint.seq, AuditCheckpoint.id)
     if orgs is not None:
         q = q.where(AuditCheckpoint.org.in_(orgs))
+    q = q.where(AuditCheckpoint.seq > after_seq)
+    if through_seq is not None:
+        q = q.where(AuditCheckpoint.seq <= through_seq)
     rows = list(session.scalars(q))
     hashes = dict(
         session.execute(
@@ -222,24 +259,14 @@ def verify_checkpoints(
         ).all()
     )
     chain_end = int(session.scalar(select(func.max(AuditEvent.seq))) or 0)
-    agreed = 0
+    agreed = after_seq
     for cp in rows:
         report.checked += 1
-        known = certs.get(cp.org)
-        cert = (known or {}).get(cp.cert_sha256)
-        problem, blame = None, cp.seq
-        if not known:
-            problem = f"机构 {cp.org} 的证书不存在，无法验证检查点"
-        elif cert is None or cert_fingerprint(cert) != cp.cert_sha256:
-            problem = f"检查点由一份不是该机构证书的证书签署（{cp.cert_sha256[:16]}…）"
-        elif not signature_ok(
-            cert, payload(org=cp.org, seq=cp.seq, head_hash=cp.head_hash, at=cp.at), cp.signature
-        ):
-            problem = "检查点签名无效"
-        elif cp.seq not in hashes:
+        problem, blame = signature_problem(cp, certs), cp.seq
+        if problem is None and cp.seq not in hashes:
             problem = f"检查点指向第 {cp.seq} 号事件，但链中没有该事件（链被截断）"
             blame = chain_end + 1
-        elif hashes[cp.seq] != cp.head_hash:
+        elif problem is None and hashes[cp.seq] != cp.head_hash:
             blame = agreed + 1
             problem = (
                 f"链在第 {cp.seq} 号事件处的哈希与已签名检查点不符：第 {agreed + 1}–{cp.seq} "
@@ -253,23 +280,39 @@ def verify_checkpoints(
                     cp.org, cp.seq, f"{cp.org} 第 {cp.seq} 号检查点：{problem}", blame
                 )
             )
-    _check_recorded(session, rows, orgs, report)
+    _check_recorded(session, orgs, report, after_seq, through_seq)
     return report
 
 
 def _check_recorded(
     session: Session,
-    rows: list[AuditCheckpoint],
     orgs: set[str] | None,
     report: CheckpointReport,
+    after_seq: int,
+    through_seq: int | None,
 ) -> None:
     """Every ``audit.checkpoint`` event must still have its checkpoint row (none deleted)."""
-    have = {(cp.org, cp.seq) for cp in rows}
-    q = select(AuditEvent).where(AuditEvent.action == ACTION)
+    q = select(AuditEvent).where(AuditEvent.action == ACTION, AuditEvent.seq > after_seq)
+    if through_seq is not None:
+        q = q.where(AuditEvent.seq <= through_seq)
     if orgs is not None:
         q = q.where(AuditEvent.org.in_(orgs))
-    for ev in session.scalars(q.order_by(AuditEvent.seq)):
-        seq = json.loads(ev.details).get("seq")
+    recorded = [
+        (ev, json.loads(ev.details).get("seq"))
+        for ev in session.scalars(q.order_by(AuditEvent.seq))
+    ]
+    named = [int(seq) for _ev, seq in recorded if isinstance(seq, int)]
+    have: set[tuple[str, int]] = set()
+    if named:
+        have = {
+            (org, seq)
+            for org, seq in session.execute(
+                select(AuditCheckpoint.org, AuditCheckpoint.seq).where(
+                    AuditCheckpoint.seq >= min(named), AuditCheckpoint.seq <= max(named)
+                )
+            )
+        }
+    for ev, seq in recorded:
         if (ev.org, seq) not in have:
             report.problems.append(
                 CheckpointProblem(

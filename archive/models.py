@@ -275,7 +275,7 @@ class AuditCheckpoint(Base):
     __table_args__ = (UniqueConstraint("org", "seq", name="uq_audit_checkpoints_org_seq"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     org: Mapped[str] = mapped_column(String(32), index=True)
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)
     head_hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str] = mapped_column(String(40))  # interval | manual | export | report | cli
@@ -538,3 +538,30 @@ class OrgTemplateActivation(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     activated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class FixityCursor(Base):
+    """Where the recurring fixity check stands in its cycle over the archive (one row, id 1).
+
+    The cycle walks the audit chain in ``seq`` order, and with it every document by its
+    ``document.issue`` event: ``position_seq`` is the last event checked, advanced with each
+    committed chunk, so a run that is interrupted resumes there. ``slice_through_seq`` is where
+    the run under way (or the one interrupted) ends its slice. A lease (``lease_owner``,
+    ``lease_until``) keeps two servers from checking the same slice. Updated in place: it is
+    bookkeeping, not a record — what was checked when is in the ``fixity.check`` events.
+    """
+
+    __tablename__ = "fixity_cursor"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer)
+    cycle_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    position_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    slice_after_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    slice_through_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    documents_checked: Mapped[int] = mapped_column(Integer)
+    """Documents checked in this cycle so far."""
+    problems: Mapped[int] = mapped_column(Integer)
+    """Documents with problems found in this cycle so far."""
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -91,6 +91,12 @@ class IntegritySettings:
     ocr_jobs: int = max(1, (os.cpu_count() or 2) // 2)
     """``WENSHU_OCR_JOBS``: pages recognised at a time (and ONNX Runtime threads); default half
     the cores, so issuing keeps the rest (the recogniser also runs at a lower CPU priority)."""
+    fixity_cycle_days: float = 30.0
+    """``WENSHU_FIXITY_CYCLE_DAYS``: the recurring fixity check works through the whole archive
+    once in this many days, a slice per run (every ``WENSHU_FIXITY_INTERVAL_SECONDS``)."""
+    verify_workers: int = os.cpu_count() or 1
+    """``WENSHU_VERIFY_WORKERS``: processes that hash blobs and validate PDF signatures for
+    ``wenshu verify`` and the fixity check; default every core (1: in the process itself)."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,20 @@ def _positive(text: str) -> int:
 
 def _float(text: str) -> float:
     return float(text.strip())
+
+
+def _positive_float(text: str) -> float:
+    value = float(text.strip())
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text.strip())
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
 def parse_approval(text: str) -> dict[str, bool]:
@@ -346,6 +366,12 @@ def load_settings(
             ocr_lease=env.get("WENSHU_OCR_LEASE_SECONDS", _int, 900, whole),
             ocr_engine=env.choice("WENSHU_OCR_ENGINE", OCR_ENGINES, OCR_ENGINES[0]),
             ocr_jobs=env.get("WENSHU_OCR_JOBS", _int, max(1, cores // 2), whole),
+            fixity_cycle_days=env.get(
+                "WENSHU_FIXITY_CYCLE_DAYS", _positive_float, 30.0, "应为大于 0 的天数"
+            ),
+            verify_workers=env.get(
+                "WENSHU_VERIFY_WORKERS", _positive_int, cores, "应为正整数（进程数）"
+            ),
         ),
         limits=Limits(
             max_body_bytes=env.get("WENSHU_MAX_BODY_BYTES", _int, 2 * 1024 * 1024, whole),

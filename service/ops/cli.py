@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +28,9 @@ from service.workers.ocr import Recogniser
 from service.workflows import accounts, signed_copy
 from service.workflows.backup import backup, restore
 from service.workflows.files import template_preview
-from service.workflows.fixity import checkpoint_now, run_fixity, verify_archive
+from service.workflows.integrity.cycle import SliceReport, cycle_status, run_slice
+from service.workflows.integrity.fixity import checkpoint_now, run_fixity, verify_archive
+from service.workflows.integrity.since import verify_since_checkpoint
 
 
 def _ws() -> Wenshu:
@@ -245,17 +248,120 @@ def reindex_cmd() -> None:
 
 
 @click.command("verify")
-def verify_cmd() -> None:
+@click.option(
+    "--since-checkpoint",
+    "since",
+    is_flag=True,
+    help="only what was added after the last verified signed checkpoint (cost follows what was "
+    "added, not the size of the archive)",
+)
+def verify_cmd(since: bool) -> None:
     """Check the audit chain, every blob's hash and every signature; exit 1 on any failure."""
-    report = run_fixity(_ws(), actor="cli")  # the outcome is recorded in the audit trail
+    ws = _ws()
+    started = time.perf_counter()
+    if since:
+        try:
+            report = verify_since_checkpoint(ws, actor="cli")  # recorded like a full check
+        except WenshuError as exc:
+            click.echo(f"错误：{exc.message}", err=True)
+            sys.exit(2)
+        for line in report.lines:
+            click.echo(line)
+        click.echo(_took(ws, started))
+        if report.failures:
+            click.echo(f"验证未通过：{len(report.failures)} 个问题", err=True)
+            for f in report.failures:
+                click.echo(f"  - {f}", err=True)
+            sys.exit(1)
+        click.echo("通过：检查点之后的审计链、文件哈希与签名均已验证")
+        return
+    report = run_fixity(ws, actor="cli")  # the outcome is recorded in the audit trail
     for line in report.lines:
         click.echo(line)
+    click.echo(_took(ws, started))
     if report.failures:
         click.echo(f"FAILED: {len(report.failures)} problem(s)", err=True)
         for f in report.failures:
             click.echo(f"  - {f}", err=True)
         sys.exit(1)
     click.echo("OK: audit chain, blobs and signatures verified")
+
+
+def _took(ws: Wenshu, started: float) -> str:
+    workers = ws.settings.integrity.verify_workers
+    return f"用时 {time.perf_counter() - started:.2f} 秒（WENSHU_VERIFY_WORKERS={workers}）"
+
+
+@click.command("fixity")
+@click.option(
+    "--status", "status", is_flag=True, help="show the cycle, the cursor and the last runs"
+)
+def fixity_cmd(status: bool) -> None:
+    """Run the next slice of the fixity cycle now (what the timer of `wenshu serve` does), or
+    show where the cycle stands; exit 1 when the slice found a problem."""
+    ws = _ws()
+    if status:
+        _show_cycle(ws)
+        return
+
+    def progress(report: SliceReport, position: int) -> None:
+        click.echo(
+            f"  已核对 {report.documents} 份文书，进度：第 {position} 号事件"
+            f"（本段 第 {report.after_seq + 1}–{report.through_seq} 号）"
+        )
+
+    started = time.perf_counter()
+    report = run_slice(ws, actor="cli", progress=progress)
+    if report.busy_until is not None:
+        until = ws.local_time(report.busy_until).strftime("%H:%M:%S")
+        click.echo(f"另一个完整性检查正在进行（租约至 {until}），本次未检查", err=True)
+        sys.exit(2)
+    verb = "续查中断的一段" if report.resumed else "检查一段"
+    click.echo(
+        f"第 {report.cycle} 轮：{verb}，第 {report.after_seq + 1}–{report.through_seq} 号事件，"
+        f"文书 {report.documents} 份，{len({p.document_id for p in report.problems if p.document_id})}"
+        " 份有问题"
+    )
+    click.echo(_took(ws, started))
+    if report.cycle_complete:
+        click.echo(
+            f"第 {report.cycle} 轮已完成：全部文书均已核对一遍，下次开始第 {report.cycle + 1} 轮"
+        )
+    if report.failures:
+        click.echo(f"发现 {len(report.failures)} 个问题", err=True)
+        for f in report.failures:
+            click.echo(f"  - {f}", err=True)
+        sys.exit(1)
+
+
+def _show_cycle(ws: Wenshu) -> None:
+    st = cycle_status(ws)
+
+    def when(at: datetime | None) -> str:
+        return ws.local_time(at).strftime("%Y-%m-%d %H:%M") if at else "—"
+
+    click.echo(
+        f"周期：第 {st.cycle} 轮，{st.cycle_days:g} 天一轮，开始于 {when(st.started_at)}，"
+        f"应完成于 {when(st.ends_at)}"
+    )
+    click.echo(f"游标：第 {st.position_seq} 号事件（链头第 {st.head_seq} 号）")
+    if st.slice_through_seq > st.position_seq:
+        click.echo(f"未完成的一段：至第 {st.slice_through_seq} 号事件，下次从游标处继续")
+    click.echo(
+        f"文书：本轮已核对 {st.documents_checked} 份，尚余 {st.documents_left} 份，"
+        f"档案共 {st.documents_total} 份；本轮发现问题的文书 {st.problems} 份"
+    )
+    if st.running_until is not None:
+        click.echo(f"正在运行：租约至 {when(st.running_until)}")
+    click.echo("最近的检查：" if st.runs else "最近的检查：尚无")
+    for run in st.runs:
+        tail = "，本轮完成" if run.cycle_complete else ""
+        click.echo(
+            f"  {when(run.at)}  第 {run.cycle} 轮  第 {run.after_seq + 1}–{run.through_seq} 号事件"
+            f"  文书 {run.documents} 份  有问题 {run.failed_documents} 份{tail}"
+        )
+        for problem in run.problems[:5]:
+            click.echo(f"    - {problem}")
 
 
 @click.command("ocr")
@@ -411,6 +517,7 @@ COMMANDS = (
     org_add_cmd,
     reindex_cmd,
     verify_cmd,
+    fixity_cmd,
     checkpoint_cmd,
     ocr_cmd,
     serve_cmd,

@@ -1,16 +1,33 @@
 """The integrity timers of ``wenshu serve``: signed checkpoints and fixity checks at their intervals.
 
-An interval of 0 turns that task off (both 0: no thread). Failures are logged and recorded by
-the checks themselves, never raised; the task is tried again one interval later.
+A fixity run checks the next slice of the cycle over the whole archive
+(``service/workflows/integrity/cycle.py``, ``WENSHU_FIXITY_CYCLE_DAYS``), logging its progress
+chunk by chunk. An interval of 0 turns that task off (both 0: no thread). Failures are logged
+and recorded by the checks themselves, never raised; the task is tried again one interval later.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from service.wiring import Wenshu
 from service.workers.base import Worker
-from service.workflows.fixity import checkpoint_now, run_fixity
+from service.workflows.integrity.cycle import SliceReport, run_slice
+from service.workflows.integrity.fixity import checkpoint_now
+
+log = logging.getLogger(__name__)
+
+
+def log_progress(report: SliceReport, position: int) -> None:
+    log.info(
+        "fixity cycle %d: %d documents checked, event %d of slice %d-%d",
+        report.cycle,
+        report.documents,
+        position,
+        report.after_seq + 1,
+        report.through_seq,
+    )
 
 
 class RecurringChecks(Worker):
@@ -38,7 +55,9 @@ class RecurringChecks(Worker):
                 now + self.every[task]
             )  # failed or not, the next try is one interval on
             if task == "fixity":
-                run_fixity(self.ws, actor="system:fixity")
+                report = run_slice(self.ws, actor="system:fixity", progress=log_progress)
+                if report.busy_until is not None:
+                    log.info("fixity: another run holds the cycle until %s", report.busy_until)
             else:
                 checkpoint_now(
                     self.ws, actor="system:checkpoint", reason="interval", only_if_new=True

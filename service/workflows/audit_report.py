@@ -45,7 +45,7 @@ from service.labels import ACTIONS as ACTION_LABELS  # one list of Chinese actio
 from service.labels import CHECKPOINT_REASONS
 from service.wiring import Wenshu
 from service.workflows.accounts import Principal, get_org
-from service.workflows.fixity import checkpoint_now
+from service.workflows.integrity.fixity import checkpoint_now
 from service.workflows.numbers_report import gaps
 
 EXPORT_FORMAT = "wenshu-audit-export/1"

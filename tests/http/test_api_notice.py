@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from archive.models import AuditEvent
-from service.workflows.fixity import verify_archive
+from service.workflows.integrity.fixity import verify_archive
 from tests.support import sample
 from tests.support.apps import archive_counts, set_setting
 

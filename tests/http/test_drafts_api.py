@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from service.documents.layout import chinese_date
 from service.wiring import Wenshu
 from service.workflows.accounts import add_user
-from service.workflows.fixity import verify_archive
+from service.workflows.integrity.fixity import verify_archive
 from tests.support import sample
 from tests.support.apps import Client, archive_counts, issue_approved
 

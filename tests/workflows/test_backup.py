@@ -10,7 +10,7 @@ from service import create_app
 from service.ops.cli import initialise
 from service.workflows.accounts import add_user
 from service.workflows.backup import backup, restore
-from service.workflows.fixity import verify_archive
+from service.workflows.integrity.fixity import verify_archive
 from tests.support import sample
 from tests.support.apps import Client
 

@@ -21,7 +21,7 @@ from archive.checkpoints import cert_fingerprint
 from archive.models import AuditEvent, OrgCertificate
 from service.documents.pades import make_dev_identity
 from service.workflows.accounts import add_user
-from service.workflows.fixity import checkpoint_now, verify_archive
+from service.workflows.integrity.fixity import checkpoint_now, verify_archive
 from tests.support import sample
 from tests.support.apps import Client, make_app
 from tests.support.offline import verify_export as verify_offline

@@ -25,7 +25,7 @@ from service.wiring import Wenshu
 from service.workflows import drafts, issue_once, records
 from service.workflows.accounts import Principal
 from service.workflows.audit_report import build_export, report_facts
-from service.workflows.fixity import verify_archive
+from service.workflows.integrity.fixity import verify_archive
 from service.workflows.numbers_report import gaps
 from tests.support import sample
 from tests.support.apps import make_app, person

@@ -19,7 +19,7 @@ from archive.retention import due_on, parse_setting
 from service.documents.pades import make_dev_identity, sign_pdf
 from service.workers.integrity import RecurringChecks
 from service.workflows.accounts import add_user
-from service.workflows.fixity import run_fixity, verify_archive
+from service.workflows.integrity.fixity import run_fixity, verify_archive
 from tests.support import sample
 from tests.support.apps import Client, WenshuCli, make_app
 

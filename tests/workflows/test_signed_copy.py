@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 from archive.models import AuditEvent, OcrQueueEntry, SignedCopy, SignedCopyOcr
 from service.wiring import Wenshu
 from service.workers.ocr import Recogniser, tidy_text
-from service.workflows.fixity import verify_archive
+from service.workflows.integrity.fixity import verify_archive
 from tests.support import sample
 from tests.support.apps import Client, fresh_database, make_app, set_setting
 

@@ -33,7 +33,7 @@ from service.http.state import wenshu
 from service.labels import ACTIONS
 from service.workflows.accounts import Principal, get_org
 from service.workflows.audit_report import audit_report, build_export
-from service.workflows.fixity import checkpoint_now, run_fixity, verify_trail
+from service.workflows.integrity.fixity import checkpoint_now, run_fixity, verify_trail
 from service.workflows.lists import tables
 from service.workflows.lists.tables import Table
 from service.workflows.numbers_report import gaps

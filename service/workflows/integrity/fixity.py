@@ -1,5 +1,5 @@
-"""Integrity upkeep: fixity checks and signed checkpoints (on demand; the timer is
-``service/workers/integrity.py``).
+"""Verification of the whole archive, and signed checkpoints on demand (the timer is
+``service/workers/integrity.py``; the cycle that spreads this over days is ``cycle.py``).
 
 A fixity check recomputes the audit chain, checks every signed checkpoint, every blob's sha256,
 every PDF signature against its org's certificate, that each document row still says what
@@ -7,7 +7,9 @@ its ``document.issue`` event recorded (a swapped PDF with a row edited to match 
 and that the 作废 rows and the ``document.withdraw`` events name the same documents with the
 same reasons (a deleted or added withdrawal row shows up there).
 Its outcome is itself recorded: one ``fixity.check`` event per org, and one ``fixity.failure``
-event per document with problems.
+event per document with problems. A check of every org that found nothing also says up to which
+event it verified the chain (``verified_through``): a signed checkpoint at or before it is where
+``wenshu verify --since-checkpoint`` may start.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from archive.certificates import certificate_history, trusted_certificates
 from archive.checkpoints import CheckpointReport, checkpoint_dict, verify_checkpoints
 from archive.models import AuditEvent, Document, Org, Withdrawal
 from archive.signed_copies import copy_problems
-from service.documents.pades import verify_pdf
 from service.wiring import Wenshu
+from service.workflows.integrity.documents import FileChecker, files_of
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,10 @@ class ArchiveReport:
     checked: dict[str, int] = field(default_factory=dict)  # documents checked per org
     chain: ChainReport | None = None
     checkpoints: CheckpointReport | None = None
+    details: dict[str, Any] = field(default_factory=lambda: {"mode": "full"})
+    """How it was checked, recorded in each ``fixity.check`` event."""
+    verified_through: int | None = None
+    """Set when every org's documents and the chain to this seq were found intact."""
 
     @property
     def failures(self) -> list[str]:
@@ -100,10 +106,13 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
             )
         )
     bad_docs = set()
-    for doc, org in docs:
+    checker = FileChecker(ws.blobs.root, trusted, workers=ws.settings.integrity.verify_workers)
+    with checker:
+        found = checker([files_of(doc, org.code) for doc, org in docs])
+    for (doc, org), file_problems in zip(docs, found, strict=True):
         report.checked[org.code] = report.checked.get(org.code, 0) + 1
         issued = recorded.pop(doc.id, None)
-        for kind, message in _document_problems(ws, doc, trusted.get(org.code, []), issued):
+        for kind, message in file_problems + record_problems(doc, issued):
             bad_docs.add(doc.id)
             label = f"document {doc.id} ({doc.wenhao or doc.archive_no})"
             report.problems.append(Problem(kind, f"{label}: {message}", org.code, doc.id))
@@ -128,6 +137,8 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
         bad_docs.add(problem.document_id)
         report.problems.append(problem)
     report.lines.append(f"documents: {len(docs)} checked, {len(bad_docs)} with problems")
+    if orgs is None and report.ok:
+        report.verified_through = chain.head_seq
     return report
 
 
@@ -179,86 +190,79 @@ def _withdrawal_problems(s: Any, orgs: set[str] | None) -> list[Problem]:
     return problems
 
 
-def _document_problems(
-    ws: Wenshu,
-    doc: Document,
-    trusted: list[bytes],
-    issued: tuple[int, str | None, dict[str, Any]] | None,
+def record_problems(
+    doc: Document, issued: tuple[int, str | None, dict[str, Any]] | None
 ) -> list[tuple[str, str]]:
-    problems = []
-    for kind, digest in (
-        ("input", doc.input_sha256),
-        ("docx", doc.docx_sha256),
-        ("pdf", doc.pdf_sha256),
-    ):
-        if not ws.blobs.exists(digest):
-            problems.append(("blob", f"{kind} blob {digest} is missing"))
-        elif not ws.blobs.verify(digest):
-            problems.append(("blob", f"{kind} blob {digest} does not match its sha256"))
-    if ws.blobs.exists(doc.pdf_sha256):
-        sig = verify_pdf(ws.blobs.get(doc.pdf_sha256), trusted_certs=trusted)
-        if not sig.ok:
-            problems.append(
-                (
-                    "signature",
-                    f"signature not valid (intact={sig.intact}, valid={sig.valid}, "
-                    f"trusted={sig.trusted}, covers_whole_file={sig.covers_whole_file}, "
-                    f"signer={sig.signer!r}): {sig.error or ''}",
-                )
-            )
+    """The row against its ``document.issue`` event ``(seq, org, details)``."""
     if issued is None:
-        problems.append(("record", "no document.issue event in the audit trail"))
-    else:
-        seq, _org, details = issued
-        for name in RECORDED_FIELDS:
-            if details.get(name) != getattr(doc, name):
-                problems.append(
-                    (
-                        "record",
-                        f"{name} {getattr(doc, name)} differs from {details.get(name)} "
-                        f"recorded at seq {seq}",
-                    )
-                )
-    return problems
+        return [("record", "no document.issue event in the audit trail")]
+    seq, _org, details = issued
+    return [
+        (
+            "record",
+            f"{name} {getattr(doc, name)} differs from {details.get(name)} recorded at seq {seq}",
+        )
+        for name in RECORDED_FIELDS
+        if details.get(name) != getattr(doc, name)
+    ]
 
 
 def record(ws: Wenshu, report: ArchiveReport, *, actor: str, orgs: set[str] | None = None) -> None:
     """Append the outcome to the trail: a summary per org, a failure event per bad document."""
     with ws.db.write() as s:
-        codes = sorted(orgs if orgs is not None else set(s.scalars(select(Org.code))))
-        general = [p.message for p in report.problems if p.kind == "chain"]
-        for code in codes:
-            mine = [p for p in report.problems if p.org == code]
-            by_doc: dict[str, list[Problem]] = {}
-            for p in mine:
-                if p.document_id:
-                    by_doc.setdefault(p.document_id, []).append(p)
-            for doc_id, found in by_doc.items():
-                AuditChain.append(
-                    s,
-                    actor=actor,
-                    action="fixity.failure",
-                    org=code,
-                    object_id=doc_id,
-                    details={
-                        "kinds": sorted({p.kind for p in found}),
-                        "problems": [p.message for p in found],
-                    },
-                )
-            AuditChain.append(
-                s,
-                actor=actor,
-                action="fixity.check",
-                org=code,
-                details={
-                    "ok": not mine and not general,
-                    "documents": report.checked.get(code, 0),
-                    "failed_documents": sorted(by_doc),
-                    "chain_ok": bool(report.chain and report.chain.ok),
-                    "first_bad_seq": report.chain.first_bad_seq if report.chain else None,
-                    "problems": (general + [p.message for p in mine if not p.document_id])[:50],
-                },
-            )
+        record_failures(s, report.problems, actor=actor)
+        record_checks(s, report, actor=actor, orgs=orgs)
+
+
+def record_failures(s: Session, problems: list[Problem], *, actor: str) -> list[str]:
+    """One ``fixity.failure`` event per document with problems; returns their ids."""
+    by_doc: dict[str, list[Problem]] = {}
+    for p in problems:
+        if p.document_id and p.org:
+            by_doc.setdefault(p.document_id, []).append(p)
+    for doc_id, found in by_doc.items():
+        AuditChain.append(
+            s,
+            actor=actor,
+            action="fixity.failure",
+            org=found[0].org,
+            object_id=doc_id,
+            details={
+                "kinds": sorted({p.kind for p in found}),
+                "problems": [p.message for p in found],
+            },
+        )
+    return sorted(by_doc)
+
+
+def record_checks(
+    s: Session, report: ArchiveReport, *, actor: str, orgs: set[str] | None = None
+) -> None:
+    """One ``fixity.check`` event per org: what was checked (``report.details`` says how:
+    mode, slice, checkpoint) and what was found. A check of every org that found nothing
+    names the last event of the chain it verified (``verified_through``)."""
+    codes = sorted(orgs if orgs is not None else set(s.scalars(select(Org.code))))
+    general = [p.message for p in report.problems if p.kind == "chain"]
+    extra = dict(report.details)
+    if orgs is None and report.ok and report.verified_through is not None:
+        extra["verified_through"] = report.verified_through
+    for code in codes:
+        mine = [p for p in report.problems if p.org == code]
+        AuditChain.append(
+            s,
+            actor=actor,
+            action="fixity.check",
+            org=code,
+            details={
+                "ok": not mine and not general,
+                "documents": report.checked.get(code, 0),
+                "failed_documents": sorted({p.document_id for p in mine if p.document_id}),
+                "chain_ok": bool(report.chain and report.chain.ok),
+                "first_bad_seq": report.chain.first_bad_seq if report.chain else None,
+                "problems": (general + [p.message for p in mine if not p.document_id])[:50],
+            }
+            | extra,
+        )
 
 
 def run_fixity(ws: Wenshu, *, actor: str, orgs: set[str] | None = None) -> ArchiveReport:
