@@ -63,7 +63,7 @@ def complete_metadata(pdf: bytes, *, language: str) -> bytes:
     root = DictionaryObject(root_ref.get_object())
     root[NameObject("/Lang")] = TextStringObject(language)
     changed[root_ref.idnum] = _serialised(root)
-    metadata = root.raw_get("/Metadata")
+    metadata = root.raw_get("/Metadata") if "/Metadata" in root else None  # a plain PDF
     if isinstance(metadata, IndirectObject):
         stream = metadata.get_object()
         assert isinstance(stream, StreamObject)
@@ -73,7 +73,7 @@ def complete_metadata(pdf: bytes, *, language: str) -> bytes:
         )
         head[NameObject("/Length")] = NumberObject(len(packet))
         changed[metadata.idnum] = _serialised(head) + b"\nstream\n" + packet + b"\nendstream"
-    info_ref = trailer.raw_get("/Info")
+    info_ref = trailer.raw_get("/Info") if "/Info" in trailer else None
     if isinstance(info_ref, IndirectObject):
         info = DictionaryObject(cast(DictionaryObject, info_ref.get_object()))
         fixed = False
