@@ -7,7 +7,9 @@ lock shared by every app server for the PostgreSQL table), indexes the pending r
 them done. After its commit an issuing request wakes its process's background indexer, which
 lets a batch gather first while documents stream in (``GATHER_SECONDS``); a search wakes it
 and waits, bounded in time, for what was queued before it (``wait_for``), then says how many
-documents were still on their way into the index. The index is derived data: ``rebuild``
+documents were still on their way into the index. A waiting search also cuts the gathering
+short, in whichever process of the machine gathers (``hurry``): the batch then is what came in
+during the last commit, and the search waits for one commit, not for the gathering too. The index is derived data: ``rebuild``
 makes it anew from the archive.
 """
 
@@ -42,8 +44,10 @@ BATCH = 200
 PARALLEL_FROM = 2_000
 """A rebuild forks indexing processes only for archives this large: below, forking costs more
 than it saves."""
-CATCH_UP_POLL = 0.05
+CATCH_UP_POLL = 0.02
 """How often a search waiting for just-issued documents looks whether they are indexed."""
+GATHER_POLL = 0.02
+"""How often a gathering indexer looks whether a search is waiting (``hurry``)."""
 GATHER_SECONDS = 0.5
 """While documents are being issued in a stream, the background indexer holding the lock
 commits no sooner than this after the last commit, so that they gather into one commit.
@@ -167,26 +171,48 @@ class Indexer:
 
     def _gather(self) -> None:
         """Sleep until ``GATHER_SECONDS`` after the last commit (by any process or server):
-        when that was longer ago, a document is indexed at once."""
+        when that was longer ago, a document is indexed at once; and when a search of this
+        machine has been waiting since that commit (``hurry``), at once too."""
         with self.db.read() as s:
             last = s.scalar(select(func.max(IndexQueueEntry.done_at)))
         if last is None:
             return
-        since = (
-            datetime.now(UTC) - (last if last.tzinfo else last.replace(tzinfo=UTC))
-        ).total_seconds()
-        if 0 <= since < GATHER_SECONDS:
-            time.sleep(GATHER_SECONDS - since)
+        last_at = (last if last.tzinfo else last.replace(tzinfo=UTC)).timestamp()
+        until = time.monotonic() + GATHER_SECONDS - (time.time() - last_at)
+        while time.monotonic() < until and not self._hurried_since(last_at):
+            time.sleep(min(GATHER_POLL, max(0.0, until - time.monotonic())))
+
+    @property
+    def _hurry_path(self) -> Path:
+        return self.lock_path.with_name(self.lock_path.name + ".wanted")
+
+    def hurry(self) -> None:
+        """Say that a search is waiting for what is queued: whoever gathers a batch on this
+        machine commits it now (the file's time says since when)."""
+        try:
+            self._hurry_path.touch()
+        except OSError:  # a read-only run folder: the gathering just takes its time
+            log.debug("cannot touch %s", self._hurry_path)
+
+    def _hurried_since(self, moment: float) -> bool:
+        try:
+            return self._hurry_path.stat().st_mtime >= moment
+        except OSError:
+            return False
 
     def wait_for(self, upto: int, timeout: float) -> int:
         """Wait at most ``timeout`` until the entries up to ``upto`` are indexed (by whichever
         process holds the writer lock); returns how many of them still are not."""
         deadline = time.monotonic() + timeout
+        hurried = False
         while True:
             with self.db.read() as s:
                 left = pending_count(s, upto)
             if not left or time.monotonic() >= deadline:
                 return left
+            if not hurried:
+                self.hurry()
+                hurried = True
             time.sleep(CATCH_UP_POLL)
 
     def _drain_locked(self, upto: int | None) -> int:

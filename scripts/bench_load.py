@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.harness import Service  # noqa: E402
-from tests.support.load import run  # noqa: E402
+from scripts.harness.load import run  # noqa: E402
+from scripts.harness.service import Service  # noqa: E402
 
 
 def uptime() -> str:

@@ -17,14 +17,23 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from typing import cast
 from xml.sax.saxutils import escape
 
 from lxml import etree
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import NameObject, TextStringObject
+from pypdf import PdfReader
+from pypdf.generic import (
+    DictionaryObject,
+    IndirectObject,
+    NameObject,
+    NumberObject,
+    StreamObject,
+    TextStringObject,
+)
 
 _DC = "http://purl.org/dc/elements/1.1/"
 _BAD_ZULU = re.compile(r"^(D:\d{14})Z'$")
+_STARTXREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
 
 
 def docx_language(docx: bytes) -> str | None:
@@ -40,31 +49,83 @@ def docx_language(docx: bytes) -> str | None:
 
 def complete_metadata(pdf: bytes, *, language: str) -> bytes:
     """``pdf`` with ``/Lang`` and ``dc:language`` set to ``language`` and its Info dates well
-    formed, appended as one incremental update."""
-    writer = PdfWriter(io.BytesIO(pdf), incremental=True)
-    root = writer.root_object
+    formed, appended as one incremental update.
+
+    The update is written by hand: the catalog, the XMP stream and the Info dictionary (the
+    three objects it changes) and a cross-reference section for them. pypdf reads only those
+    objects; its incremental writer would clone the whole file first (≈ 35 ms a page on these
+    PDFs, against ≈ 2 ms for this).
+    """
+    reader = PdfReader(io.BytesIO(pdf))
+    trailer = reader.trailer
+    changed: dict[int, bytes] = {}
+    root_ref = trailer.raw_get("/Root")
+    root = DictionaryObject(root_ref.get_object())
     root[NameObject("/Lang")] = TextStringObject(language)
-    metadata = root.get("/Metadata")
-    if metadata is not None:
+    changed[root_ref.idnum] = _serialised(root)
+    metadata = root.raw_get("/Metadata") if "/Metadata" in root else None  # a plain PDF
+    if isinstance(metadata, IndirectObject):
         stream = metadata.get_object()
-        stream.set_data(_with_language(stream.get_data(), language))
-    info = PdfReader(io.BytesIO(pdf)).metadata
-    fixed: dict[str, str] = {}
-    for key in ("/CreationDate", "/ModDate"):
-        value = str(info.get(key) or "") if info is not None else ""
-        if _BAD_ZULU.match(value):
-            fixed[key] = _BAD_ZULU.sub(r"\1Z", value)
-    if fixed:
-        writer.add_metadata(fixed)
+        assert isinstance(stream, StreamObject)
+        packet = _with_language(stream.get_data(), language)
+        head = DictionaryObject(
+            (k, v) for k, v in stream.items() if k not in ("/Filter", "/DecodeParms", "/Length")
+        )
+        head[NameObject("/Length")] = NumberObject(len(packet))
+        changed[metadata.idnum] = _serialised(head) + b"\nstream\n" + packet + b"\nendstream"
+    info_ref = trailer.raw_get("/Info") if "/Info" in trailer else None
+    if isinstance(info_ref, IndirectObject):
+        info = DictionaryObject(cast(DictionaryObject, info_ref.get_object()))
+        fixed = False
+        for key in ("/CreationDate", "/ModDate"):
+            value = str(info.get(key) or "")
+            if _BAD_ZULU.match(value):
+                info[NameObject(key)] = TextStringObject(_BAD_ZULU.sub(r"\1Z", value))
+                fixed = True
+        if fixed:
+            changed[info_ref.idnum] = _serialised(info)
     out = io.BytesIO()
-    writer.write(out)
+    out.write(pdf)
+    if not pdf.endswith(b"\n"):
+        out.write(b"\n")
+    offsets = {}
+    for number, body in sorted(changed.items()):
+        offsets[number] = out.tell()
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    # The head of the free list first, as full writers do (readers that expect a section to
+    # start at object 0 then take it as it is); then one subsection per object.
+    out.write(b"xref\n0 1\n0000000000 65535 f \n")
+    for number, offset in offsets.items():
+        out.write(b"%d 1\n%010d 00000 n \n" % (number, offset))
+    new_trailer = DictionaryObject(
+        (NameObject(k), trailer.raw_get(k)) for k in ("/Root", "/Info", "/ID") if k in trailer
+    )
+    new_trailer[NameObject("/Size")] = NumberObject(cast(int, trailer["/Size"]))
+    new_trailer[NameObject("/Prev")] = NumberObject(_startxref(pdf))
+    out.write(b"trailer\n" + _serialised(new_trailer) + b"\nstartxref\n%d\n%%%%EOF\n" % xref)
     return out.getvalue()
+
+
+def _serialised(obj: DictionaryObject) -> bytes:
+    buf = io.BytesIO()
+    obj.write_to_stream(buf)
+    return buf.getvalue()
+
+
+def _startxref(pdf: bytes) -> int:
+    found = _STARTXREF.search(pdf[-1024:])
+    if found is None:
+        raise ValueError("PDF without startxref")
+    return int(found.group(1))
 
 
 def _with_language(xmp: bytes, language: str) -> bytes:
     """The XMP packet with ``dc:language`` (an rdf:Bag) in its Dublin Core description."""
     text = xmp.decode("utf-8")
-    text = re.sub(r"\s*<dc:language>.*?</dc:language>", "", text, flags=re.S)
+    # "[ \t]*" and not "\s*": the packet ends in ~2 KB of padding, over which "\s*<dc:…" is
+    # quadratic (≈ 25 ms a call).
+    text = re.sub(r"\n?[ \t]*<dc:language>.*?</dc:language>", "", text, flags=re.S)
     entry = f"<dc:language><rdf:Bag><rdf:li>{escape(language)}</rdf:li></rdf:Bag></dc:language>"
     dc = re.search(r'<rdf:Description[^>]*xmlns:dc="http://purl.org/dc/elements/1.1/"[^>]*>', text)
     if dc is not None:

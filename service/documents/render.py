@@ -17,13 +17,18 @@ the seal) are in :mod:`service.documents.layout` and re-exported here.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 from docx.document import Document as DocxDocument
 from docxtpl import DocxTemplate
 from jinja2 import StrictUndefined, TemplateError
+from jinja2 import Template as JinjaTemplate
 from jinja2.sandbox import SandboxedEnvironment
 from pypdf import PdfReader
 
@@ -63,6 +68,82 @@ __all__ = [
 ]
 
 
+# ---------------------------------------------------------------- once per template content
+# docxtpl, for each document, rewrites the XML of the template's body, headers and footers into
+# Jinja source (``patch_xml``: some twenty regular expressions) and compiles that source. For
+# one template both give the same result every time, so a worker keeps them, keyed by the
+# template's sha256 and the part's text: by content, not by path, so a template replaced on
+# disk (a new version, another org's) is another entry and never a stale one. The document
+# itself is parsed afresh each time from the file's bytes: docxtpl fills it in place.
+
+_CACHED = 64
+"""Entries per cache: every part of the templates of a few dozen orgs' versions."""
+
+
+class _Bounded:
+    """A small LRU mapping shared by the threads of a worker."""
+
+    def __init__(self, size: int = _CACHED) -> None:
+        self._size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_PATCHED = _Bounded()
+_COMPILED = _Bounded()
+
+
+class _CompilingOnce(SandboxedEnvironment):
+    """The sandbox the templates render in, compiling each source text once."""
+
+    def __init__(self) -> None:
+        super().__init__(autoescape=True, undefined=StrictUndefined)
+
+    def from_string(  # type: ignore[override]
+        self, source: str, globals: Any = None, template_class: Any = None
+    ) -> JinjaTemplate:
+        if globals is not None or template_class is not None:
+            return super().from_string(source, globals, template_class)
+        compiled = _COMPILED.get(source)
+        if compiled is None:
+            compiled = super().from_string(source)
+            _COMPILED.put(source, compiled)
+        return compiled
+
+
+_ENVIRONMENT = _CompilingOnce()
+
+
+class _CachedTemplate(DocxTemplate):
+    """A :class:`DocxTemplate` of a template file's bytes whose ``patch_xml`` runs once per template content
+    and part."""
+
+    def __init__(self, data: bytes) -> None:
+        self._sha256 = hashlib.sha256(data).hexdigest()
+        super().__init__(io.BytesIO(data))
+
+    def patch_xml(self, src_xml: str) -> str:
+        key = (self._sha256, src_xml)
+        patched = _PATCHED.get(key)
+        if patched is None:
+            patched = super().patch_xml(src_xml)
+            _PATCHED.put(key, patched)
+        return str(patched)
+
+
 def render_document(
     renderer: DoctypeRenderer,
     template: Template,
@@ -87,8 +168,10 @@ def render_document(
     Equal arguments give byte-identical DOCX files.
     """
     job = RenderJob(doctype, data, org, wenhao, issue_date, seal_png, archive_no)
-    tpl = DocxTemplate(io.BytesIO(template_docx) if template_docx is not None else template.path)
-    env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+    tpl = _CachedTemplate(
+        template_docx if template_docx is not None else template.path.read_bytes()
+    )
+    env = _ENVIRONMENT
     try:
         context = renderer.build_context(tpl, job)
         tpl.render(context, jinja_env=env, autoescape=True)
