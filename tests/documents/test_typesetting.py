@@ -18,7 +18,7 @@ from service.documents.convert.client import Converter
 from service.documents.convert.instance import PoolSettings
 from service.documents.render import Letterhead
 from service.documents.seal import make_seal_png
-from tests.support.glyphs import MM, Glyph, Page, digit_chinese_boundaries, pages, runs
+from tests.support.glyphs import MM, Glyph, Page, digit_chinese_boundaries, pages
 
 ORG = Letterhead(name="吕梁市医疗保障局", mark="吕梁市医疗保障局文件", zihao="吕医保发")
 SCHEMAS: dict[str, Any] = {
@@ -96,25 +96,18 @@ def test_a_name_character_outside_gb2312_is_printed_from_noto(converter: Convert
     assert fonts_of(first, "张") == {"FandolFang-Regular"}
 
 
-def _flush_right(page: Page) -> float:
-    return max(run[-1].x1 for run in runs(page))
-
-
 @pytest.mark.parametrize("doctype", list(SCHEMAS))
 def test_no_space_between_digits_and_chinese(samples: dict[str, bytes], doctype: str) -> None:
-    """〔2021〕44号 and 2021年4月23日 are set solid. LibreOffice's default would put 0.2 em at
-    each boundary; what remains is justification, which LibreOffice spreads at script changes
-    on a line set flush to both margins (up to 0.14 em in the 14 pt forms)."""
+    """〔2021〕44号 and 2021年4月23日 are set solid: LibreOffice's default would put 0.2 em at
+    each boundary. A boundary gets no more than the line gives its Chinese characters: on a
+    justified line LibreOffice adds each character's share of the stretch in whole twips and
+    puts what that leaves over where the Chinese run meets the digits (up to 0.14 em at 14 pt),
+    so the forms' filled-in text is set flush left and the boundaries there are solid."""
     pdf = samples[doctype]
     boundaries = digit_chinese_boundaries(pdf)
     assert len(boundaries) > 20
-    by_page = {p.number: p for p in pages(pdf)}
     for b in boundaries:
-        page = by_page[b.page]
-        line = next(r for r in runs(page) if "".join(g.text for g in r).find(b.context) >= 0)
-        justified = _flush_right(page) - line[-1].x1 < 1.0
-        limit = 0.15 if justified else 0.05
-        assert b.gap_em < limit, b
+        assert b.gap_em - max(0.0, b.line_em) < 0.05, b
     solid = [b for b in boundaries if b.gap_em < 0.05]
     assert len(solid) > 0.8 * len(boundaries)
 
