@@ -168,3 +168,25 @@ def test_once_makes_a_pdfa(converter: Converter) -> None:
     assert b'pdfaid:part="2"' in made.pdf or b"<pdfaid:part>2</pdfaid:part>" in made.pdf
     plain = converter.to_pdf_even(render(notice(1)), pdfa=False)
     assert b"pdfaid:part" not in plain.pdf
+
+
+@pytest.mark.parametrize("shape", ["sample", "one attachment", "note and contact"])
+def test_notices_with_attachments_print_as_before(converter: Converter, shape: str) -> None:
+    """Attachment pages, a 附注 and a contact before the 版记: the same DOCX, the same pages,
+    glyph for glyph, and the DOCX kept converts to them again."""
+    if shape == "sample":
+        data = NoticeSchema().load(DOCTYPES["notice"].sample_input())
+    elif shape == "one attachment":
+        attachment = {"title": "专项治理工作方案", "body": [{"text": PARAGRAPH}]}
+        data = notice(2, attachments=[attachment])
+    else:
+        data = notice(3, note="此件公开发布", contact={"name": "王明", "phone": "0358-8221234"})
+    twice, once = Counting(converter, even=False), Counting(converter, even=True)
+    docx_before, pdf_before = typeset(twice, data)
+    docx_after, pdf_after = typeset(once, data)
+    assert docx_after == docx_before
+    assert glyphs(pdf_after) == glyphs(pdf_before)
+    count = layout(pdf_after)[0]
+    assert count % 2 == 0 and imprint_page(pdf_after) == [count]
+    assert once.exports <= twice.exports and once.exports == (2 if twice.exports == 3 else 1)
+    assert glyphs(converter.to_pdf(docx_after)) == glyphs(pdf_after)
