@@ -200,10 +200,32 @@ def typeset(
     (the 版记 moves from under the text to the next page), and when the 版记 stood alone on
     its page, with two (a blank page, then the 版记's). Only the page count is measured, so a
     file laid into the pages left for it later changes nothing.
+
+    When ``convert`` also has ``to_pdf_even`` (a :class:`~service.documents.convert.client.
+    PdfMaker`), LibreOffice lays the text out and, when it is odd, starts the document's last
+    paragraph (the anchor of the 版记) on a new page before exporting: the layout of one blank
+    page, in one conversion instead of two. The DOCX returned is then the one rendered with
+    the blank page, which converts to those pages (``tests/documents/test_notice_once.py``);
+    only a 版记 alone on its odd page needs a second conversion (two blank pages), and a
+    template whose last paragraph does not anchor its 版记 is converted again as before.
     """
-    docx = render(data)
-    pdf = convert(docx)
     key = renderer.blank_pages_key
+    docx = render(data)
+    even = getattr(convert, "to_pdf_even", None)
+    if key and even is not None:
+        made = even(docx)
+        pdf, pages, blank = made.pdf, made.pages, made.added
+        if blank:
+            docx = render({**data, key: blank})
+        while pages % 2 and blank < 2:  # as below: a template of another shape, or the 版记 alone
+            blank += 1
+            docx = render({**data, key: blank})
+            pdf = convert(docx)
+            pages = _page_count(pdf)
+        if pages % 2:
+            log.warning("%s ends on an odd page (%d)", renderer.label, pages)
+        return docx, pdf
+    pdf = convert(docx)
     blank = 0
     while key and _page_count(pdf) % 2 and blank < 2:
         blank += 1

@@ -97,7 +97,7 @@ def _typeset(
     data = {**data, "title": req.doctype.title(req.data, org)}
     return req.doctype.typeset(
         data,
-        lambda docx: ws.converter.to_pdf(docx, pdfa=pdfa),
+        ws.converter.pdf_maker(pdfa=pdfa),
         org=letterhead(org),
         wenhao=wenhao,
         issue_date=issue_date,

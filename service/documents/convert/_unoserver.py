@@ -18,14 +18,16 @@ converter loads through its ``desktop`` attribute, which is wrapped for that.
 
 from __future__ import annotations
 
+import os
 import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import uno  # Debian's python3-uno, linked into the virtualenv by scripts/install
-from com.sun.star.connection import NoConnectException  # a UNO type: after ``import uno``
-from unoserver.converter import UnoConverter
+from com.sun.star.beans import PropertyValue  # UNO types: after ``import uno``
+from com.sun.star.connection import NoConnectException
+from unoserver.converter import TempFileIfNeeded, UnoConverter
 
 UNOSERVER_VERSION = "3.7"
 
@@ -103,3 +105,96 @@ def _resolve(resolver: Any, url: str, timeout: float) -> Any:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def page_count(document: Any) -> int:
+    """The pages of a loaded text document as LibreOffice lays them out (what the PDF gets)."""
+    document.refresh()  # unoserver's conversion refreshes too: lay out as the export will
+    return int(document.getCurrentController().getPropertyValue("PageCount"))
+
+
+def export_options(filter_options: list[str]) -> tuple[Any, ...]:
+    """``writer_pdf_Export``'s properties from "Name=Value" strings, read as unoserver 3.7
+    reads them ("true"/"false" → bool, digits → int)."""
+    data = []
+    for option in filter_options:
+        name, _, text = option.partition("=")
+        value: Any = text
+        if text in ("true", "false"):
+            value = text == "true"
+        elif text.isdecimal():
+            value = int(text)
+        data.append(PropertyValue(Name=name, Value=value))
+    return (
+        PropertyValue(Name="FilterName", Value="writer_pdf_Export"),
+        PropertyValue(Name="Overwrite", Value=True),
+        PropertyValue(
+            Name="FilterData", Value=uno.Any("[]com.sun.star.beans.PropertyValue", tuple(data))
+        ),
+    )
+
+
+def break_before_last_paragraph(document: Any) -> bool:
+    """Start the document's last paragraph on a new page if it anchors a table floating in a
+    frame, and say whether it did. In a notice that is the 版记 (a table floating at the foot
+    of the page, which LibreOffice imports as a frame anchored to the paragraph after it), so
+    the 版记 moves to the next page: the layout of the notice rendered with one page left
+    blank before it (``BLANK_PAGES`` = 1 in :mod:`service.documents.render_notice`, where an
+    empty paragraph starts that page). A document of another shape (an org's template that
+    places its 版记 otherwise) is left as it is."""
+    text = document.getText()
+    last = None
+    paragraphs = text.createEnumeration()
+    while paragraphs.hasMoreElements():
+        element = paragraphs.nextElement()
+        if element.supportsService("com.sun.star.text.Paragraph"):
+            last = element
+    if last is None or not _anchors_a_table(document, text, last):
+        return False
+    last.setPropertyValue("BreakType", uno.Enum("com.sun.star.style.BreakType", "PAGE_BEFORE"))
+    return True
+
+
+def _anchors_a_table(document: Any, text: Any, paragraph: Any) -> bool:
+    frames = document.getTextFrames()
+    for name in frames.getElementNames():
+        frame = frames.getByName(name)
+        anchor = frame.getAnchor()
+        if anchor.getText() != text or text.compareRegionStarts(anchor, paragraph) != 0:
+            continue
+        inside = frame.getText().createEnumeration()
+        while inside.hasMoreElements():
+            if inside.nextElement().supportsService("com.sun.star.text.TextTable"):
+                return True
+    return False
+
+
+def convert_even(
+    converter: PipeConverter, data: bytes, filter_options: list[str], infiltername: str
+) -> tuple[int, int, bytes]:
+    """Load the DOCX ``data``, let LibreOffice lay it out and, when it takes an odd number of
+    pages, start its last paragraph on a new page if it anchors the 版记
+    (:func:`break_before_last_paragraph`);
+    export the PDF once: ``(pages added before the last paragraph (0 or 1), pages, PDF)``."""
+    infilters = converter.get_filter_names(converter.get_available_import_filters())
+    input_props = (
+        PropertyValue(Name="ReadOnly", Value=True),
+        PropertyValue(Name="FilterName", Value=infilters[infiltername]),
+    )
+    with TempFileIfNeeded(None, data=data, temp_dir=converter.temp_dir) as input_path:
+        url = uno.systemPathToFileUrl(os.path.abspath(input_path))
+        document = converter.desktop.loadComponentFromURL(url, "_default", 0, input_props)
+        if document is None:
+            raise RuntimeError(f"Could not load the document with {infiltername}")
+        try:
+            pages, added = page_count(document), 0
+            if pages % 2 and break_before_last_paragraph(document):
+                pages, added = page_count(document), 1
+            with TempFileIfNeeded(None, "pdf", temp_dir=converter.temp_dir) as output_path:
+                document.storeToURL(
+                    uno.systemPathToFileUrl(os.path.abspath(output_path)),
+                    export_options(filter_options),
+                )
+                return added, pages, Path(output_path).read_bytes()
+        finally:
+            document.close(True)

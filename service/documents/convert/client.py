@@ -9,6 +9,7 @@ crash is retried once on another instance.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -43,24 +44,38 @@ class Converter:
         Raises ConversionError when LibreOffice fails, crashes or exceeds conversion_timeout,
         and ConverterUnavailable when no instance frees up within acquire_timeout.
         """
+        return self._timed(_Request(docx, pdfa, even=False)).pdf
+
+    def to_pdf_even(self, docx: bytes, *, pdfa: bool = True) -> EvenPdf:
+        """As :meth:`to_pdf`, but when LibreOffice lays ``docx`` out on an odd number of pages
+        and its last paragraph anchors a floating table (a notice's 版记), that paragraph starts
+        a new page before the export, in the same conversion (``convert_even`` in :mod:`.endpoint`). Raises as :meth:`to_pdf`."""
+        return self._timed(_Request(docx, pdfa, even=True))
+
+    def pdf_maker(self, *, pdfa: bool = True) -> PdfMaker:
+        """``to_pdf`` with ``pdfa`` bound, as a callable, that also offers ``to_pdf_even``
+        (what :func:`service.documents.render.typeset` looks for)."""
+        return PdfMaker(self, pdfa)
+
+    def _timed(self, request: _Request) -> EvenPdf:
         started = time.perf_counter()
         try:
-            pdf = self._to_pdf(docx, pdfa)
+            result = self._to_pdf(request)
         except ConversionError as exc:
             telemetry.conversion_finished(_outcome(exc), time.perf_counter() - started)
             raise
         telemetry.conversion_finished("ok", time.perf_counter() - started)
-        return pdf
+        return result
 
-    def _to_pdf(self, docx: bytes, pdfa: bool) -> bytes:
-        if not docx.startswith(b"PK\x03\x04"):
+    def _to_pdf(self, request: _Request) -> EvenPdf:
+        if not request.docx.startswith(b"PK\x03\x04"):
             raise ConversionError("输入不是 DOCX 文件（缺少 ZIP 文件头）")
         deadline = time.monotonic() + self.settings.acquire_timeout
         crashed = False
         while True:
             with self._claim(deadline) as instance:
                 try:
-                    return self._convert_on(instance, docx, pdfa)
+                    return self._convert_on(instance, request)
                 except _InstanceGone as exc:
                     if exc.before_request:
                         continue  # nothing reached LibreOffice: try another instance
@@ -143,12 +158,20 @@ class Converter:
                 )
             time.sleep(0.02)
 
-    def _convert_on(self, instance: Instance, docx: bytes, pdfa: bool) -> bytes:
+    def _convert_on(self, instance: Instance, request: _Request) -> EvenPdf:
         timeout = self.settings.conversion_timeout
+        pdfa = request.pdfa
         started = time.perf_counter()
         try:
             # Bytes in, bytes out: the endpoint takes no path (endpoint.py).
-            result = instance.rpc(timeout).convert(xmlrpc.client.Binary(docx), pdfa)
+            rpc = instance.rpc(timeout)
+            added, pages, result = 0, 0, None
+            if request.even:
+                added, pages, result = cast(
+                    list[Any], rpc.convert_even(xmlrpc.client.Binary(request.docx), pdfa)
+                )
+            else:
+                result = rpc.convert(xmlrpc.client.Binary(request.docx), pdfa)
         except (ConnectionRefusedError, FileNotFoundError) as exc:
             instance.kill("refused the connection")
             raise _InstanceGone(before_request=True) from exc
@@ -171,6 +194,7 @@ class Converter:
             raise ConversionError(f"LibreOffice 无法转换该文档：{exc.faultString[:300]}") from exc
         instance.set_conversions(instance.conversions() + 1)
         pdf = bytes(cast(xmlrpc.client.Binary, result).data)  # XML-RPC carries it base64
+        docx = request.docx
         logger.debug(
             "instance %d converted %d bytes in %.0f ms",
             instance.index, len(docx), (time.perf_counter() - started) * 1000,
@@ -180,7 +204,8 @@ class Converter:
         if pdfa and not has_pdfa2_identification(pdf):
             raise ConversionError("LibreOffice 输出缺少 PDF/A-2 标识（pdfaid:part=2）")
         language = docx_language(docx)
-        return complete_metadata(pdf, language=language) if language else pdf
+        pdf = complete_metadata(pdf, language=language) if language else pdf
+        return EvenPdf(int(added), int(pages), pdf)
 
     def _supervisor_running(self) -> bool:
         path = self.settings.run_dir / "supervisor.lock"
@@ -191,6 +216,38 @@ class Converter:
             return True
         unlock(fd)
         return False
+
+
+@dataclasses.dataclass(frozen=True)
+class EvenPdf:
+    """What :meth:`Converter.to_pdf_even` made: ``added`` pages (0 or 1) before the last
+    paragraph, ``pages`` as LibreOffice laid the PDF out (0 from a plain :meth:`Converter.to_pdf`)."""
+
+    added: int
+    pages: int
+    pdf: bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class _Request:
+    docx: bytes
+    pdfa: bool
+    even: bool
+
+
+class PdfMaker:
+    """:meth:`Converter.to_pdf` with ``pdfa`` bound (call it with the DOCX), and
+    :meth:`to_pdf_even` likewise."""
+
+    def __init__(self, converter: Converter, pdfa: bool) -> None:
+        self._converter = converter
+        self._pdfa = pdfa
+
+    def __call__(self, docx: bytes) -> bytes:
+        return self._converter.to_pdf(docx, pdfa=self._pdfa)
+
+    def to_pdf_even(self, docx: bytes) -> EvenPdf:
+        return self._converter.to_pdf_even(docx, pdfa=self._pdfa)
 
 
 def _outcome(exc: ConversionError) -> str:
@@ -216,4 +273,4 @@ def has_pdfa2_identification(pdf: bytes) -> bool:
     return b"<pdfaid:part>2</pdfaid:part>" in pdf or b'pdfaid:part="2"' in pdf
 
 
-__all__ = ["ConversionTimeout", "Converter", "has_pdfa2_identification"]
+__all__ = ["ConversionTimeout", "Converter", "EvenPdf", "PdfMaker", "has_pdfa2_identification"]

@@ -8,11 +8,18 @@ in its own session, as the converter's user::
 
 It starts LibreOffice accepting UNO on the named pipe ``NAME`` (no TCP port; LibreOffice makes
 the pipe a socket its own user alone may connect to), connects unoserver's converter to it,
-and answers XML-RPC on ``--socket`` with two methods:
+and answers XML-RPC on ``--socket`` with three methods:
 
 - ``convert(docx: Binary, pdfa: bool) -> Binary``: the PDF (PDF/A-2b when ``pdfa``). The
   document goes to LibreOffice through a file in ``--scratch``, removed after; there is no
   argument naming a file, so a caller cannot make LibreOffice read or write anything else.
+- ``convert_even(docx: Binary, pdfa: bool) -> [int, int, Binary]``: as ``convert``, but when
+  LibreOffice lays the document out on an odd number of pages and its last paragraph anchors
+  a floating table (a notice's 版记), that paragraph starts a new page before the export:
+  the pages added
+  (0 or 1), the page count and the PDF. A notice's 版记 must end an even page
+  (:func:`service.documents.render.typeset`): one load and one export, where rendering and
+  converting again took two.
 - ``info() -> dict``: the LibreOffice version, asked through UNO (so a dead or stuck
   LibreOffice fails it): the supervisor's health check.
 
@@ -36,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
 
-from service.documents.convert._unoserver import PipeConverter
+from service.documents.convert._unoserver import PipeConverter, convert_even
 from service.documents.convert.instance import (
     DOCX_IMPORT_FILTER,
     IMAGE_OPTIONS,
@@ -81,7 +88,7 @@ def soffice_command(pipe_name: str, profile: Path) -> list[str]:
 
 
 class Endpoint:
-    """The converter's two methods, and the watchdog around ``convert``."""
+    """The converter's methods, and the watchdog around the conversions."""
 
     def __init__(self, converter: Any, soffice: subprocess.Popen[bytes], timeout: float) -> None:
         self.converter = converter
@@ -106,6 +113,24 @@ class Endpoint:
         finally:
             watchdog.cancel()
         return xmlrpc.client.Binary(bytes(pdf))
+
+    def convert_even(self, docx: Any, pdfa: Any) -> list[Any]:
+        """``docx``: Binary, ``pdfa``: bool. The PDF of ``docx``, its 版记 moved to a new page
+        when the document is odd: ``[pages added (0 or 1), pages, the PDF as Binary]``, one
+        load and one export (:func:`._unoserver.convert_even`)."""
+        if not isinstance(docx, xmlrpc.client.Binary) or not isinstance(pdfa, bool):
+            raise TypeError("convert_even(docx: Binary, pdfa: bool)")
+        watchdog = threading.Timer(self.timeout, self._give_up)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            added, pages, pdf = convert_even(
+                self.converter, docx.data,
+                PDFA_2B_OPTIONS if pdfa else IMAGE_OPTIONS, DOCX_IMPORT_FILTER,
+            )  # fmt: skip
+        finally:
+            watchdog.cancel()
+        return [added, pages, xmlrpc.client.Binary(pdf)]
 
     def _give_up(self) -> None:
         logger.error("conversion exceeded %g s: ending LibreOffice and this endpoint", self.timeout)
@@ -142,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     with UnixXMLRPCServer(args.socket) as server:
         os.chmod(args.socket, 0o660)  # the service's user: a member of the converter's group
         server.register_function(endpoint.convert, "convert")
+        server.register_function(endpoint.convert_even, "convert_even")
         server.register_function(endpoint.info, "info")
         logger.info("listening on %s (LibreOffice pid %d)", args.socket, soffice.pid)
         server.serve_forever()
