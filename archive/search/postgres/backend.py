@@ -37,9 +37,10 @@ from sqlalchemy.exc import DBAPIError
 
 from archive.errors import IntegrityError, ValidationError
 from archive.search.analysis import ANALYSIS_VERSION, fold
-from archive.search.docs import FACETS, IndexedDoc, SearchHit, SearchResult
+from archive.search.docs import COUNT_BOUND, FACETS, IndexedDoc, SearchHit, SearchResult
 from archive.search.postgres.query import (
     TABLE,
+    WALK_SETTINGS,
     Sql,
     check_phrases,
     count_matches,
@@ -78,10 +79,12 @@ def _version_comment() -> str:
 class PgSearchIndex:
     """The search index as a PostgreSQL table: a ``SearchBackend``, like ``SearchIndex``."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, count_bound: int = COUNT_BOUND) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("PostgreSQL 检索需要 PostgreSQL 数据库（DATABASE_URL）。")
         self.engine = engine
+        self.count_bound = count_bound
+        """Totals and facets exact up to this many matches (``SearchResult.total_relation``)."""
         with engine.begin() as conn:
             # Several workers start at once: one creates, the others find it made.
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK + 1})
@@ -273,7 +276,8 @@ class PgSearchIndex:
         sql = Sql()
         filter_conditions(sql, conditions)
         tiers = query_conditions(sql, parsed, phrases=False) if parsed is not None else None
-        total, counts = count_matches(conn, sql, facets)
+        bound = self.count_bound
+        total, relation, counts = count_matches(conn, sql, facets, bound)
         if not total:
             return SearchResult(0, page, per_page, [], {n: {} for n in FACETS} if facets else {})
         check: Sql | None = None  # phrases still to check in the documents shown
@@ -283,14 +287,16 @@ class PgSearchIndex:
             exact_tiers = query_conditions(exact, parsed)
             if total <= PHRASE_CHECK_BUDGET:  # check them all: exact total and facets
                 sql, tiers = exact, exact_tiers
-                total, counts = count_matches(conn, sql, facets)
+                total, relation, counts = count_matches(conn, sql, facets, bound)
             else:
                 check = exact
         wanted = page * per_page
         start = (page - 1) * per_page
         scores: dict[str, tuple[int, float]] = {}
         if sort == "relevance" and parsed is not None and tiers is not None:
-            ranked = rank_candidates(conn, sql, tiers.conditions, score_query(parsed), wanted)
+            ranked = rank_candidates(
+                conn, sql, tiers.conditions, score_query(parsed), wanted, relation == "gte"
+            )
             scores = {doc_id: (tier, score) for doc_id, tier, score in ranked}
             ordered = [doc_id for doc_id, _, _ in ranked]
         else:
@@ -300,6 +306,8 @@ class PgSearchIndex:
                 # No terms to read from TOAST: walk the issue-date index and stop at the page.
                 # (Browsing 400,000 documents of an org sorted them all: 3.2 s.)
                 conn.execute(text("SELECT set_config('enable_indexscan', 'on', true)"))
+            elif relation == "gte":  # so many matches that the page is near the newest rows
+                conn.execute(text(WALK_SETTINGS))
             ordered = list(
                 conn.scalars(
                     text(
@@ -311,11 +319,12 @@ class PgSearchIndex:
             )
             start -= offset
         if check is not None:
-            ordered, total = check_phrases(conn, check, ordered, total, wanted)
+            ordered, checked = check_phrases(conn, check, ordered, total, wanted)
+            total = total if relation == "gte" else checked  # a lower bound stays one
         page_ids = ordered[start : start + per_page]
         hits = _hits(conn, page_ids, parsed.highlight if parsed else None, scores)
         facet_view = {name: counts.get(name, {}) for name in FACETS} if facets else {}
-        return SearchResult(total, page, per_page, hits, facet_view)
+        return SearchResult(total, page, per_page, hits, facet_view, relation)
 
 
 def _hits(
