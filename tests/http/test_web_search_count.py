@@ -85,6 +85,7 @@ def test_the_page_says_more_than_ten_thousand(site: Site, browser: Any) -> None:
     status.filter(has_text="“挂床住院”").wait_for()
     assert "约 10,000+ 件" in status.inner_text()
     assert "1,000+ 页" in page.locator("#search-pager").inner_text()
+    assert "10,000+" in page.locator("#facets").inner_text()  # a lower bound too
     shot(page, "30-search-past-the-count-bound")
     page.get_by_role("link", name="下一页 ›").click()
     page.locator("#search-status").filter(has_text="第 2 页").wait_for()

@@ -84,7 +84,9 @@ class Sql:
 def filter_conditions(sql: Sql, f: SearchFilters) -> None:
     """The filters, each a condition (the org scope among them: counts never leak)."""
     c = sql.conditions
-    if f.orgs is not None:
+    if f.orgs is not None and len(f.orgs) == 1:  # as a partial index per org would name it
+        c.append(f"org = {sql.bind(f.orgs[0])}")
+    elif f.orgs is not None:
         c.append(f"org = ANY({sql.bind(list(f.orgs))})")
     if f.type:
         c.append(f"type = {sql.bind(f.type)}")

@@ -71,7 +71,7 @@
     Object.keys(byType).forEach(function (t) {
       var q2 = query(1);
       q2.set("type", t);
-      facets.appendChild(h("a", { class: "chip", href: "?" + q2.toString() }, (TYPES[t] || t) + " ", h("b", { text: String(byType[t]) })));
+      facets.appendChild(h("a", { class: "chip", href: "?" + q2.toString() }, (TYPES[t] || t) + " ", h("b", { text: byType[t].toLocaleString("en-US") + (more ? "+" : "") })));
     });
   }
 
