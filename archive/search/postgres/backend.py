@@ -51,7 +51,15 @@ from archive.search.postgres.query import (
     rank_candidates,
     score_query,
 )
-from archive.search.postgres.rows import CASTS, COLUMNS, create_sql, index_sql, row, rows
+from archive.search.postgres.rows import (
+    CASTS,
+    COLUMNS,
+    create_sql,
+    index_sql,
+    org_index_sql,
+    row,
+    rows,
+)
 from archive.search.query import SearchFilters, validate
 from archive.search.snippet import snippet
 from schemas.masking import mask_identifiers
@@ -160,10 +168,10 @@ class PgSearchIndex:
         with self.engine.begin() as conn:
             conn.execute(text(create_sql(build)))
         try:
-            count = self._copy(build, docs, progress, procs)
+            count, orgs = self._copy(build, docs, progress, procs)
             with self.engine.begin() as conn:
                 conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-                for stmt in index_sql(build):
+                for stmt in [*index_sql(build), *(org_index_sql(build, o) for o in sorted(orgs))]:
                     conn.execute(text(stmt))
                 conn.execute(text(f"ANALYZE {build}"))
             with self.engine.begin() as conn:
@@ -183,8 +191,10 @@ class PgSearchIndex:
         docs: Iterable[IndexedDoc],
         progress: Callable[[int], None] | None,
         procs: int,
-    ) -> int:
+    ) -> tuple[int, set[str]]:
+        """COPY the rows; returns how many and the orgs they belong to."""
         seen: set[str] = set()
+        orgs: set[str] = set()
         count = 0
         with self.engine.connect() as conn:
             raw: Any = conn.connection.driver_connection
@@ -193,6 +203,7 @@ class PgSearchIndex:
                     if values[0] in seen:
                         raise ValidationError(f"重建索引时文档编号重复：{values[0]}")
                     seen.add(values[0])
+                    orgs.add(values[2])
                     copy.write_row(values)
                     count += 1
                     if progress and count % COPY_BATCH == 0:
@@ -200,7 +211,7 @@ class PgSearchIndex:
             raw.commit()
         if progress:
             progress(count)
-        return count
+        return count, orgs
 
     # ------------------------------------------------------------------ reading
 
