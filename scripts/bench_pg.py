@@ -81,8 +81,9 @@ def replicate_search_docs(
     and no 文号 or 档号 (those stay unique); its terms, texts, org and type are the original's.
     A million rows in minutes, where analysing a million documents in Python takes an hour.
     Only rows whose id is ``LIKE like`` are copied. The indexes are dropped first and built
-    again after, as ``rebuild`` does; returns the row count."""
-    from archive.search.postgres.rows import index_sql
+    again after, as ``rebuild`` makes them (a partial GIN per org among them); returns the row
+    count."""
+    from archive.search.postgres.rows import index_sql, org_index_sql
 
     engine = create_engine(url)
     try:
@@ -121,6 +122,8 @@ def replicate_search_docs(
             conn.execute(text("SET LOCAL maintenance_work_mem = '2GB'"))
             for stmt in index_sql(table):
                 conn.execute(text(stmt))
+            for org in conn.scalars(text(f"SELECT DISTINCT org FROM {table}")).all():
+                conn.execute(text(org_index_sql(table, org)))  # as rebuild() makes them
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f"VACUUM ANALYZE {table}"))
             return int(conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
@@ -130,8 +133,9 @@ def replicate_search_docs(
 
 TERM_INDEXES = ("gin", "rum", "org")
 """How the terms of the search table can be indexed, for ``bench_search --index``: one GIN
-index (as ``rows.index_sql`` makes it), one RUM index (``postgresql-15-rum``), or one partial
-GIN index per org (a search of one org reads only that org's posting lists)."""
+index (as ``rows.index_sql`` makes it), one RUM index (``postgresql-15-rum``), or the GIN index
+and a partial GIN index per org beside it (a search of one org reads only that org's posting
+lists; as ``PgSearchIndex.rebuild`` makes them)."""
 
 
 def use_term_index(url: str, kind: str, table: str = "search_docs") -> tuple[float, float]:
@@ -139,10 +143,13 @@ def use_term_index(url: str, kind: str, table: str = "search_docs") -> tuple[flo
     MiB of the new index or indexes)."""
     import time
 
+    from archive.search.postgres.rows import org_index_sql
+
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(text("SET LOCAL maintenance_work_mem = '2GB'"))
+            full = f"{table}_terms"
             for name in conn.scalars(
                 text(
                     "SELECT indexname FROM pg_indexes WHERE tablename = :t AND "
@@ -150,28 +157,31 @@ def use_term_index(url: str, kind: str, table: str = "search_docs") -> tuple[flo
                 ),
                 {"t": table},
             ):
-                conn.execute(text(f"DROP INDEX {name}"))
+                if not (kind == "org" and name == full):
+                    conn.execute(text(f"DROP INDEX {name}"))
             started = time.perf_counter()
-            if kind == "gin":
-                made = [f"{table}_terms"]
-                conn.execute(text(f"CREATE INDEX {made[0]} ON {table} USING gin (terms)"))
+            if kind in ("gin", "org"):
+                conn.execute(
+                    text(f"CREATE INDEX IF NOT EXISTS {full} ON {table} USING gin (terms)")
+                )
+                made = [full]
             elif kind == "rum":
                 conn.execute(text("CREATE EXTENSION IF NOT EXISTS rum"))
                 made = [f"{table}_terms_rum"]
                 conn.execute(
                     text(f"CREATE INDEX {made[0]} ON {table} USING rum (terms rum_tsvector_ops)")
                 )
-            elif kind == "org":
-                orgs = conn.scalars(text(f"SELECT DISTINCT org FROM {table}")).all()
-                made = [f"{table}_terms_{org}" for org in orgs]
-                for org, name in zip(orgs, made, strict=True):
-                    conn.execute(
-                        text(
-                            f"CREATE INDEX {name} ON {table} USING gin (terms) WHERE org = '{org}'"
-                        )
-                    )
             else:
                 raise ValueError(f"term index: one of {TERM_INDEXES}")
+            if kind == "org":
+                for org in conn.scalars(text(f"SELECT DISTINCT org FROM {table}")).all():
+                    conn.execute(text(org_index_sql(table, org)))
+                made = conn.scalars(
+                    text(
+                        "SELECT indexname FROM pg_indexes WHERE tablename = :t AND indexname LIKE :n"
+                    ),
+                    {"t": table, "n": f"{table}_terms_org_%"},
+                ).all()
             took = time.perf_counter() - started
             size = sum(
                 conn.scalar(text("SELECT pg_relation_size(to_regclass(:i))"), {"i": name}) or 0

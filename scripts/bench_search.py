@@ -2,7 +2,7 @@
 
 Usage: scripts/bench_search [--sizes 2000] [--seed 1] [--repeat 3] [--procs 2]
                             [--keep DIR [--query-only]] [--all-orgs]
-                            [--backends whoosh,postgresql]
+                            [--backends whoosh,postgresql] [--copies N] [--index gin|rum|org]
 e.g.   scripts/bench_search --sizes 10000,100000      (~10 min for 100,000 on 2 idle cores)
        scripts/bench_search --sizes 100000 --backends whoosh,postgresql
 
@@ -19,6 +19,10 @@ parent and of the largest indexing process, query latency p50/p95 per query clas
 over a fixed query set (drawn from the documents with a fixed seed), asked ``--repeat`` times
 after the warm-up a server worker does at start (the first round reported apart), then another set drawn with another seed, and the time
 from adding one document to finding it. ``--query-only`` queries an index kept earlier.
+PostgreSQL only: ``--copies N`` analyses size/N documents and copies each row N times in the
+server (a million rows in minutes; each copy its own id and date, no 文号 or 档号);
+``--index`` replaces the index of the terms before querying (one GIN; RUM; the GIN and a
+partial GIN per org, as ``rebuild`` makes them).
 Figures and how to read them: docs/search.md.
 """
 

@@ -87,7 +87,7 @@ def index_sql(name: str) -> list[str]:
 def org_index_sql(name: str, org: str) -> str:
     """A GIN over one org's terms: a search within that org (``org = :org``) reads only that
     org's posting lists and rows, not those of every org to filter them out afterwards (at
-    100,000 documents p95 54 against 139 ms; docs/search.md, "Index choices"). The full GIN
+    100,000 documents p95 71 against 92 ms; docs/search.md, "Index choices"). The full GIN
     stays for administrators and for orgs added since the last rebuild."""
     digest = hashlib.sha256(org.encode("utf-8")).hexdigest()[:10]
     literal = org.replace("'", "''")
