@@ -71,8 +71,9 @@ def create_sql(name: str) -> str:
 
 
 def index_sql(name: str) -> list[str]:
-    """GIN over the terms; B-trees for exact keys and dates. None on ``org``: with four orgs
-    it never narrows enough, and the planner would pick it and read every row's tsvector."""
+    """GIN over the terms; B-trees for exact keys and dates. No B-tree on ``org``: with four
+    orgs it never narrows enough, and the planner would pick it and read every row's
+    tsvector; an org's terms have a GIN of their own instead (:func:`org_index_sql`)."""
     out = [
         f"CREATE INDEX IF NOT EXISTS {name}_{c} ON {name} USING gin ({c})"
         for c in ("terms", "identifiers")
