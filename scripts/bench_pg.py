@@ -71,3 +71,124 @@ def relation_mib(url: str, table: str) -> float:
     finally:
         engine.dispose()
     return float(size or 0) / 2**20
+
+
+def replicate_search_docs(
+    url: str, copies: int, table: str = "search_docs", like: str = "d%"
+) -> int:
+    """Grow the search table ``copies`` times over inside the server: each further copy of a row
+    gets its own id, its issue date moved on by a fixed stride within 2018-2025 (year with it)
+    and no 文号 or 档号 (those stay unique); its terms, texts, org and type are the original's.
+    A million rows in minutes, where analysing a million documents in Python takes an hour.
+    Only rows whose id is ``LIKE like`` are copied. The indexes are dropped first and built
+    again after, as ``rebuild`` makes them (a partial GIN per org among them); returns the row
+    count."""
+    from archive.search.postgres.rows import index_sql, org_index_sql
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            indexes = conn.scalars(
+                text(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = :t "
+                    "AND indexname NOT LIKE '%_pkey'"
+                ),
+                {"t": table},
+            ).all()
+            for name in indexes:
+                conn.execute(text(f"DROP INDEX {name}"))
+            columns = (
+                "id, type, org, status, issued_at, year, amount, case_no, wenhao, archive_no,"
+                " identifiers, terms, approximate, title, body, body_folded, more_text, shown"
+            )
+            for k in range(1, copies):
+                conn.execute(
+                    text(
+                        f"""
+                        INSERT INTO {table} ({columns})
+                        SELECT 'c' || :k || '-' || id, type, org, status, moved, to_char(moved, 'YYYY'),
+                               amount, case_no, NULL, NULL, identifiers, terms, approximate,
+                               title, body, body_folded, more_text, shown
+                        FROM (SELECT *, timestamp '2018-01-01 08:00' + make_interval(
+                                  days => ((issued_at::date - date '2018-01-01') + :k * 263) % 2920,
+                                  mins => (extract(hour from issued_at)::int - 8) * 60
+                                          + extract(minute from issued_at)::int) AS moved
+                              FROM {table} WHERE id LIKE :like) AS base
+                        """
+                    ),
+                    {"k": k, "like": like},
+                )
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL maintenance_work_mem = '2GB'"))
+            for stmt in index_sql(table):
+                conn.execute(text(stmt))
+            for org in conn.scalars(text(f"SELECT DISTINCT org FROM {table}")).all():
+                conn.execute(text(org_index_sql(table, org)))  # as rebuild() makes them
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"VACUUM ANALYZE {table}"))
+            return int(conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+    finally:
+        engine.dispose()
+
+
+TERM_INDEXES = ("gin", "rum", "org")
+"""How the terms of the search table can be indexed, for ``bench_search --index``: one GIN
+index (as ``rows.index_sql`` makes it), one RUM index (``postgresql-15-rum``), or the GIN index
+and a partial GIN index per org beside it (a search of one org reads only that org's posting
+lists; as ``PgSearchIndex.rebuild`` makes them)."""
+
+
+def use_term_index(url: str, kind: str, table: str = "search_docs") -> tuple[float, float]:
+    """Replace the index over ``terms`` by one of ``TERM_INDEXES``; returns (seconds to build,
+    MiB of the new index or indexes)."""
+    import time
+
+    from archive.search.postgres.rows import org_index_sql
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL maintenance_work_mem = '2GB'"))
+            full = f"{table}_terms"
+            for name in conn.scalars(
+                text(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = :t AND "
+                    "(indexdef LIKE '%(terms)%' OR indexdef LIKE '%(terms %')"
+                ),
+                {"t": table},
+            ):
+                if not (kind == "org" and name == full):
+                    conn.execute(text(f"DROP INDEX {name}"))
+            started = time.perf_counter()
+            if kind in ("gin", "org"):
+                conn.execute(
+                    text(f"CREATE INDEX IF NOT EXISTS {full} ON {table} USING gin (terms)")
+                )
+                made = [full]
+            elif kind == "rum":
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS rum"))
+                made = [f"{table}_terms_rum"]
+                conn.execute(
+                    text(f"CREATE INDEX {made[0]} ON {table} USING rum (terms rum_tsvector_ops)")
+                )
+            else:
+                raise ValueError(f"term index: one of {TERM_INDEXES}")
+            if kind == "org":
+                for org in conn.scalars(text(f"SELECT DISTINCT org FROM {table}")).all():
+                    conn.execute(text(org_index_sql(table, org)))
+                made = conn.scalars(
+                    text(
+                        "SELECT indexname FROM pg_indexes WHERE tablename = :t AND indexname LIKE :n"
+                    ),
+                    {"t": table, "n": f"{table}_terms_org_%"},
+                ).all()
+            took = time.perf_counter() - started
+            size = sum(
+                conn.scalar(text("SELECT pg_relation_size(to_regclass(:i))"), {"i": name}) or 0
+                for name in made
+            )
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"ANALYZE {table}"))
+        return took, size / 2**20
+    finally:
+        engine.dispose()

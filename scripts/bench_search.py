@@ -2,7 +2,7 @@
 
 Usage: scripts/bench_search [--sizes 2000] [--seed 1] [--repeat 3] [--procs 2]
                             [--keep DIR [--query-only]] [--all-orgs]
-                            [--backends whoosh,postgresql]
+                            [--backends whoosh,postgresql] [--copies N] [--index gin|rum|org]
 e.g.   scripts/bench_search --sizes 10000,100000      (~10 min for 100,000 on 2 idle cores)
        scripts/bench_search --sizes 100000 --backends whoosh,postgresql
 
@@ -19,6 +19,10 @@ parent and of the largest indexing process, query latency p50/p95 per query clas
 over a fixed query set (drawn from the documents with a fixed seed), asked ``--repeat`` times
 after the warm-up a server worker does at start (the first round reported apart), then another set drawn with another seed, and the time
 from adding one document to finding it. ``--query-only`` queries an index kept earlier.
+PostgreSQL only: ``--copies N`` analyses size/N documents and copies each row N times in the
+server (a million rows in minutes; each copy its own id and date, no 文号 or 档号);
+``--index`` replaces the index of the terms before querying (one GIN; RUM; the GIN and a
+partial GIN per org, as ``rebuild`` makes them).
 Figures and how to read them: docs/search.md.
 """
 
@@ -50,7 +54,14 @@ from archive import search  # noqa: E402
 from archive.search import IndexedDoc  # noqa: E402
 from archive.search.analysis import warm_up  # noqa: E402
 from archive.search.extract import input_facts  # noqa: E402
-from scripts.bench_pg import relation_mib, scratch_database, server_cpu_seconds  # noqa: E402
+from scripts.bench_pg import (  # noqa: E402
+    TERM_INDEXES,
+    relation_mib,
+    replicate_search_docs,
+    scratch_database,
+    server_cpu_seconds,
+    use_term_index,
+)
 
 SEEDS = ROOT.parent / "shared" / "seeds"
 SAMPLES = ROOT / "doc_templates"
@@ -556,23 +567,33 @@ def bench(
     procs: int,
     query_only: bool = False,
     backends: tuple[str, ...] = ("whoosh",),
+    copies: int = 1,
+    term_index: str | None = None,
 ) -> None:
     path = keep or Path(tempfile.mkdtemp(prefix="bench-search-"))
     path.mkdir(parents=True, exist_ok=True)
     try:
         started = time.perf_counter()
         corpus = None if query_only else path / "corpus.pickle"
-        sample, chars = write_corpus(size, seed, corpus)
+        unique = size // copies
+        sample, chars = write_corpus(unique, seed, corpus)
         generated = time.perf_counter() - started
         print(
             f"\n== {size:,} documents (mean {chars:,.0f} characters; generated in {generated:.0f} s)"
+            + (f"; {unique:,} distinct, each copied {copies} times" if copies > 1 else "")
         )
         figures = {}
         for backend in backends:
             print(f"\n-- {backend}  (load average {_load()})")
             with open_backend(backend, path, keep is not None) as (index, measure):
                 if not query_only:
-                    build(index, measure, path / "corpus.pickle", size, procs)
+                    build(index, measure, path / "corpus.pickle", unique, procs)
+                    if copies > 1:
+                        grow(index, measure, copies)
+                if term_index:
+                    url = index.engine.url.render_as_string(hide_password=False)
+                    took, mib = use_term_index(url, term_index)
+                    print(f"terms indexed by {term_index}: {took:.0f} s, {mib:,.0f} MiB")
                 figures[backend] = run_queries(index, sample, seed, repeat, orgs)
                 incremental(index, sample)
         if corpus is not None:
@@ -647,6 +668,17 @@ def build(index: Any, measure: Any, corpus: Path, size: int, procs: int) -> None
         f"index size: {measure():,.0f} MiB; peak RSS {peak_rss_mb():,.0f} MiB "
         f"(before indexing {rss_before:,.0f}), largest worker {child_rss:,.0f} MiB, "
         f"all processes at most {peak_rss_mb() + (procs if procs > 1 else 0) * child_rss:,.0f} MiB"
+    )
+
+
+def grow(index: Any, measure: Any, copies: int) -> None:
+    """Copy every row of the PostgreSQL table ``copies`` - 1 times more (``--copies``)."""
+    started = time.perf_counter()
+    url = index.engine.url.render_as_string(hide_password=False)
+    count = replicate_search_docs(url, copies)
+    print(
+        f"copied in the server to {count:,} rows, indexes built again: "
+        f"{time.perf_counter() - started:.0f} s; table {measure():,.0f} MiB"
     )
 
 
@@ -748,15 +780,39 @@ def main() -> None:
         default="whoosh",
         help="comma-separated: whoosh, postgresql (the same corpus, one after the other)",
     )
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="PostgreSQL only: index size/COPIES documents, then copy the rows in the server",
+    )
+    parser.add_argument(
+        "--index",
+        choices=TERM_INDEXES,
+        help="PostgreSQL only: index the terms so before querying (gin, rum, a GIN per org)",
+    )
     args = parser.parse_args()
     backends = tuple(args.backends.split(","))
+    if args.copies > 1 and backends != ("postgresql",):
+        parser.error("--copies: with --backends postgresql only")
     if not set(backends) <= {"whoosh", "postgresql"}:
         parser.error("--backends: whoosh and/or postgresql")
     warm_up()
     for size in (int(s) for s in args.sizes.split(",")):
         keep = args.keep / str(size) if args.keep else None
         orgs = None if args.all_orgs else ["llyb"]
-        bench(size, args.seed, args.repeat, keep, orgs, args.procs, args.query_only, backends)
+        bench(
+            size,
+            args.seed,
+            args.repeat,
+            keep,
+            orgs,
+            args.procs,
+            args.query_only,
+            backends,
+            args.copies,
+            args.index,
+        )
 
 
 if __name__ == "__main__":

@@ -34,12 +34,13 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
-from archive.search.docs import IndexBusy, IndexedDoc, SearchHit, SearchResult
+from archive.search.docs import COUNT_BOUND, IndexBusy, IndexedDoc, SearchHit, SearchResult
 from archive.search.postgres.backend import PgSearchIndex
 from archive.search.query import SearchFilters
 from archive.search.whoosh.index import SearchIndex
 
 __all__ = [
+    "COUNT_BOUND",
     "IndexBusy",
     "IndexedDoc",
     "SearchBackend",
@@ -58,6 +59,9 @@ class SearchBackend(Protocol):
     ``exclusive`` around a batch of writes: one writer at a time, across every process
     that can reach the index.
     """
+
+    count_bound: int
+    """Totals and facets are exact up to this many matches (``SearchResult.total_relation``)."""
 
     def search(
         self,
@@ -128,17 +132,22 @@ class SearchBackend(Protocol):
 
 
 def open_backend(
-    kind: str, *, index_dir: Path | str | None, engine: Engine | None
+    kind: str,
+    *,
+    index_dir: Path | str | None,
+    engine: Engine | None,
+    count_bound: int = COUNT_BOUND,
 ) -> SearchBackend:
     """The search backend ``kind`` (``WENSHU_SEARCH_BACKEND``): ``"whoosh"``, a folder at
     ``index_dir`` (created when missing); ``"postgresql"``, the table in ``engine``'s database
-    (created when missing). Each takes only its own argument; the other may be None."""
+    (created when missing). Each takes only its own argument; the other may be None. Totals
+    are exact up to ``count_bound`` matches, a lower bound beyond."""
     if kind == "whoosh":
         if index_dir is None:
             raise ValueError("Whoosh 检索需要索引目录（INDEX_DIR）。")
-        return SearchIndex(Path(index_dir))
+        return SearchIndex(Path(index_dir), count_bound=count_bound)
     if kind == "postgresql":
         if engine is None:
             raise ValueError("PostgreSQL 检索需要 PostgreSQL 数据库（DATABASE_URL）。")
-        return PgSearchIndex(engine)
+        return PgSearchIndex(engine, count_bound=count_bound)
     raise ValueError(f"检索后端只能是 whoosh 或 postgresql：{kind!r}")

@@ -15,6 +15,10 @@ from archive.errors import ConflictError
 
 BEIJING = timezone(timedelta(hours=8), "CST")
 FACETS = ("type", "org", "year")
+COUNT_BOUND = 10_000
+"""Totals and facets are exact up to this many matches; beyond, the total is reported as this
+bound with ``total_relation == "gte"`` (as Elasticsearch's ``track_total_hits``): counting the
+rest of a word found in half a million documents costs a second and tells nobody anything."""
 
 
 class IndexBusy(ConflictError):
@@ -80,4 +84,8 @@ class SearchResult:
     per_page: int
     hits: list[SearchHit]
     facets: dict[str, dict[str, int]]
-    """Counts over all matches (not just this page), e.g. ``{"type": {"notice": 3}}``."""
+    """Counts over all matches (not just this page), e.g. ``{"type": {"notice": 3}}``; when
+    ``total_relation`` is ``"gte"``, over the first ``COUNT_BOUND`` matches only."""
+    total_relation: str = "eq"
+    """``"eq"``: ``total`` is exact; ``"gte"``: there are at least ``total`` matches (the
+    count stopped at the bound)."""

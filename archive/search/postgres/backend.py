@@ -37,9 +37,10 @@ from sqlalchemy.exc import DBAPIError
 
 from archive.errors import IntegrityError, ValidationError
 from archive.search.analysis import ANALYSIS_VERSION, fold
-from archive.search.docs import FACETS, IndexedDoc, SearchHit, SearchResult
+from archive.search.docs import COUNT_BOUND, FACETS, IndexedDoc, SearchHit, SearchResult
 from archive.search.postgres.query import (
     TABLE,
+    WALK_SETTINGS,
     Sql,
     check_phrases,
     count_matches,
@@ -50,7 +51,15 @@ from archive.search.postgres.query import (
     rank_candidates,
     score_query,
 )
-from archive.search.postgres.rows import CASTS, COLUMNS, create_sql, index_sql, row, rows
+from archive.search.postgres.rows import (
+    CASTS,
+    COLUMNS,
+    create_sql,
+    index_sql,
+    org_index_sql,
+    row,
+    rows,
+)
 from archive.search.query import SearchFilters, validate
 from archive.search.snippet import snippet
 from schemas.masking import mask_identifiers
@@ -78,10 +87,12 @@ def _version_comment() -> str:
 class PgSearchIndex:
     """The search index as a PostgreSQL table: a ``SearchBackend``, like ``SearchIndex``."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, count_bound: int = COUNT_BOUND) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("PostgreSQL 检索需要 PostgreSQL 数据库（DATABASE_URL）。")
         self.engine = engine
+        self.count_bound = count_bound
+        """Totals and facets exact up to this many matches (``SearchResult.total_relation``)."""
         with engine.begin() as conn:
             # Several workers start at once: one creates, the others find it made.
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK + 1})
@@ -157,10 +168,10 @@ class PgSearchIndex:
         with self.engine.begin() as conn:
             conn.execute(text(create_sql(build)))
         try:
-            count = self._copy(build, docs, progress, procs)
+            count, orgs = self._copy(build, docs, progress, procs)
             with self.engine.begin() as conn:
                 conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-                for stmt in index_sql(build):
+                for stmt in [*index_sql(build), *(org_index_sql(build, o) for o in sorted(orgs))]:
                     conn.execute(text(stmt))
                 conn.execute(text(f"ANALYZE {build}"))
             with self.engine.begin() as conn:
@@ -180,8 +191,10 @@ class PgSearchIndex:
         docs: Iterable[IndexedDoc],
         progress: Callable[[int], None] | None,
         procs: int,
-    ) -> int:
+    ) -> tuple[int, set[str]]:
+        """COPY the rows; returns how many and the orgs they belong to."""
         seen: set[str] = set()
+        orgs: set[str] = set()
         count = 0
         with self.engine.connect() as conn:
             raw: Any = conn.connection.driver_connection
@@ -190,6 +203,7 @@ class PgSearchIndex:
                     if values[0] in seen:
                         raise ValidationError(f"重建索引时文档编号重复：{values[0]}")
                     seen.add(values[0])
+                    orgs.add(values[2])
                     copy.write_row(values)
                     count += 1
                     if progress and count % COPY_BATCH == 0:
@@ -197,7 +211,7 @@ class PgSearchIndex:
             raw.commit()
         if progress:
             progress(count)
-        return count
+        return count, orgs
 
     # ------------------------------------------------------------------ reading
 
@@ -273,7 +287,8 @@ class PgSearchIndex:
         sql = Sql()
         filter_conditions(sql, conditions)
         tiers = query_conditions(sql, parsed, phrases=False) if parsed is not None else None
-        total, counts = count_matches(conn, sql, facets)
+        bound = self.count_bound
+        total, relation, counts = count_matches(conn, sql, facets, bound)
         if not total:
             return SearchResult(0, page, per_page, [], {n: {} for n in FACETS} if facets else {})
         check: Sql | None = None  # phrases still to check in the documents shown
@@ -283,14 +298,16 @@ class PgSearchIndex:
             exact_tiers = query_conditions(exact, parsed)
             if total <= PHRASE_CHECK_BUDGET:  # check them all: exact total and facets
                 sql, tiers = exact, exact_tiers
-                total, counts = count_matches(conn, sql, facets)
+                total, relation, counts = count_matches(conn, sql, facets, bound)
             else:
                 check = exact
         wanted = page * per_page
         start = (page - 1) * per_page
         scores: dict[str, tuple[int, float]] = {}
         if sort == "relevance" and parsed is not None and tiers is not None:
-            ranked = rank_candidates(conn, sql, tiers.conditions, score_query(parsed), wanted)
+            ranked = rank_candidates(
+                conn, sql, tiers.conditions, score_query(parsed), wanted, relation == "gte"
+            )
             scores = {doc_id: (tier, score) for doc_id, tier, score in ranked}
             ordered = [doc_id for doc_id, _, _ in ranked]
         else:
@@ -300,6 +317,8 @@ class PgSearchIndex:
                 # No terms to read from TOAST: walk the issue-date index and stop at the page.
                 # (Browsing 400,000 documents of an org sorted them all: 3.2 s.)
                 conn.execute(text("SELECT set_config('enable_indexscan', 'on', true)"))
+            elif relation == "gte":  # so many matches that the page is near the newest rows
+                conn.execute(text(WALK_SETTINGS))
             ordered = list(
                 conn.scalars(
                     text(
@@ -311,11 +330,12 @@ class PgSearchIndex:
             )
             start -= offset
         if check is not None:
-            ordered, total = check_phrases(conn, check, ordered, total, wanted)
+            ordered, checked = check_phrases(conn, check, ordered, total, wanted)
+            total = total if relation == "gte" else checked  # a lower bound stays one
         page_ids = ordered[start : start + per_page]
         hits = _hits(conn, page_ids, parsed.highlight if parsed else None, scores)
         facet_view = {name: counts.get(name, {}) for name in FACETS} if facets else {}
-        return SearchResult(total, page, per_page, hits, facet_view)
+        return SearchResult(total, page, per_page, hits, facet_view, relation)
 
 
 def _hits(

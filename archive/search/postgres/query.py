@@ -84,7 +84,9 @@ class Sql:
 def filter_conditions(sql: Sql, f: SearchFilters) -> None:
     """The filters, each a condition (the org scope among them: counts never leak)."""
     c = sql.conditions
-    if f.orgs is not None:
+    if f.orgs is not None and len(f.orgs) == 1:  # as a partial index per org would name it
+        c.append(f"org = {sql.bind(f.orgs[0])}")
+    elif f.orgs is not None:
         c.append(f"org = ANY({sql.bind(list(f.orgs))})")
     if f.type:
         c.append(f"type = {sql.bind(f.type)}")
@@ -228,55 +230,120 @@ def parse_with_keys(conn: Connection, q: str) -> ParsedQuery | None:
 
 
 def count_matches(
-    conn: Connection, sql: Sql, facets: bool
-) -> tuple[int, dict[str, dict[str, int]]]:
-    """The total and, in the same pass, the counts by type, org and year."""
+    conn: Connection, sql: Sql, facets: bool, bound: int
+) -> tuple[int, str, dict[str, dict[str, int]]]:
+    """The total, exact up to ``bound`` (``"eq"``) or ``bound`` as a lower bound (``"gte"``),
+    and in the same pass the counts by type, org and year over the same matches.
+
+    The scan stops after ``bound`` + 1 matching rows, so a word in half the archive costs what
+    ten thousand rows cost, not what half a million do (as Elasticsearch's
+    ``track_total_hits``). Beyond the bound the facets count the first ``bound`` matches the
+    scan met: lower bounds too, in the proportions of that sample."""
+    matches = (
+        f"SELECT type, org, year, row_number() OVER () AS n FROM {TABLE} "
+        f"WHERE {sql.where()} LIMIT :bound_1"
+    )
+    params = {**sql.params, "bound_1": bound + 1}
     if not facets:
-        return int(
-            conn.scalar(text(f"SELECT count(*) FROM {TABLE} WHERE {sql.where()}"), sql.params) or 0
-        ), {}
+        total = int(conn.scalar(text(f"SELECT count(*) FROM ({matches}) AS m"), params) or 0)
+        return (bound, "gte", {}) if total > bound else (total, "eq", {})
     rows = conn.execute(
         text(
-            f"SELECT GROUPING(type, org, year), type, org, year, count(*) FROM {TABLE} "
-            f"WHERE {sql.where()} GROUP BY GROUPING SETS ((type), (org), (year), ())"
+            "SELECT GROUPING(type, org, year), type, org, year,"
+            " count(*) FILTER (WHERE n <= :bound), count(*) "
+            f"FROM ({matches}) AS m GROUP BY GROUPING SETS ((type), (org), (year), ())"
         ),
-        sql.params,
+        {**params, "bound": bound},
     ).all()
     total = 0
     groups: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    for grouping, type_, org, year, n in rows:
+    for grouping, type_, org, year, counted, n in rows:
         if grouping == 0b111:
             total = int(n)
+        elif not counted:
+            continue
         elif grouping == 0b011:
-            groups["type"][type_] = int(n)
+            groups["type"][type_] = int(counted)
         elif grouping == 0b101:
-            groups["org"][org] = int(n)
+            groups["org"][org] = int(counted)
         elif grouping == 0b110:
-            groups["year"][year] = int(n)
+            groups["year"][year] = int(counted)
     ordered = {
         name: dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
         for name, values in groups.items()
     }
-    return total, ordered
+    return (bound, "gte", ordered) if total > bound else (total, "eq", ordered)
+
+
+WALK_SETTINGS = (
+    "SELECT set_config('enable_indexscan', 'on', true),"
+    " set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)"
+)
+"""For matches past the count bound: read the issue-date index newest first and test each
+row until the page is full, instead of fetching every match to sort them (:func:`newest`)."""
+_BITMAP_SETTINGS = (
+    "SELECT set_config('enable_indexscan', 'off', true),"
+    " set_config('enable_bitmapscan', 'on', true), set_config('enable_sort', 'on', true)"
+)
+COUNT_PROBE = 2_000
+"""A relevance tier with at most this many matches is sorted from a bitmap scan; a larger one
+is walked in date order (:func:`newest`)."""
+
+
+def newest(
+    conn: Connection, sql: Sql, cond: str, limit: int, walk: bool, known_large: bool = False
+) -> list[tuple[str, datetime]]:
+    """The newest ``limit`` matches of ``sql`` that also meet ``cond``, as (id, issued_at).
+
+    Through the GIN bitmap PostgreSQL fetches every match to sort them by date: fine for ten
+    thousand, a second for half a million. So with ``walk`` (the matches passed the count
+    bound) a bounded probe first takes up to ``COUNT_PROBE`` matches of ``cond``; if that is
+    all of them they are sorted here, else (or at once when ``known_large``) the issue-date
+    index is read newest first, each row tested, until ``limit`` are found -- for matches
+    that common, a few hundred rows."""
+    where = f"{sql.where()} AND {cond}"
+    if walk and not known_large:
+        probe = list(
+            conn.execute(
+                text(f"SELECT id, issued_at FROM {TABLE} WHERE {where} LIMIT :lim"),
+                {**sql.params, "lim": COUNT_PROBE + 1},
+            ).all()
+        )
+        if len(probe) <= COUNT_PROBE:
+            probe.sort(key=lambda r: (r[1], r[0]), reverse=True)
+            return [(r[0], r[1]) for r in probe[:limit]]
+    if walk:
+        conn.execute(text(WALK_SETTINGS))
+    rows = conn.execute(
+        text(
+            f"SELECT id, issued_at FROM {TABLE} WHERE {where} "
+            "ORDER BY issued_at DESC, id DESC LIMIT :lim"
+        ),
+        {**sql.params, "lim": limit},
+    ).all()
+    if walk:
+        conn.execute(text(_BITMAP_SETTINGS))
+    return [(r[0], r[1]) for r in rows]
 
 
 def rank_candidates(
-    conn: Connection, sql: Sql, tiers: tuple[str, ...], scoring: str | None, wanted: int
+    conn: Connection,
+    sql: Sql,
+    tiers: tuple[str, ...],
+    scoring: str | None,
+    wanted: int,
+    walk: bool = False,
 ) -> list[tuple[str, int, float]]:
     """The best ``max(RERANK, wanted)`` matches: by tier then newest, then re-ordered within
-    each tier by ``ts_rank`` of the query's terms. One index-backed query per tier."""
+    each tier by ``ts_rank`` of the query's terms. One index-backed query per tier.
+
+    ``walk``: there are more matches than the count bound (see :func:`newest`)."""
     limit = max(RERANK, wanted)
     taken: dict[str, tuple[int, datetime]] = {}
     for level, cond in enumerate(tiers):
         if cond == "FALSE":
             continue
-        rows = conn.execute(
-            text(
-                f"SELECT id, issued_at FROM {TABLE} WHERE {sql.where()} AND {cond} "
-                "ORDER BY issued_at DESC, id DESC LIMIT :lim"
-            ),
-            {**sql.params, "lim": limit + len(taken)},
-        ).all()
+        rows = newest(conn, sql, cond, limit + len(taken), walk, known_large=cond == "TRUE")
         for doc_id, issued in rows:
             if doc_id not in taken and len(taken) < limit:
                 taken[doc_id] = (len(tiers) - 1 - level, issued)

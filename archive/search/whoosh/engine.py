@@ -63,9 +63,11 @@ class Candidate:
 @dataclass
 class Outcome:
     total: int
+    """Exact up to the count bound, else the bound (``relation`` ``"gte"``)."""
     facets: dict[str, dict[str, int]]
     hits: list[Candidate]
     """The page's hits in order, with ``segment`` the index into the searcher's leaves."""
+    relation: str = "eq"
 
 
 class Engine:
@@ -132,7 +134,12 @@ class Engine:
         page: int,
         per_page: int,
         facets: tuple[str, ...],
+        bound: int,
     ) -> Outcome:
+        """Totals and facets exact up to ``bound`` matches; beyond, the total is ``bound``
+        (``"gte"``) and the facets count the first ``bound`` matches in index order -- the
+        contract of the PostgreSQL backend, whose scan stops there (the bitsets here would
+        count everything as cheaply)."""
         leaves = [leaf for leaf, _ in searcher.reader().leaf_readers() if leaf.doc_count_all()]
         self.forget({leaf.segment().segment_id() for leaf in leaves})
         wanted = page * per_page
@@ -151,10 +158,14 @@ class Engine:
                     approximate.append((n, bits, unchecked))
             if not bits:
                 continue
-            total += bits.bit_count()
+            found = bits.bit_count()
+            counted = bits if total + found <= bound else _first(bits, max(0, bound - total))
+            total += found
             for name in facets:
+                if not counted:
+                    break
                 for value, value_bits in cols.values.get(name, {}).items():
-                    count = (bits & value_bits).bit_count()
+                    count = (counted & value_bits).bit_count()
                     if count:
                         counts[name][value] = counts[name].get(value, 0) + count
             pool.extend(self._best(n, cols, bits, tiers, sort, wanted))
@@ -162,10 +173,13 @@ class Engine:
             pool = self._rerank(searcher, leaves, parsed, pool, wanted)
         else:
             pool.sort(key=lambda c: c.issued, reverse=sort != "oldest")
+        over = total > bound  # a lower bound stays one, whatever the phrase checks take off
         if approximate:
             pool, total = self._check_shown(leaves, pool, approximate, total, wanted)
         start = (page - 1) * per_page
         facet_view = {name: _ranked(values) for name, values in counts.items()}
+        if over:
+            return Outcome(bound, facet_view, pool[start : start + per_page], "gte")
         return Outcome(total, facet_view, pool[start : start + per_page])
 
     def _filtered(self, leaf: Any, cols: Columns, f: SearchFilters) -> int:
@@ -335,6 +349,20 @@ class Engine:
                         continue
                 kept.append(c)
         return kept + rest, total
+
+
+def _first(bits: int, n: int) -> int:
+    """The lowest ``n`` set bits of ``bits`` (a binary search on the cut: ~20 masks in C)."""
+    if n <= 0:
+        return 0
+    low, high = 0, bits.bit_length()  # the cut: the smallest width holding n bits
+    while low < high:
+        mid = (low + high) // 2
+        if (bits & ((1 << mid) - 1)).bit_count() >= n:
+            high = mid
+        else:
+            low = mid + 1
+    return bits & ((1 << low) - 1)
 
 
 def _by_date(cols: Columns, bits: int, limit: int, newest: bool) -> list[int]:

@@ -39,7 +39,7 @@ from whoosh.util.filelock import FileLock, try_for
 from archive import locks
 from archive.errors import IntegrityError, ValidationError
 from archive.search.analysis import ANALYSIS_VERSION
-from archive.search.docs import FACETS, IndexBusy, IndexedDoc, SearchResult
+from archive.search.docs import COUNT_BOUND, FACETS, IndexBusy, IndexedDoc, SearchResult
 from archive.search.query import SearchFilters, parse_query, validate
 from archive.search.whoosh import _internals
 from archive.search.whoosh.bulk import bulk_load, merge_tier, segment_doc_counts, segment_writer
@@ -75,10 +75,19 @@ BULK_CODEC = W3Codec(compression=1)
 """zlib level 1 for posting blocks: a third of the level-3 time, a few percent larger."""
 
 
+ADVISED_MAX = 200_000
+"""Past this many documents PostgreSQL is the backend to use: a Whoosh worker's first round of
+searches has p95 ~0.5 s at 100,000 documents and 4.9 s at 1,000,000 (it builds each segment's
+columns and term bitsets on first use), so about 1 s near here; the opening of a worker logs
+a warning beyond it (docs/search.md, "Search at scale")."""
+
+
 class SearchIndex:
     """One Whoosh index of the archive; see the module docstring for the layout on disk."""
 
-    def __init__(self, path: Path, *, lock_timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: Path, *, lock_timeout: float = 30.0, count_bound: int = COUNT_BOUND
+    ) -> None:
         """Open the index at ``path``, creating an empty one if there is none.
 
         A damaged index is left as it is (``check()`` reports it, ``rebuild()`` replaces
@@ -86,6 +95,8 @@ class SearchIndex:
         """
         self.path = Path(path)
         self.lock_timeout = lock_timeout
+        self.count_bound = count_bound
+        """Totals and facets exact up to this many matches (``SearchResult.total_relation``)."""
         self._gens = Generations(self.path)
         self._ix: Any = None
         self._gen: str | None = None
@@ -100,6 +111,23 @@ class SearchIndex:
             with self._write_lock():
                 if self._gens.fresh():
                     self._gens.publish(self._gens.create())
+        self._advise_on_size()
+
+    def _advise_on_size(self) -> None:
+        """Say at start-up when the archive has outgrown this backend (see ``ADVISED_MAX``)."""
+        try:
+            count = self.doc_count()
+        except Exception:  # a damaged index: check() reports it, a rebuild replaces it
+            log.debug("index size unknown at start-up", exc_info=True)
+            return
+        if count > ADVISED_MAX:
+            log.warning(
+                "the Whoosh search index holds %d documents: past %d the first searches of a "
+                "freshly started worker take seconds (p95 4.9 s at 1,000,000); use the "
+                "PostgreSQL backend (WENSHU_SEARCH_BACKEND=postgresql, docs/search.md)",
+                count,
+                ADVISED_MAX,
+            )
 
     # ------------------------------------------------------------------ writing
 
@@ -287,6 +315,7 @@ class SearchIndex:
                 page=page,
                 per_page=per_page,
                 facets=FACETS if facets else (),
+                bound=self.count_bound,
             )
             leaves = [leaf for leaf, _ in reader.leaf_readers() if leaf.doc_count_all()]
             highlight = parsed.highlight if parsed else None
@@ -298,7 +327,7 @@ class SearchIndex:
             raise
         except Exception as exc:
             raise _ReadFailed from exc
-        return SearchResult(outcome.total, page, per_page, hits, outcome.facets)
+        return SearchResult(outcome.total, page, per_page, hits, outcome.facets, outcome.relation)
 
     # ------------------------------------------------------------------ internals
 

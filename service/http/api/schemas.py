@@ -594,11 +594,26 @@ class SearchHitSchema(Schema):
 
 
 class SearchResultSchema(Schema):
-    total = fields.Integer()
+    total = fields.Integer(
+        metadata={
+            "description": "Matching documents: exact up to 10,000; beyond, 10,000 as a lower "
+            "bound (see total_relation)."
+        }
+    )
+    total_relation = fields.String(
+        validate=validate.OneOf(["eq", "gte"]),
+        metadata={
+            "description": '"eq": total is exact; "gte": at least total documents match (the '
+            "count stops at 10,000, as Elasticsearch's track_total_hits; facets then count "
+            "those first 10,000 matches only)."
+        },
+    )
     page = fields.Integer()
     per_page = fields.Integer()
     hits = fields.List(fields.Nested(SearchHitSchema))
-    facets = fields.Dict()
+    facets = fields.Dict(
+        metadata={"description": "Counts by type, org and year over the matches counted for total."}
+    )
     indexing = fields.Integer(
         metadata={
             "description": "Documents issued before this search that were not yet searchable "

@@ -121,10 +121,16 @@ class Search(MethodView):
                 action="search",
                 org=who.org_code,
                 # The query and filters as typed; the chain masks any ID in them as it appends.
-                details={"q": args["q"], "total": result.total, "filters": _used(args)},
+                details={
+                    "q": args["q"],
+                    "total": result.total,
+                    "total_relation": result.total_relation,
+                    "filters": _used(args),
+                },
             )
         return {
             "total": result.total,
+            "total_relation": result.total_relation,
             "page": result.page,
             "per_page": result.per_page,
             "facets": result.facets,

@@ -19,6 +19,7 @@ BACKENDS = (SearchIndex, PgSearchIndex)
 
 def test_the_public_surface_is_listed() -> None:
     assert sorted(archive.search.__all__) == [
+        "COUNT_BOUND",
         "IndexBusy",
         "IndexedDoc",
         "SearchBackend",

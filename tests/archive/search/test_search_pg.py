@@ -189,3 +189,57 @@ def test_common_phrases_are_checked_in_the_documents_shown(
     checked = pg_index.search('"专项检查"', orgs=None, sort=sort)
     assert [h.id for h in exact.hits] == [h.id for h in checked.hits] == ["adjacent"]
     assert exact.total == checked.total == 1
+
+
+def test_a_rebuild_indexes_each_orgs_terms_apart(pg_index: PgSearchIndex) -> None:
+    """One org's search reads that org's GIN entries only (the partial index); every org's
+    search (administrators) still has the full one."""
+    pg_index.rebuild(DOCS)
+    with pg_index.engine.connect() as conn:
+        partial = (
+            conn.execute(
+                text(
+                    "SELECT indexdef FROM pg_indexes WHERE tablename = :t AND indexdef LIKE '%WHERE%'"
+                ),
+                {"t": TABLE},
+            )
+            .scalars()
+            .all()
+        )
+        assert sorted(d.split("WHERE")[1].strip() for d in partial) == [
+            "(org = 'llyb'::text)",
+            "(org = 'tyyb'::text)",
+        ]
+        conn.execute(text("SET enable_seqscan = off"))
+        plan = "\n".join(
+            conn.execute(
+                text(
+                    f"EXPLAIN SELECT count(*) FROM {TABLE} WHERE org = :o "
+                    "AND terms @@ CAST(:q AS tsquery)"
+                ),
+                {"o": "tyyb", "q": "'医保' & '基金'"},
+            ).scalars()
+        )
+    assert "_terms_org_" in plan
+    assert found(pg_index, "医保基金") == {"name"}
+    assert {h.id for h in pg_index.search("专项", orgs=["llyb"]).hits} == {"adjacent", "apart"}
+
+
+def test_the_migration_indexes_the_orgs_of_a_table_built_before(pg_url: str) -> None:
+    from archive.migrate import upgrade
+
+    engine = make_engine(pg_url)
+    try:
+        PgSearchIndex(engine).add(DOCS)  # made by the backend: the full GIN only
+        upgrade(pg_url)
+        with engine.connect() as conn:
+            names = (
+                conn.execute(
+                    text("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%_terms_org_%'")
+                )
+                .scalars()
+                .all()
+            )
+    finally:
+        engine.dispose()
+    assert len(names) == 2

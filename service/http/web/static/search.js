@@ -37,7 +37,9 @@
   function render(r) {
     list.textContent = "";
     var q = form.elements.q.value.trim();
-    status.textContent = (q ? "“" + q + "”" : "全部文书") + "：共 " + r.total + " 件" +
+    var wording = r.total_relation === "gte" ? status.dataset.totalGte : status.dataset.totalEq;
+    status.textContent = (q ? "“" + q + "”" : "全部文书") + "：" +
+      wording.split("{n}").join(r.total.toLocaleString("en-US")) +
       (r.total > PER_PAGE ? "，第 " + r.page + " 页" : "") +
       (r.indexing ? "（另有 " + r.indexing + " 件刚签发的文书正在编入索引，稍后再检索可见）" : "");
     r.hits.forEach(function (hit) {
@@ -55,20 +57,21 @@
         h("p", { class: "snippet" }, W.markedText(hit.snippet))));
     });
     if (!r.hits.length) list.appendChild(h("li", { class: "empty", text: "没有找到符合条件的文书。可减少关键词或放宽筛选条件。" }));
+    var more = r.total_relation === "gte";  // at least this many pages
     var pages = Math.max(1, Math.ceil(r.total / PER_PAGE));
     pager.textContent = "";
     pager.hidden = pages <= 1;
     if (pages > 1) {
       pager.appendChild(r.page > 1 ? link(r.page - 1, "‹ 上一页") : h("span", { class: "disabled", text: "‹ 上一页" }));
-      pager.appendChild(h("span", { text: "第 " + r.page + " / " + pages + " 页" }));
-      pager.appendChild(r.page < pages ? link(r.page + 1, "下一页 ›") : h("span", { class: "disabled", text: "下一页 ›" }));
+      pager.appendChild(h("span", { text: "第 " + r.page + " / " + pages.toLocaleString("en-US") + (more ? "+" : "") + " 页" }));
+      pager.appendChild(r.page < pages || (more && r.hits.length === PER_PAGE) ? link(r.page + 1, "下一页 ›") : h("span", { class: "disabled", text: "下一页 ›" }));
     }
     facets.textContent = "";
     var byType = (r.facets || {}).type || {};
     Object.keys(byType).forEach(function (t) {
       var q2 = query(1);
       q2.set("type", t);
-      facets.appendChild(h("a", { class: "chip", href: "?" + q2.toString() }, (TYPES[t] || t) + " ", h("b", { text: String(byType[t]) })));
+      facets.appendChild(h("a", { class: "chip", href: "?" + q2.toString() }, (TYPES[t] || t) + " ", h("b", { text: byType[t].toLocaleString("en-US") + (more ? "+" : "") })));
     });
   }
 
