@@ -192,6 +192,22 @@ def events_with_salts(
         last = rows[-1][0].seq
 
 
+def _broken_link(
+    ev: AuditEvent, salt: str | None, expected_seq: int, prev: str
+) -> tuple[int, str] | None:
+    """Where and why ``ev`` does not continue a chain that expects ``expected_seq`` after the
+    hash ``prev`` (None: it does)."""
+    if ev.seq != expected_seq:
+        return expected_seq, f"第 {expected_seq} 号事件缺失或顺序被改动"
+    if ev.prev_hash != prev:
+        return ev.seq, f"第 {ev.seq} 号事件的前序哈希与链不符"
+    if salt is None:
+        return ev.seq, f"第 {ev.seq} 号事件的盐值记录缺失"
+    if link_hash(seq=ev.seq, prev_hash=prev, content_sha256=_content_of(ev, salt)) != ev.hash:
+        return ev.seq, f"第 {ev.seq} 号事件内容被改动（哈希不符）"
+    return None
+
+
 def verify_chain(session: Session) -> ChainReport:
     """Recompute the whole chain; report the first sequence number that does not fit."""
     prev, expected_seq, checked = GENESIS, 1, 0
@@ -200,14 +216,9 @@ def verify_chain(session: Session) -> ChainReport:
         return ChainReport(False, checked, prev, seq, problem, checked)
 
     for ev, salt in events_with_salts(session):
-        if ev.seq != expected_seq:
-            return bad(expected_seq, f"第 {expected_seq} 号事件缺失或顺序被改动")
-        if ev.prev_hash != prev:
-            return bad(ev.seq, f"第 {ev.seq} 号事件的前序哈希与链不符")
-        if salt is None:
-            return bad(ev.seq, f"第 {ev.seq} 号事件的盐值记录缺失")
-        if link_hash(seq=ev.seq, prev_hash=prev, content_sha256=_content_of(ev, salt)) != ev.hash:
-            return bad(ev.seq, f"第 {ev.seq} 号事件内容被改动（哈希不符）")
+        broken = _broken_link(ev, salt, expected_seq, prev)
+        if broken is not None:
+            return bad(*broken)
         prev, expected_seq, checked = ev.hash, expected_seq + 1, checked + 1
     head = session.get(AuditHead, 1)
     if head is None and checked:
@@ -248,14 +259,9 @@ def verify_segment(
     for ev, salt in events_with_salts(session, after_seq=after_seq, batch=batch):
         if end is not None and ev.seq > end:
             break
-        if ev.seq != expected_seq:
-            return bad(expected_seq, f"第 {expected_seq} 号事件缺失或顺序被改动")
-        if ev.prev_hash != prev:
-            return bad(ev.seq, f"第 {ev.seq} 号事件的前序哈希与链不符")
-        if salt is None:
-            return bad(ev.seq, f"第 {ev.seq} 号事件的盐值记录缺失")
-        if link_hash(seq=ev.seq, prev_hash=prev, content_sha256=_content_of(ev, salt)) != ev.hash:
-            return bad(ev.seq, f"第 {ev.seq} 号事件内容被改动（哈希不符）")
+        broken = _broken_link(ev, salt, expected_seq, prev)
+        if broken is not None:
+            return bad(*broken)
         prev, expected_seq, checked = ev.hash, expected_seq + 1, checked + 1
     last = expected_seq - 1
     if end is not None and last < end:

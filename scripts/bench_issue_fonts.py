@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.harness.service import cpu_seconds_of  # noqa: E402
+
 FANDOL = Path("/usr/local/share/wenshu/fonts/fandol")
 FONTS_CONF = ROOT / "service" / "documents" / "fonts" / "fonts.conf"
 
@@ -65,21 +67,6 @@ def truetype(out: Path) -> None:
     subprocess.run(["fc-cache", "-f", str(out)], env={**os.environ, "FONTCONFIG_FILE": str(out / "fonts.conf")}, check=True)  # fmt: skip
 
 
-def _cpu(run_dir: Path) -> float:
-    total = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if str(run_dir) not in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                continue
-            fields = (proc / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += sum(int(f) for f in fields[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def measure(ttf_dir: Path, rounds: int) -> None:
     import datetime as dt
 
@@ -115,9 +102,9 @@ def measure(ttf_dir: Path, rounds: int) -> None:
             for _ in range(rounds):
                 for t, docx in docs.items():
                     for name in confs:
-                        before = _cpu(runs[name])
+                        before = cpu_seconds_of(runs[name])
                         converters[name].to_pdf(docx)
-                        cpu[(name, t)].append(_cpu(runs[name]) - before)
+                        cpu[(name, t)].append(cpu_seconds_of(runs[name]) - before)
         finally:
             for pool in pools.values():
                 pool.stop()

@@ -15,7 +15,6 @@ directory), ours (render, pypdf, the client) with ``time.process_time``.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.harness.service import cpu_seconds_of  # noqa: E402
+
 CASES = {"1 page of text": 1, "3 pages of text": 13, "2 pages (even)": 18, "版记 alone": 9}
 MIX = {"1 page of text": 5, "3 pages of text": 1, "2 pages (even)": 2, "版记 alone": 1}
 """Weights of a mixed load of notices: mostly one page."""
@@ -34,21 +35,6 @@ PARAGRAPH = (
     "为了加强医疗保障基金监管工作，进一步引深打击欺诈骗保专项治理行动，切实保障参保群众"
     "合法权益，维护基金安全可持续运行，根据安排部署。"
 )
-
-
-def _cpu(run_dir: Path) -> float:
-    total = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if str(run_dir) not in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                continue
-            fields = (proc / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += sum(int(f) for f in fields[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _uptime() -> str:
@@ -118,10 +104,14 @@ def measure(rounds: int) -> None:
                     order = list(modes.items())
                     for name, run in order if r % 2 == 0 else order[::-1]:
                         counts.update(loads=0, exports=0)
-                        lo, ours, wall = _cpu(run_dir), time.process_time(), time.perf_counter()
+                        lo, ours, wall = (
+                            cpu_seconds_of(run_dir),
+                            time.process_time(),
+                            time.perf_counter(),
+                        )
                         run(data)
                         rows.setdefault((case, name), []).append((
-                            _cpu(run_dir) - lo, time.process_time() - ours,
+                            cpu_seconds_of(run_dir) - lo, time.process_time() - ours,
                             time.perf_counter() - wall, counts["loads"] or 1, counts["exports"] or 1,
                         ))  # fmt: skip
         finally:

@@ -24,6 +24,23 @@ from service.policy import roles_for
 WENSHU = str(Path(sys.executable).with_name("wenshu"))
 
 
+def cpu_seconds_of(marker: Path) -> float:
+    """CPU seconds (user + system, children reaped included) of every process whose command
+    line names ``marker`` (e.g. a converter's run folder)."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if str(marker) not in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                continue
+            fields = (proc / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def start_server(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
     """``wenshu serve`` in its own process group, logging to ``log_path``."""
     with open(log_path, "w") as log:
