@@ -16,6 +16,7 @@ upload of a template on 机构设置 and the tests ask it.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -40,6 +41,31 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "doc_templates"
 log = logging.getLogger("wenshu.documents")
 
 _STYLE_ID = re.compile(r'w:styleId="([^"]+)"')
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+_PART = re.compile(r"word/(document|header\d*|footer\d*)\.xml")
+
+
+@functools.lru_cache(maxsize=16)
+def _statements_of(data: bytes) -> frozenset[str]:
+    return frozenset(template_statements(data))
+
+
+def template_statements(data: bytes) -> set[str]:
+    """The Jinja tags of a DOCX template as docxtpl renders them (``{{ title }}``,
+    ``{% if note %}`` …), with runs joined and spaces normalised."""
+    tpl = DocxTemplate(io.BytesIO(data))
+    tpl.init_docx()
+    out: set[str] = set()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for name in z.namelist():
+            if _PART.fullmatch(name):
+                source = tpl.patch_xml(z.read(name).decode("utf-8"))
+                for tag in _TAG.findall(re.sub(r"<[^>]+>", "", source)):
+                    inner = " ".join(tag[2:-2].replace("-", " ").split())
+                    out.add(tag[:2] + " " + inner + " " + tag[-2:])
+    return out
+
+
 _EMU_PER_MM = 36000
 
 
@@ -166,6 +192,14 @@ class Template:
             raise NotFoundError(f"没有示例输入 {self.sample}") from exc
         return data
 
+    def statements(self) -> frozenset[str]:
+        """The Jinja tags of the committed template: an uploaded one may use these only (its
+        placeholders, and the conditions around them), so that no expression of its own runs
+        when documents are rendered."""
+        if not self.path.exists():
+            return frozenset()
+        return _statements_of(self.path.read_bytes())
+
     def problems(self) -> list[str]:
         """What the committed template file lacks of this contract (empty: it fits)."""
         if not self.path.exists():
@@ -197,6 +231,17 @@ class Template:
                 "占位符写法有误：{{ }} 或 {% %} 不成对、被拆开或多了字符，请对照 docs/templates.md"
             )
             found = set(self.placeholders)
+        else:
+            known = self.statements()
+            out += (
+                [
+                    f"有本类文书模板不用的模板语句 {t}（只能使用 docs/templates.md 所列的占位符，"
+                    "勿在 {{ }} 或 {% %} 中另写表达式）"
+                    for t in sorted(template_statements(data) - known)
+                ]
+                if known
+                else []
+            )
         have = set(_STYLE_ID.findall(styles_xml))
         names = _style_names(document)
         out += [

@@ -107,6 +107,21 @@ def test_an_unknown_placeholder_is_named(tmp_path: Path) -> None:
     assert code == 1 and "有本类文书没有的占位符 {{ fax_number }}" in out
 
 
+def test_an_expression_or_a_statement_of_its_own_is_refused(tmp_path: Path) -> None:
+    """An uploaded template may use its type's placeholders and the conditions the committed
+    one has, nothing that would compute at rendering time (the sandbox would stop an attribute
+    walk only when a document is issued, and a loop would cost every issue)."""
+    for tag in ("{{ title.__class__.__mro__ }}", "{% for x in range(10**9) %}{% endfor %}"):
+        d = docx.Document(str(template_path("notice")))
+        d.paragraphs[-1].add_run(tag)
+        code, out = check(tmp_path, saved(d), "notice")
+        assert code == 1 and "有本类文书模板不用的模板语句 {" in out, out
+    d = docx.Document(str(template_path("notice")))
+    d.paragraphs[-1].add_run("{{body}}")  # a known placeholder, spaced otherwise: still fits
+    code, out = check(tmp_path, saved(d), "notice")
+    assert code == 0, out
+
+
 def test_wrong_margins_are_named_top_and_binding_edge(tmp_path: Path) -> None:
     code, out = check(tmp_path, with_margins("notice", top_mm=30, left_mm=20), "notice")
     assert code == 1
