@@ -4,7 +4,6 @@ reported by `wenshu verify` and recorded in the trail; the recurring check runs 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
 from archive.errors import ValidationError
-from archive.models import AuditCheckpoint, AuditEvent
+from archive.models import AuditCheckpoint
 from archive.retention import due_on, parse_setting
 from service.documents.pades import make_dev_identity, sign_pdf
 from service.workers.integrity import RecurringChecks
@@ -22,6 +21,7 @@ from service.workflows.accounts import add_user
 from service.workflows.integrity.fixity import run_fixity, verify_archive
 from tests.support import sample
 from tests.support.apps import Client, WenshuCli, make_app
+from tests.support.tamper import events, flip_byte, overwrite, raw_sql
 
 
 def issue(users: dict[str, Any]) -> dict[str, Any]:
@@ -30,36 +30,6 @@ def issue(users: dict[str, Any]) -> dict[str, Any]:
     )
     assert r.status_code == 201, r.get_json()
     return r.get_json()  # type: ignore[no-any-return]
-
-
-def overwrite(path: Path, data: bytes) -> None:
-    path.chmod(0o644)
-    path.write_bytes(data)
-
-
-def flip_byte(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    overwrite(path, bytes(data))
-
-
-def raw_sql(ws: Any, *sql: str) -> None:
-    con = sqlite3.connect(ws.settings.paths.data / "wenshu.db", timeout=60)
-    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
-        con.execute(f"DROP TRIGGER {name}")
-    for stmt in sql:
-        con.execute(stmt)
-    con.commit()
-    con.close()
-
-
-def events(ws: Any, action: str) -> list[AuditEvent]:
-    with ws.db.read() as s:
-        return list(
-            s.scalars(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
-            )
-        )
 
 
 @pytest.mark.parametrize("blob", ["pdf_sha256", "docx_sha256"])

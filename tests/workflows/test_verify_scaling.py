@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from archive.models import AuditCheckpoint, AuditEvent, Document, FixityCursor
+from archive.models import AuditCheckpoint, Document, FixityCursor
 from service.settings import SettingsError, load_settings
 from service.workflows.accounts import add_user
 from service.workflows.integrity import cycle
@@ -24,6 +23,7 @@ from service.workflows.integrity.fixity import verify_archive
 from service.workflows.integrity.since import verify_since_checkpoint
 from tests.support import sample
 from tests.support.apps import Client, WenshuCli, make_app
+from tests.support.tamper import events, flip_byte, raw_sql
 
 
 def issue(users: dict[str, Any], org: str = "llyb") -> dict[str, Any]:
@@ -31,33 +31,6 @@ def issue(users: dict[str, Any], org: str = "llyb") -> dict[str, Any]:
     r = who.post("/api/v1/documents", {"type": "notice", "org": org, "data": sample("notice")})
     assert r.status_code == 201, r.get_json()
     return r.get_json()  # type: ignore[no-any-return]
-
-
-def flip_byte(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.chmod(0o644)
-    path.write_bytes(bytes(data))
-
-
-def raw_sql(ws: Any, *sql: str) -> None:
-    """Tampering past the append-only triggers (SQLite)."""
-    con = sqlite3.connect(ws.settings.paths.data / "wenshu.db", timeout=60)
-    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
-        con.execute(f"DROP TRIGGER {name}")
-    for stmt in sql:
-        con.execute(stmt)
-    con.commit()
-    con.close()
-
-
-def events(ws: Any, action: str) -> list[AuditEvent]:
-    with ws.db.read() as s:
-        return list(
-            s.scalars(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
-            )
-        )
 
 
 def tune(ws: Any, **integrity: Any) -> None:

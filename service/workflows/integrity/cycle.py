@@ -49,6 +49,7 @@ from service.workflows.integrity.documents import FileChecker, files_of
 from service.workflows.integrity.fixity import (
     ArchiveReport,
     Problem,
+    missing_document,
     record_checks,
     record_failures,
     record_problems,
@@ -326,16 +327,7 @@ def _documents(
     out = [(doc, code, events.pop(doc.id)) for doc, code in rows]
     out.sort(key=lambda row: row[2][0])
     for doc_id, (seq, org_code, details) in events.items():
-        problems.append(
-            Problem(
-                "record",
-                f"document {doc_id} ({details.get('wenhao') or details.get('archive_no')}) "
-                f"recorded as issued at seq {seq} is missing from the archive",
-                org_code,
-                doc_id,
-                seq,
-            )
-        )
+        problems.append(missing_document(doc_id, seq, org_code, details))
     return out
 
 

@@ -45,6 +45,21 @@ class Problem:
     seq: int | None = None
 
 
+def missing_document(
+    doc_id: str, seq: int, org_code: str | None, details: dict[str, Any]
+) -> Problem:
+    """A ``document.issue`` event (at ``seq``, with its ``details``) whose document row is
+    gone."""
+    return Problem(
+        "record",
+        f"document {doc_id} ({details.get('wenhao') or details.get('archive_no')}) "
+        f"recorded as issued at seq {seq} is missing from the archive",
+        org_code,
+        doc_id,
+        seq,
+    )
+
+
 @dataclass
 class ArchiveReport:
     lines: list[str] = field(default_factory=list)
@@ -117,16 +132,7 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
             label = f"document {doc.id} ({doc.wenhao or doc.archive_no})"
             report.problems.append(Problem(kind, f"{label}: {message}", org.code, doc.id))
     for doc_id, (seq, org_code, details) in recorded.items():
-        report.problems.append(
-            Problem(
-                "record",
-                f"document {doc_id} ({details.get('wenhao') or details.get('archive_no')}) "
-                f"recorded as issued at seq {seq} is missing from the archive",
-                org_code,
-                doc_id,
-                seq,
-            )
-        )
+        report.problems.append(missing_document(doc_id, seq, org_code, details))
     for doc_id, message in copies:  # the hand-signed originals' scans and OCR output
         bad_docs.add(doc_id)
         kind = "blob" if "blob" in message else "record"

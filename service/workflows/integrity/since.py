@@ -40,6 +40,7 @@ from service.workflows.integrity.documents import FileChecker, files_of
 from service.workflows.integrity.fixity import (
     ArchiveReport,
     Problem,
+    missing_document,
     record,
     record_problems,
 )
@@ -147,16 +148,7 @@ def verify_since_checkpoint(ws: Wenshu, *, actor: str) -> ArchiveReport:
         withdrawals = _withdrawals_after(s, cp.seq)
         trusted = trusted_certificates(s)
     for doc_id, (seq, org_code, details) in missing.items():
-        report.problems.append(
-            Problem(
-                "record",
-                f"document {doc_id} ({details.get('wenhao') or details.get('archive_no')}) "
-                f"recorded as issued at seq {seq} is missing from the archive",
-                org_code,
-                doc_id,
-                seq,
-            )
-        )
+        report.problems.append(missing_document(doc_id, seq, org_code, details))
     checker = FileChecker(ws.blobs.root, trusted, workers=ws.settings.integrity.verify_workers)
     with checker:
         found = checker([files_of(doc, org) for doc, org, _issued in docs])
