@@ -211,28 +211,22 @@ def typeset(
     """
     key = renderer.blank_pages_key
     docx = render(data)
-    even = getattr(convert, "to_pdf_even", None)
-    if key and even is not None:
+    even = getattr(convert, "to_pdf_even", None) if key else None
+    if even is not None:
         made = even(docx)
         pdf, pages, blank = made.pdf, made.pages, made.added
         if blank:
             docx = render({**data, key: blank})
-        while pages % 2 and blank < 2:  # as below: a template of another shape, or the 版记 alone
-            blank += 1
-            docx = render({**data, key: blank})
-            pdf = convert(docx)
-            pages = _page_count(pdf)
-        if pages % 2:
-            log.warning("%s ends on an odd page (%d)", renderer.label, pages)
-        return docx, pdf
-    pdf = convert(docx)
-    blank = 0
-    while key and _page_count(pdf) % 2 and blank < 2:
+    else:
+        pdf, blank = convert(docx), 0
+        pages = _page_count(pdf) if key else 0
+    while key and pages % 2 and blank < 2:  # the 版记 alone, or a template of another shape
         blank += 1
         docx = render({**data, key: blank})
         pdf = convert(docx)
-    if key and _page_count(pdf) % 2:
-        log.warning("%s ends on an odd page (%d)", renderer.label, _page_count(pdf))
+        pages = _page_count(pdf)
+    if pages % 2:
+        log.warning("%s ends on an odd page (%d)", renderer.label, pages)
     return docx, pdf
 
 
