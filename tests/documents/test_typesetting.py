@@ -99,15 +99,19 @@ def test_a_name_character_outside_gb2312_is_printed_from_noto(converter: Convert
 @pytest.mark.parametrize("doctype", list(SCHEMAS))
 def test_no_space_between_digits_and_chinese(samples: dict[str, bytes], doctype: str) -> None:
     """〔2021〕44号 and 2021年4月23日 are set solid: LibreOffice's default would put 0.2 em at
-    each boundary. A boundary gets no more than the line gives its Chinese characters: on a
-    justified line LibreOffice adds each character's share of the stretch in whole twips and
-    puts what that leaves over where the Chinese run meets the digits (up to 0.14 em at 14 pt),
-    so the forms' filled-in text is set flush left and the boundaries there are solid."""
+    each boundary. On a line set solid a boundary is under 0.05 em. A justified line that had
+    to be stretched (a long figure such as 102,300.50元 moved to the next line) spreads the
+    stretch over every character, digits and Chinese alike, so there a boundary may have what
+    the line gives its Chinese pairs and at most 0.03 em more: LibreOffice adds each
+    character's share in whole twips and leaves the remainder where the Chinese run meets
+    the digits. Ragged right instead would be the visible fault; 0.03 em at 16 pt is
+    0.17 mm. The forms' filled-in text is set flush left, so their boundaries are solid."""
     pdf = samples[doctype]
     boundaries = digit_chinese_boundaries(pdf)
     assert len(boundaries) > 20
     for b in boundaries:
-        assert b.gap_em - max(0.0, b.line_em) < 0.05, b
+        stretched = b.line_em >= 0.01
+        assert b.gap_em < (b.line_em + 0.03 if stretched else 0.05), b
     solid = [b for b in boundaries if b.gap_em < 0.05]
     assert len(solid) > 0.8 * len(boundaries)
 
