@@ -306,7 +306,7 @@ class PgSearchIndex:
         scores: dict[str, tuple[int, float]] = {}
         if sort == "relevance" and parsed is not None and tiers is not None:
             ranked = rank_candidates(
-                conn, sql, tiers.conditions, score_query(parsed), wanted, relation == "gte"
+                conn, sql, tiers.tiers, score_query(parsed), wanted, relation == "gte"
             )
             scores = {doc_id: (tier, score) for doc_id, tier, score in ranked}
             ordered = [doc_id for doc_id, _, _ in ranked]
