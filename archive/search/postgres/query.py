@@ -93,21 +93,31 @@ class Sql:
         return " AND ".join(c for c in self.conditions if c.startswith("issued_at ")) or "TRUE"
 
 
-_TERMS_QUERY = re.compile(r"CAST\((:p\d+) AS tsquery\)")
+_TERMS_QUERY = re.compile(r"\(?terms @@ CAST\((:p\d+) AS tsquery\)\)?")
 
 
-def dated(sql: Sql, where: str) -> str:
-    """``where`` as PostgreSQL should plan it when the issue date is restricted too.
+def dated(sql: Sql, *extra: str, without: frozenset[int] = frozenset()) -> str:
+    """The conditions of ``sql`` (less those at ``without``) and ``extra``, ANDed, as
+    PostgreSQL should plan them when the issue date is restricted too.
 
     The planner multiplies the frequencies of a query's terms as if independent, and takes a
     term missing from its statistics as rare: ``超标 & 标准 & 收费`` looked like 4 rows of
     50,550, so the date range was checked in each of them (25,000 pages read, 140 ms) rather
-    than ANDed from the issue-date index as a bitmap (2,200 pages). Asked as ``(SELECT …)``,
-    a terms query is a value the planner cannot see, estimated at its default share of the
-    rows (0.5 %), and the two bitmaps are ANDed."""
-    if sql.dates() == "TRUE" and "issued_at >=" not in where:
-        return where
-    return _TERMS_QUERY.sub(r"(SELECT CAST(\1 AS tsquery))", where)
+    than ANDed from the issue-date index as a bitmap (2,200 pages). So every plain terms
+    condition goes into one ``tsquery`` asked as ``(SELECT …)``: a value the planner cannot
+    see, estimated at its default share of the rows (0.5 %), and the two bitmaps are ANDed."""
+    conditions = [c for n, c in enumerate(sql.conditions) if n not in without] + list(extra)
+    if sql.dates() == "TRUE" and not any(c.startswith("issued_at ") for c in extra):
+        return " AND ".join(conditions) or "TRUE"
+    queries, rest = [], []
+    for condition in conditions:
+        if plain := _TERMS_QUERY.fullmatch(condition):
+            queries.append(f"CAST({plain.group(1)} AS tsquery)")
+        else:
+            rest.append(condition)
+    if queries:
+        rest.append(f"terms @@ (SELECT {' && '.join(queries)})")
+    return " AND ".join(rest)
 
 
 def filter_conditions(sql: Sql, f: SearchFilters) -> None:
@@ -293,7 +303,7 @@ def count_matches(
     scan met: lower bounds too, in the proportions of that sample."""
     matches = (
         f"SELECT type, org, year, row_number() OVER () AS n FROM {TABLE} "
-        f"WHERE {dated(sql, sql.where())} LIMIT :bound_1"
+        f"WHERE {dated(sql)} LIMIT :bound_1"
     )
     params = {**sql.params, "bound_1": bound + 1}
     if not facets:
@@ -359,15 +369,15 @@ def newest(
     probe takes up to ``COUNT_PROBE`` matches of the tier, sorted here if that is all of
     them; then eight times the window; only then is the issue-date index read newest first,
     each row tested, until ``limit`` are found."""
-    where = f"{sql.where(tier.replaces)} AND {tier.condition}"
+    where = dated(sql, tier.condition, without=tier.replaces)
     if walk:
-        found = newest_in_window(conn, sql, where, limit, WINDOW)
+        found = newest_in_window(conn, sql, limit, WINDOW, tier)
         if found is not None and len(found) >= limit:
             return found
         if not known_large:
             probe = list(
                 conn.execute(
-                    text(f"SELECT id, issued_at FROM {TABLE} WHERE {dated(sql, where)} LIMIT :lim"),
+                    text(f"SELECT id, issued_at FROM {TABLE} WHERE {where} LIMIT :lim"),
                     {**sql.params, "lim": COUNT_PROBE + 1},
                 ).all()
             )
@@ -375,13 +385,13 @@ def newest(
                 probe.sort(key=lambda r: (r[1], r[0]), reverse=True)
                 return [(r[0], r[1]) for r in probe[:limit]]
         if found is not None:
-            found = newest_in_window(conn, sql, where, limit, 8 * WINDOW)
+            found = newest_in_window(conn, sql, limit, 8 * WINDOW, tier)
             if found is not None and len(found) >= limit:
                 return found
         conn.execute(text(WALK_SETTINGS))
     rows = conn.execute(
         text(
-            f"SELECT id, issued_at FROM {TABLE} WHERE {dated(sql, where)} "
+            f"SELECT id, issued_at FROM {TABLE} WHERE {where} "
             "ORDER BY issued_at DESC, id DESC LIMIT :lim"
         ),
         {**sql.params, "lim": limit},
@@ -392,10 +402,10 @@ def newest(
 
 
 def newest_in_window(
-    conn: Connection, sql: Sql, where: str, limit: int, rows_back: int
+    conn: Connection, sql: Sql, limit: int, rows_back: int, tier: Tier = Tier("TRUE")
 ) -> list[tuple[str, datetime]] | None:
-    """The newest ``limit`` matches of ``where`` issued no earlier than the ``rows_back``-th
-    newest row (of the date filters); None if there are not that many rows.
+    """The newest ``limit`` matches of ``sql`` and ``tier`` issued no earlier than the
+    ``rows_back``-th newest row (of the date filters); None if there are not that many rows.
 
     Walking the issue-date index tests each row's terms, a read of its ``tsvector`` from
     TOAST: 6,000 rows, 300 ms, for a tier one row in thirty meets. Here the cut-off date
@@ -413,7 +423,7 @@ def newest_in_window(
     conn.execute(text("SELECT set_config('enable_indexscan', 'off', true)"))
     if cut is None:
         return None
-    recent = dated(sql, f"{where} AND issued_at >= :cut")
+    recent = dated(sql, tier.condition, "issued_at >= :cut", without=tier.replaces)
     rows = conn.execute(
         text(
             f"SELECT id, issued_at FROM {TABLE} WHERE {recent} "

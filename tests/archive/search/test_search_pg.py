@@ -271,6 +271,8 @@ def test_past_the_bound_the_newest_rows_give_the_page_the_walk_gives(
         {"q": "挂床住院", "page": 2},
         {"q": "住院"},
         {"q": "挂床住院", "date_from": date(2021, 1, 10), "date_to": date(2021, 2, 1)},
+        {"q": "挂床住院", "sort": "newest", "page": 2},
+        {"q": "挂床住院", "sort": "oldest"},
     ]
     monkeypatch.setattr(pg_query, "RERANK", 4)  # candidates a page of 4 needs
     monkeypatch.setattr(pg_query, "WINDOW", 10**9)  # more rows than the table: no window
