@@ -213,8 +213,9 @@ def query_conditions(sql: Sql, parsed: ParsedQuery, phrases: bool = True) -> Tie
                 options.append(phrase_condition(sql, alt, phrases))
         if len(alternatives) == 1 and options and alternatives[0].exact is None:
             alt = alternatives[0]
-            if alt.required is not None and (not alt.phrases or not phrases):
-                required[len(sql.conditions)] = termset_lexemes(alt.required)
+            lexemes = termset_lexemes(alt.required) if alt.required is not None else []
+            if lexemes and (not alt.phrases or not phrases):
+                required[len(sql.conditions)] = lexemes
         sql.conditions.append("(" + " OR ".join(options) + ")" if options else "FALSE")
     title = [lexeme(field_term("title", t)) for f, t, _ in parsed.scoring if f == "title"]
     body = [lexeme(t) for f, t, _ in parsed.scoring if f == "body"]
