@@ -41,11 +41,13 @@ from archive.search.docs import COUNT_BOUND, FACETS, IndexedDoc, SearchHit, Sear
 from archive.search.postgres.query import (
     TABLE,
     WALK_SETTINGS,
+    WINDOW,
     Sql,
     check_phrases,
     count_matches,
     filter_conditions,
     has_phrases,
+    newest_in_window,
     parse_with_keys,
     query_conditions,
     rank_candidates,
@@ -306,20 +308,27 @@ class PgSearchIndex:
         scores: dict[str, tuple[int, float]] = {}
         if sort == "relevance" and parsed is not None and tiers is not None:
             ranked = rank_candidates(
-                conn, sql, tiers.conditions, score_query(parsed), wanted, relation == "gte"
+                conn, sql, tiers.tiers, score_query(parsed), wanted, relation == "gte"
             )
             scores = {doc_id: (tier, score) for doc_id, tier, score in ranked}
             ordered = [doc_id for doc_id, _, _ in ranked]
         else:
             order = "DESC" if sort != "oldest" else "ASC"
             limit, offset = (per_page, start) if check is None else (2 * wanted + 20, 0)
+            recent: list[str] | None = None  # the page, found among the newest rows
             if "terms @@" not in sql.where():
                 # No terms to read from TOAST: walk the issue-date index and stop at the page.
                 # (Browsing 400,000 documents of an org sorted them all: 3.2 s.)
                 conn.execute(text("SELECT set_config('enable_indexscan', 'on', true)"))
-            elif relation == "gte":  # so many matches that the page is near the newest rows
+            elif relation == "gte" and order == "DESC":  # the page is near the newest rows
+                window = newest_in_window(conn, sql, offset + limit, WINDOW)
+                if window is not None and len(window) >= offset + limit:
+                    recent = [doc_id for doc_id, _ in window[offset:]]
+                else:
+                    conn.execute(text(WALK_SETTINGS))
+            elif relation == "gte":
                 conn.execute(text(WALK_SETTINGS))
-            ordered = list(
+            ordered = recent or list(
                 conn.scalars(
                     text(
                         f"SELECT id FROM {TABLE} WHERE {sql.where()} "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +243,55 @@ def test_the_migration_indexes_the_orgs_of_a_table_built_before(pg_url: str) -> 
     finally:
         engine.dispose()
     assert len(names) == 2
+
+
+def test_past_the_bound_the_newest_rows_give_the_page_the_walk_gives(
+    pg_index: PgSearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Matches past the count bound are ranked from the newest rows of the table (a window
+    of the issue-date index ANDed with the terms) when the page is found there, else as
+    before: either way the page, its order and the total are those of the walk alone. The
+    title tier here is common among the newest rows, rare within the date filter."""
+    import archive.search.postgres.query as pg_query
+
+    pg_index.count_bound = 5
+    start = datetime(2021, 1, 4, 9)
+    pg_index.add(
+        doc(
+            f"v{n:02d}",
+            f"经核查，该院存在挂床住院问题，第{n}例。",
+            title="挂床住院问题通报" if n % 7 == 0 or n >= 30 else f"文书{n}",
+            issued_at=start + timedelta(days=n),
+        )
+        for n in range(40)
+    )
+    pg_index.add(doc(f"r{n}", f"串换药品，第{n}例。", issued_at=start) for n in range(20))
+    asked = [
+        {"q": "挂床住院"},
+        {"q": "挂床住院", "page": 2},
+        {"q": "住院"},
+        {"q": "挂床住院", "date_from": date(2021, 1, 10), "date_to": date(2021, 2, 1)},
+        {"q": "挂床住院", "sort": "newest", "page": 2},
+        {"q": "挂床住院", "sort": "oldest"},
+    ]
+    monkeypatch.setattr(pg_query, "RERANK", 4)  # candidates a page of 4 needs
+    monkeypatch.setattr(pg_query, "WINDOW", 10**9)  # more rows than the table: no window
+    walked = [pg_index.search(orgs=["llyb"], per_page=4, **kw) for kw in asked]
+    monkeypatch.setattr(pg_query, "WINDOW", 10)
+    pages: list[int] = []
+    in_window = pg_query.newest_in_window
+
+    def spy(*args: Any) -> Any:
+        rows = in_window(*args)
+        pages.append(-1 if rows is None else len(rows))
+        return rows
+
+    monkeypatch.setattr(pg_query, "newest_in_window", spy)
+    windowed = [pg_index.search(orgs=["llyb"], per_page=4, **kw) for kw in asked]
+    assert any(n >= 4 for n in pages)  # pages found among the newest rows
+    assert any(0 <= n < 4 for n in pages)  # and tiers that fell back
+    for before, after in zip(walked, windowed, strict=True):
+        assert [h.id for h in after.hits] == [h.id for h in before.hits]
+        assert (after.total, after.total_relation) == (before.total, before.total_relation)
+    assert [h.id for h in walked[0].hits] == ["v39", "v38", "v37", "v36"]
+    assert walked[0].total_relation == "gte"
