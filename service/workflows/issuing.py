@@ -21,10 +21,8 @@ import secrets
 import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
-from io import BytesIO
 from typing import Any, Protocol
 
-from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
 from archive import numbering
@@ -35,7 +33,7 @@ from archive.indexer import enqueue
 from archive.models import Document, Org
 from service.doctypes import DocType
 from service.documents.pades import sign_pdf
-from service.documents.render import Letterhead
+from service.documents.render import Letterhead, Typeset
 from service.documents.watermark import watermark_draft
 from service.wiring import Wenshu
 from service.workflows.accounts import Principal
@@ -75,10 +73,6 @@ def letterhead(org: Org) -> Letterhead:
     return Letterhead(name=org.name, mark=org.mark, zihao=org.zihao)
 
 
-def _page_count(pdf: bytes) -> int:
-    return len(PdfReader(BytesIO(pdf)).pages)
-
-
 def _typeset(
     ws: Wenshu,
     req: IssueRequest,
@@ -91,9 +85,10 @@ def _typeset(
     pdfa: bool,
     template: ActiveTemplate,
     archive_no: str = "",
-) -> tuple[bytes, bytes]:
+) -> Typeset:
     """The DOCX (the type's template filled with the data and its derived title, literally)
-    and the PDF the converter makes of it, ending on an even page when the type must."""
+    and the PDF the converter makes of it, ending on an even page when the type must, with
+    the PDF's pages as the converter counted them."""
     data = {**data, "title": req.doctype.title(req.data, org)}
     return req.doctype.typeset(
         data,
@@ -145,7 +140,7 @@ def preview(
         attached = files.resolve(ws, s, org, req.data)
         if template is None:
             template = active_template(ws, s, org, req.doctype)
-    _, pdf = _typeset(
+    pdf = _typeset(
         ws,
         req,
         org,
@@ -155,7 +150,7 @@ def preview(
         seal=seal,
         pdfa=False,
         template=template,
-    )
+    ).pdf
     pdf = files.lay_into(req.doctype, pdf, attached, None if template.default else template.docx)
     return watermark_draft(pdf)
 
@@ -266,7 +261,7 @@ def _produce_and_commit(
         seal = current_seal(ws, s, org)
         template = active_template(ws, s, org, req.doctype)
     keep(ws, template)
-    docx, pdf = _typeset(
+    docx, pdf, pages = _typeset(
         ws,
         req,
         org,
@@ -279,6 +274,7 @@ def _produce_and_commit(
         archive_no=archive_no,
     )
     sealed = _prints_seal(docx)
+    # The file attachments go under the pages left for them: the page count stays the same.
     pdf = files.lay_into(req.doctype, pdf, attached, None if template.default else template.docx)
     signed = sign_pdf(
         pdf,
@@ -325,7 +321,7 @@ def _produce_and_commit(
             input_sha256=hashes["input"],
             docx_sha256=hashes["docx"],
             pdf_sha256=hashes["pdf"],
-            page_count=_page_count(signed),
+            page_count=pages,
             supersedes=req.supersedes,
             facts=req.doctype.facts(req.data),
             issued_at=issued_at,
