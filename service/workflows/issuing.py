@@ -21,7 +21,7 @@ import secrets
 import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -67,6 +67,15 @@ class IssueRequest:
     supersedes: str | None = None
     claim: IssueClaim | None = None
     """The draft it is issued from, claimed by this request (None: issued directly)."""
+
+
+class _Parts(NamedTuple):
+    """What an issued document is made of besides its input, as the archive held it when
+    the issue began: the file attachments, the seal and the template."""
+
+    attached: files.Attachments
+    seal: Seal
+    template: ActiveTemplate
 
 
 def letterhead(org: Org) -> Letterhead:
@@ -196,6 +205,12 @@ def issue(ws: Wenshu, req: IssueRequest, who: Principal) -> Document:
                 )
         if req.case_no is not None:
             require_case(s, org, req.case_no)
+        # What the document is made of, read with the org: one read session per issue.
+        parts = _Parts(
+            files.resolve(ws, s, org, req.data),
+            current_seal(ws, s, org),
+            active_template(ws, s, org, req.doctype),
+        )
     signer = req.doctype.approver_field(req.data)
     if signer is not None and not req.data.get(signer):
         raise ValidationError(
@@ -209,7 +224,7 @@ def issue(ws: Wenshu, req: IssueRequest, who: Principal) -> Document:
     reservations = _reserve(ws, org, req.doctype, year)
     try:
         doc = _produce_and_commit(
-            ws, req, who, org, reservations, issue_date, year, key_pem, cert_pem
+            ws, req, who, org, parts, reservations, issue_date, year, key_pem, cert_pem
         )
     except BaseException as exc:
         reason = f"{type(exc).__name__}: {exc}"
@@ -239,6 +254,7 @@ def _produce_and_commit(
     req: IssueRequest,
     who: Principal,
     org: Org,
+    parts: _Parts,
     reservations: list[numbering.Reservation],
     issue_date: date,
     year: int,
@@ -256,10 +272,7 @@ def _produce_and_commit(
         org.fonds_no, year, retention, org.unit_code, archive_res.n
     )
 
-    with ws.db.read() as s:
-        attached = files.resolve(ws, s, org, req.data)
-        seal = current_seal(ws, s, org)
-        template = active_template(ws, s, org, req.doctype)
+    attached, seal, template = parts
     keep(ws, template)
     docx, pdf, pages = _typeset(
         ws,
