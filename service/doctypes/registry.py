@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from schemas.fields import WenshuSchema
 from service.documents.layout import DoctypeRenderer, Letterhead
-from service.documents.render import render_document, typeset
+from service.documents.render import Typeset, render_document, typeset
 from service.documents.templates import Template
 
 
@@ -177,9 +177,9 @@ class DocType:
         seal_png: bytes | None = None,
         archive_no: str = "",
         template_docx: bytes | None = None,
-    ) -> tuple[bytes, bytes]:
-        """The DOCX (:meth:`render`) and its PDF by ``convert``, laid out to end on an even
-        page when the type must (:func:`service.documents.render.typeset`)."""
+    ) -> Typeset:
+        """The DOCX (:meth:`render`), its PDF by ``convert`` and the PDF's pages, laid out to
+        end on an even page when the type must (:func:`service.documents.render.typeset`)."""
 
         def render(d: dict[str, Any]) -> bytes:
             return self.render(

@@ -8,11 +8,16 @@ here is self-signed and says TEST in its subject so it cannot pass for a real se
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -25,6 +30,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.general import SigningError as PyHankoSigningError
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -117,6 +123,204 @@ class _PdfA2IncrementalWriter(IncrementalPdfFileWriter):
         super().register_extension(ext)
 
 
+class _SealSigner(signers.SimpleSigner):
+    """A :class:`SimpleSigner` that, once it has made one PAdES CMS, makes the next ones
+    around the bytes that do not change.
+
+    For one key and certificate the CMS of a PAdES B-B signature differs from document to
+    document only in the messageDigest attribute and the signature value; asn1crypto
+    nevertheless rebuilds and re-encodes the certificate, the ESS signing-certificate
+    attribute and the SignerInfo on every call, which was most of the CPU of a signature.
+    The first signature is pyHanko's own; its DER is cut into the constant parts, and the cut
+    is checked by putting that very signature back together byte for byte. Anything but a
+    plain PAdES signature (timestamp, CAdES attributes, another digest) goes to pyHanko.
+    """
+
+    _template: _CmsTemplate | None = None
+
+    async def async_sign(  # type: ignore[override]
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        dry_run: bool = False,
+        use_pades: bool = False,
+        timestamper: Any = None,
+        signed_attr_settings: PdfCMSSignedAttributes | None = None,
+        is_pdf_sig: bool = True,
+        encap_content_info: Any = None,
+    ) -> cms.ContentInfo:
+        plain = (
+            not dry_run
+            and use_pades
+            and timestamper is None
+            and is_pdf_sig
+            and encap_content_info is None
+            and (
+                signed_attr_settings is None
+                or (
+                    signed_attr_settings.cades_signed_attrs is None
+                    and signed_attr_settings.adobe_revinfo_attr is None
+                )
+            )
+        )
+        template = self._template
+        if plain and template is not None and template.fits(digest_algorithm, data_digest):
+            signed_attrs = template.signed_attrs(data_digest)
+            # signed over as a SET, carried as [0] IMPLICIT (RFC 5652 § 5.4)
+            signature = self.sign_raw(bytes((_SET,)) + signed_attrs[1:], digest_algorithm)
+            return cms.ContentInfo.load(template.content_info(signed_attrs, signature))
+        made = await super().async_sign(
+            data_digest,
+            digest_algorithm,
+            dry_run=dry_run,
+            use_pades=use_pades,
+            timestamper=timestamper,
+            signed_attr_settings=signed_attr_settings,
+            is_pdf_sig=is_pdf_sig,
+            encap_content_info=encap_content_info,
+        )
+        if plain and template is None:
+            self._template = _CmsTemplate.cut(made.dump(), digest_algorithm, data_digest)
+        return made
+
+
+_SET, _SEQUENCE, _OCTET_STRING, _EXPLICIT_0 = 0x31, 0x30, 0x04, 0xA0
+_CONSTANT_ATTRIBUTES = {"content_type", "message_digest", "signing_certificate_v2"}
+"""The signed attributes of a PAdES B-B signature: none of them but the digest varies."""
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 0x80:
+        return bytes((tag, n)) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(size))) + size + body
+
+
+@dataclass(frozen=True)
+class _CmsTemplate:
+    """The DER of one signer's CMS ContentInfo with the digest and signature cut out."""
+
+    digest_algorithm: str
+    content_type: bytes
+    signed_data_head: bytes
+    """version, digestAlgorithms, encapContentInfo, certificates (and CRLs, if any)."""
+    signer_info_head: bytes
+    """version, sid, digestAlgorithm."""
+    attrs: bytes
+    """[0] IMPLICIT SET of the signed attributes, as the first signature had them."""
+    digest_at: int
+    digest_size: int
+    signature_algorithm: bytes
+
+    @classmethod
+    def cut(cls, der: bytes, digest_algorithm: str, digest: bytes) -> _CmsTemplate | None:
+        """The template of ``der`` (pyHanko's CMS over ``digest``), or None when it holds
+        anything this template cannot reproduce."""
+        ci = cms.ContentInfo.load(der)
+        sd = ci["content"]
+        if len(sd["signer_infos"]) != 1:
+            return None
+        si = sd["signer_infos"][0]
+        attrs = si["signed_attrs"]
+        if {a["type"].native for a in attrs} != _CONSTANT_ATTRIBUTES:
+            return None
+        if si["unsigned_attrs"].dump():
+            return None
+        signed_attrs = attrs.dump()
+        if signed_attrs.count(digest) != 1:
+            return None
+        template = cls(
+            digest_algorithm=digest_algorithm,
+            content_type=ci["content_type"].dump(),
+            signed_data_head=b"".join(
+                sd[name].dump()
+                for name in (
+                    "version",
+                    "digest_algorithms",
+                    "encap_content_info",
+                    "certificates",
+                    "crls",
+                )
+            ),
+            signer_info_head=b"".join(
+                si[name].dump() for name in ("version", "sid", "digest_algorithm")
+            ),
+            attrs=signed_attrs,
+            digest_at=signed_attrs.index(digest),
+            digest_size=len(digest),
+            signature_algorithm=si["signature_algorithm"].dump(),
+        )
+        if template.content_info(signed_attrs, si["signature"].native) != der:
+            logger.warning("CMS template does not reproduce pyHanko's signature; not used")
+            return None
+        return template
+
+    def fits(self, digest_algorithm: str, digest: bytes) -> bool:
+        return digest_algorithm == self.digest_algorithm and len(digest) == self.digest_size
+
+    def signed_attrs(self, digest: bytes) -> bytes:
+        at = self.digest_at
+        return self.attrs[:at] + digest + self.attrs[at + self.digest_size :]
+
+    def content_info(self, signed_attrs: bytes, signature: bytes) -> bytes:
+        signer_info = _der(
+            _SEQUENCE,
+            self.signer_info_head
+            + signed_attrs
+            + self.signature_algorithm
+            + _der(_OCTET_STRING, signature),
+        )
+        signed_data = _der(_SEQUENCE, self.signed_data_head + _der(_SET, signer_info))
+        return _der(_SEQUENCE, self.content_type + _der(_EXPLICIT_0, signed_data))
+
+
+class _Signers:
+    """The signer of each (key, certificate) pair in use, most recently used kept, keyed by
+    the SHA-256 of both PEMs: a new key or certificate for an org is a new entry at once."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._by_pems: OrderedDict[bytes, _SealSigner] = OrderedDict()
+
+    def get(self, key_pem: bytes, cert_pem: bytes) -> _SealSigner:
+        h = hashlib.sha256(key_pem)
+        h.update(hashlib.sha256(cert_pem).digest())
+        pems = h.digest()
+        with self._lock:
+            signer = self._by_pems.get(pems)
+            if signer is not None:
+                self._by_pems.move_to_end(pems)
+                return signer
+        signer = _load_signer(key_pem, cert_pem)  # outside the lock: parsing takes a while
+        with self._lock:
+            signer = self._by_pems.setdefault(pems, signer)
+            self._by_pems.move_to_end(pems)
+            while len(self._by_pems) > self._size:
+                self._by_pems.popitem(last=False)
+        return signer
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_pems.clear()
+
+
+def _load_signer(key_pem: bytes, cert_pem: bytes) -> _SealSigner:
+    try:
+        certs = list(load_certs_from_pemder_data(cert_pem))
+        return _SealSigner(
+            signing_cert=certs[0],
+            signing_key=load_private_key_from_pemder_data(key_pem, passphrase=None),
+            cert_registry=SimpleCertificateStore.from_certs(certs[1:]),  # chain only
+        )
+    except (ValueError, TypeError, IndexError) as exc:
+        raise SigningError("签名密钥或证书无法读取") from exc
+
+
+_signers = _Signers(size=16)
+
+
 def sign_pdf(
     pdf: bytes,
     *,
@@ -129,16 +333,9 @@ def sign_pdf(
     """Append an invisible PAdES B-B signature to ``pdf`` as an incremental update.
 
     The original bytes stay a prefix of the result, so the PDF/A-2b content is untouched.
+    The signer of ``key_pem``/``cert_pem`` is parsed once and kept (:class:`_Signers`).
     """
-    try:
-        certs = list(load_certs_from_pemder_data(cert_pem))
-        signer = signers.SimpleSigner(
-            signing_cert=certs[0],
-            signing_key=load_private_key_from_pemder_data(key_pem, passphrase=None),
-            cert_registry=SimpleCertificateStore.from_certs(certs[1:]),  # chain only
-        )
-    except (ValueError, TypeError, IndexError) as exc:
-        raise SigningError("签名密钥或证书无法读取") from exc
+    signer = _signers.get(key_pem, cert_pem)
     metadata = signers.PdfSignatureMetadata(
         field_name=field_name,
         reason=reason or None,

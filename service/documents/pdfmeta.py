@@ -47,9 +47,10 @@ def docx_language(docx: bytes) -> str | None:
     return found.text.strip() if found is not None and found.text else None
 
 
-def complete_metadata(pdf: bytes, *, language: str) -> bytes:
+def complete_metadata(pdf: bytes, *, language: str) -> tuple[bytes, int]:
     """``pdf`` with ``/Lang`` and ``dc:language`` set to ``language`` and its Info dates well
-    formed, appended as one incremental update.
+    formed, appended as one incremental update; and its number of pages, counted on the way
+    (the update adds none).
 
     The update is written by hand: the catalog, the XMP stream and the Info dictionary (the
     three objects it changes) and a cross-reference section for them. pypdf reads only those
@@ -104,7 +105,7 @@ def complete_metadata(pdf: bytes, *, language: str) -> bytes:
     new_trailer[NameObject("/Size")] = NumberObject(cast(int, trailer["/Size"]))
     new_trailer[NameObject("/Prev")] = NumberObject(_startxref(pdf))
     out.write(b"trailer\n" + _serialised(new_trailer) + b"\nstartxref\n%d\n%%%%EOF\n" % xref)
-    return out.getvalue()
+    return out.getvalue(), len(reader.pages)
 
 
 def _serialised(obj: DictionaryObject) -> bytes:

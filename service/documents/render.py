@@ -23,7 +23,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from docx.document import Document as DocxDocument
 from docxtpl import DocxTemplate
@@ -63,6 +63,7 @@ __all__ = [
     "heading_number",
     "literal",
     "render_document",
+    "Typeset",
     "typeset",
     "write_blocks",
 ]
@@ -191,8 +192,9 @@ def typeset(
     render: Callable[[dict], bytes],
     data: dict,
     convert: Callable[[bytes], bytes],
-) -> tuple[bytes, bytes]:
-    """The DOCX and the PDF of ``data``: ``render`` makes the DOCX, ``convert`` the PDF.
+) -> Typeset:
+    """The DOCX and the PDF of ``data`` and the PDF's pages: ``render`` makes the DOCX,
+    ``convert`` the PDF.
 
     A type with :attr:`~DoctypeRenderer.blank_pages_key` ends on an even page, its 版记 on
     the last one (GB/T 9704-2012 §7.5, a sheet printed on both sides): when the PDF has an odd
@@ -208,6 +210,8 @@ def typeset(
     the blank page, which converts to those pages (``tests/documents/test_notice_once.py``);
     only a 版记 alone on its odd page needs a second conversion (two blank pages), and a
     template whose last paragraph does not anchor its 版记 is converted again as before.
+    The pages are the converter's count when ``convert`` has ``to_pdf_counted`` (and
+    ``to_pdf_even``), else counted here.
     """
     key = renderer.blank_pages_key
     docx = render(data)
@@ -218,16 +222,31 @@ def typeset(
         if blank:
             docx = render({**data, key: blank})
     else:
-        pdf, blank = convert(docx), 0
-        pages = _page_count(pdf) if key else 0
+        (pdf, pages), blank = _counted(convert, docx), 0
     while key and pages % 2 and blank < 2:  # the 版记 alone, or a template of another shape
         blank += 1
         docx = render({**data, key: blank})
-        pdf = convert(docx)
-        pages = _page_count(pdf)
-    if pages % 2:
+        pdf, pages = _counted(convert, docx)
+    if key and pages % 2:
         log.warning("%s ends on an odd page (%d)", renderer.label, pages)
-    return docx, pdf
+    return Typeset(docx, pdf, pages)
+
+
+class Typeset(NamedTuple):
+    """A document as :func:`typeset` made it."""
+
+    docx: bytes
+    pdf: bytes
+    pages: int
+
+
+def _counted(convert: Callable[[bytes], bytes], docx: bytes) -> tuple[bytes, int]:
+    counted = getattr(convert, "to_pdf_counted", None)
+    if counted is not None:
+        made = counted(docx)
+        return made.pdf, made.pages
+    pdf = convert(docx)
+    return pdf, _page_count(pdf)
 
 
 def _page_count(pdf: bytes) -> int:

@@ -21,10 +21,8 @@ import secrets
 import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
-from io import BytesIO
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
 from archive import numbering
@@ -35,7 +33,7 @@ from archive.indexer import enqueue
 from archive.models import Document, Org
 from service.doctypes import DocType
 from service.documents.pades import sign_pdf
-from service.documents.render import Letterhead
+from service.documents.render import Letterhead, Typeset
 from service.documents.watermark import watermark_draft
 from service.wiring import Wenshu
 from service.workflows.accounts import Principal
@@ -71,12 +69,17 @@ class IssueRequest:
     """The draft it is issued from, claimed by this request (None: issued directly)."""
 
 
+class _Parts(NamedTuple):
+    """What an issued document is made of besides its input, as the archive held it when
+    the issue began: the file attachments, the seal and the template."""
+
+    attached: files.Attachments
+    seal: Seal
+    template: ActiveTemplate
+
+
 def letterhead(org: Org) -> Letterhead:
     return Letterhead(name=org.name, mark=org.mark, zihao=org.zihao)
-
-
-def _page_count(pdf: bytes) -> int:
-    return len(PdfReader(BytesIO(pdf)).pages)
 
 
 def _typeset(
@@ -91,9 +94,10 @@ def _typeset(
     pdfa: bool,
     template: ActiveTemplate,
     archive_no: str = "",
-) -> tuple[bytes, bytes]:
+) -> Typeset:
     """The DOCX (the type's template filled with the data and its derived title, literally)
-    and the PDF the converter makes of it, ending on an even page when the type must."""
+    and the PDF the converter makes of it, ending on an even page when the type must, with
+    the PDF's pages as the converter counted them."""
     data = {**data, "title": req.doctype.title(req.data, org)}
     return req.doctype.typeset(
         data,
@@ -145,7 +149,7 @@ def preview(
         attached = files.resolve(ws, s, org, req.data)
         if template is None:
             template = active_template(ws, s, org, req.doctype)
-    _, pdf = _typeset(
+    pdf = _typeset(
         ws,
         req,
         org,
@@ -155,7 +159,7 @@ def preview(
         seal=seal,
         pdfa=False,
         template=template,
-    )
+    ).pdf
     pdf = files.lay_into(req.doctype, pdf, attached, None if template.default else template.docx)
     return watermark_draft(pdf)
 
@@ -201,6 +205,12 @@ def issue(ws: Wenshu, req: IssueRequest, who: Principal) -> Document:
                 )
         if req.case_no is not None:
             require_case(s, org, req.case_no)
+        # What the document is made of, read with the org: one read session per issue.
+        parts = _Parts(
+            files.resolve(ws, s, org, req.data),
+            current_seal(ws, s, org),
+            active_template(ws, s, org, req.doctype),
+        )
     signer = req.doctype.approver_field(req.data)
     if signer is not None and not req.data.get(signer):
         raise ValidationError(
@@ -214,7 +224,7 @@ def issue(ws: Wenshu, req: IssueRequest, who: Principal) -> Document:
     reservations = _reserve(ws, org, req.doctype, year)
     try:
         doc = _produce_and_commit(
-            ws, req, who, org, reservations, issue_date, year, key_pem, cert_pem
+            ws, req, who, org, parts, reservations, issue_date, year, key_pem, cert_pem
         )
     except BaseException as exc:
         reason = f"{type(exc).__name__}: {exc}"
@@ -244,6 +254,7 @@ def _produce_and_commit(
     req: IssueRequest,
     who: Principal,
     org: Org,
+    parts: _Parts,
     reservations: list[numbering.Reservation],
     issue_date: date,
     year: int,
@@ -261,12 +272,9 @@ def _produce_and_commit(
         org.fonds_no, year, retention, org.unit_code, archive_res.n
     )
 
-    with ws.db.read() as s:
-        attached = files.resolve(ws, s, org, req.data)
-        seal = current_seal(ws, s, org)
-        template = active_template(ws, s, org, req.doctype)
+    attached, seal, template = parts
     keep(ws, template)
-    docx, pdf = _typeset(
+    docx, pdf, pages = _typeset(
         ws,
         req,
         org,
@@ -279,6 +287,7 @@ def _produce_and_commit(
         archive_no=archive_no,
     )
     sealed = _prints_seal(docx)
+    # The file attachments go under the pages left for them: the page count stays the same.
     pdf = files.lay_into(req.doctype, pdf, attached, None if template.default else template.docx)
     signed = sign_pdf(
         pdf,
@@ -325,7 +334,7 @@ def _produce_and_commit(
             input_sha256=hashes["input"],
             docx_sha256=hashes["docx"],
             pdf_sha256=hashes["pdf"],
-            page_count=_page_count(signed),
+            page_count=pages,
             supersedes=req.supersedes,
             facts=req.doctype.facts(req.data),
             issued_at=issued_at,

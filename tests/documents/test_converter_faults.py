@@ -12,12 +12,14 @@ document, and — through the issue endpoint — answer 503 with Retry-After and
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
 import signal
 import threading
 import time
+import xmlrpc.client
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +30,13 @@ import pytest
 from archive import numbering
 from archive.errors import ConversionError
 from service.documents.convert.client import Converter
-from service.documents.convert.instance import FONTS_CONF, PoolSettings, try_lock, unlock
+from service.documents.convert.instance import (
+    FONTS_CONF,
+    PoolSettings,
+    UnixTransport,
+    try_lock,
+    unlock,
+)
 from service.documents.convert.pool import ConverterPool
 from service.workflows.accounts import add_user
 from tests.support import sample
@@ -224,3 +232,35 @@ def test_issue_during_a_converter_fault_is_503_and_consumes_no_number(
         assert (account.used, account.released, account.missing) == ([1], [], [])
     finally:
         ws.close()
+
+
+class _Answer(io.BytesIO):
+    """An endpoint's HTTP answer as parse_response reads it."""
+
+    def __init__(self, body: bytes, encoding: str = "") -> None:
+        super().__init__(body)
+        self._encoding = encoding
+
+    def getheader(self, name: str, default: str = "") -> str:
+        return self._encoding if name == "Content-Encoding" and self._encoding else default
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzipped"])
+def test_transport_reads_answers_as_xmlrpc_does(gzipped: bool) -> None:
+    pdf, other = os.urandom(70_000), b"%PDF-1.7 second"
+    answer = [1, 3, xmlrpc.client.Binary(pdf), {"a": xmlrpc.client.Binary(other), "n": "二"}]
+    body = xmlrpc.client.dumps((answer,), methodresponse=True).encode()
+    if gzipped:
+        body = gzip.compress(body)
+    transport = UnixTransport(Path("/nonexistent"), 1.0)
+
+    (got,) = transport.parse_response(_Answer(body, "gzip" if gzipped else ""))  # type: ignore[arg-type]
+
+    assert got == answer
+    assert transport.accept_gzip_encoding is False
+
+
+def test_transport_raises_the_endpoints_fault() -> None:
+    body = xmlrpc.client.dumps(xmlrpc.client.Fault(1, "无法转换"), methodresponse=True).encode()
+    with pytest.raises(xmlrpc.client.Fault, match="无法转换"):
+        UnixTransport(Path("/nonexistent"), 1.0).parse_response(_Answer(body))  # type: ignore[arg-type]

@@ -44,7 +44,7 @@ def notice(**fields: Any) -> dict[str, Any]:
 
 
 def typeset(converter: Converter, data: dict[str, Any]) -> bytes:
-    _, pdf = DOCTYPES["notice"].typeset(
+    made = DOCTYPES["notice"].typeset(
         data,
         converter.to_pdf,
         org=ORG,
@@ -52,7 +52,7 @@ def typeset(converter: Converter, data: dict[str, Any]) -> bytes:
         issue_date=dt.date(2021, 4, 23),
         seal_png=make_seal_png(ORG.name),
     )
-    return pdf
+    return made.pdf
 
 
 def test_imprint_ends_on_the_last_page_an_even_one(converter: Converter) -> None:

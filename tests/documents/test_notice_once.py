@@ -71,7 +71,7 @@ class Counting:
 
 
 def typeset(convert: Callable[[bytes], bytes], data: dict[str, Any]) -> tuple[bytes, bytes]:
-    return DOCTYPES["notice"].typeset(
+    docx, pdf, _ = DOCTYPES["notice"].typeset(
         data,
         convert,
         org=ORG,
@@ -79,6 +79,7 @@ def typeset(convert: Callable[[bytes], bytes], data: dict[str, Any]) -> tuple[by
         issue_date=dt.date(2021, 4, 23),
         seal_png=make_seal_png(ORG.name),
     )
+    return docx, pdf
 
 
 def render(data: dict[str, Any]) -> bytes:

@@ -100,6 +100,7 @@ def test_completed_pdf_still_signs_and_verifies(issued: dict[str, bytes]) -> Non
 
 
 def test_an_existing_language_entry_is_replaced_not_repeated(issued: dict[str, bytes]) -> None:
-    again = complete_metadata(issued["notice"], language="zh-CN")
+    again, pages = complete_metadata(issued["notice"], language="zh-CN")
+    assert pages == len(pypdf.PdfReader(io.BytesIO(again)).pages)
     assert xmp(again).count("<dc:language>") == 1
     assert again.startswith(issued["notice"])  # an incremental update: the original is a prefix

@@ -18,8 +18,10 @@ from cryptography.x509.oid import NameOID
 from docx import Document
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from archive.errors import SigningError
+from service.documents import pades
 from service.documents.pades import SignatureReport, make_dev_identity, sign_pdf, verify_pdf
 
 ORG = "某市医疗保障局"
@@ -236,3 +238,63 @@ def test_sign_and_verify_are_fast_enough_for_a_request(pdfa, identity, capsys):
 def test_fixture_is_really_pdfa(pdfa):
     # Guards the other tests: they prove nothing if the input was not PDF/A to begin with.
     assert "<pdfaid:part>2</pdfaid:part>" in _latest_xmp(pdfa)
+
+
+def _signing_cert_der(pdf: bytes) -> bytes:
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return bytes(reader.embedded_signatures[-1].signer_cert.dump())
+
+
+def test_signers_of_two_orgs_alternate_and_a_new_key_is_used_at_once(pdfa):
+    """Signers are kept per key and certificate: each org's signature names its own
+    certificate, however the calls interleave, and a replaced key signs the next document."""
+    orgs = {
+        "甲": make_dev_identity("甲市医疗保障局", org_code="11110000MB0000001A"),
+        "乙": make_dev_identity("乙市医疗保障局", org_code="11110000MB0000002B"),
+    }
+    for _ in range(2):
+        for org, (key, cert) in orgs.items():
+            signed = sign_pdf(pdfa, key_pem=key, cert_pem=cert)
+            report = verify_pdf(signed, trusted_certs=[cert])
+            assert report.ok and report.signer == f"{org}市医疗保障局（测试证书）"
+            other = orgs["乙" if org == "甲" else "甲"][1]
+            assert not verify_pdf(signed, trusted_certs=[other]).trusted
+            der = x509.load_pem_x509_certificate(cert).public_bytes(serialization.Encoding.DER)
+            assert _signing_cert_der(signed) == der
+
+    old_key, old_cert = orgs["甲"]
+    new_key, new_cert = make_dev_identity("甲市医疗保障局", org_code="11110000MB0000001A")
+    rotated = sign_pdf(pdfa, key_pem=new_key, cert_pem=new_cert)
+    assert verify_pdf(rotated, trusted_certs=[new_cert]).ok
+    assert not verify_pdf(rotated, trusted_certs=[old_cert]).trusted
+    assert verify_pdf(
+        sign_pdf(pdfa, key_pem=old_key, cert_pem=old_cert), trusted_certs=[old_cert]
+    ).ok
+
+
+def test_kept_signer_makes_the_signature_pyhanko_makes(pdfa, identity):
+    """After the first signature the CMS is put together from the constant parts of
+    pyHanko's; it must carry the same signed attributes, certificate and algorithms."""
+    key, cert = identity
+    first = sign_pdf(pdfa, key_pem=key, cert_pem=cert)
+    kept = pades._signers.get(key, cert)  # noqa: SLF001 (whether the fast path is in use)
+    assert kept._template is not None  # noqa: SLF001
+    later = sign_pdf(pdfa, key_pem=key, cert_pem=cert)
+
+    def shape(pdf: bytes) -> tuple[object, ...]:
+        sd = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures[-1].signed_data
+        si = sd["signer_infos"][0]
+        attrs = {a["type"].native: a["values"].dump() for a in si["signed_attrs"]}
+        del attrs["message_digest"]
+        return (
+            sd["version"].native,
+            sd["digest_algorithms"].dump(),
+            sd["certificates"].dump(),
+            si["sid"].dump(),
+            si["signature_algorithm"].dump(),
+            attrs,
+            si["unsigned_attrs"].native,
+        )
+
+    assert shape(later) == shape(first)
+    assert verify_pdf(later, trusted_certs=[cert]).ok

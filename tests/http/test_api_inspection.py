@@ -55,6 +55,7 @@ def test_each_type_issues_from_its_sample(users: dict[str, Any], ws: Any, doctyp
     doc = r.get_json()
     assert doc["wenhao"] is None and doc["archive_no"].startswith("J041-")
     pdf = users["inspector"].get(doc["links"]["pdf"]).data
+    assert doc["page_count"] == len(PdfReader(io.BytesIO(pdf)).pages), "the converter's count"
     text = text_of(pdf)
     assert re.sub(r"\s+", "", doc["title"]) in text
     v = users["inspector"].get(doc["links"]["verify"]).get_json()

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import logging
 import random
 import time
 import xmlrpc.client
 from collections.abc import Iterator
 from typing import Any, cast
+
+from pypdf import PdfReader
 
 from archive.errors import ConversionError, ConverterUnavailable
 from service import telemetry
@@ -44,7 +47,12 @@ class Converter:
         Raises ConversionError when LibreOffice fails, crashes or exceeds conversion_timeout,
         and ConverterUnavailable when no instance frees up within acquire_timeout.
         """
-        return self._timed(_Request(docx, pdfa, even=False)).pdf
+        return self.to_pdf_counted(docx, pdfa=pdfa).pdf
+
+    def to_pdf_counted(self, docx: bytes, *, pdfa: bool = True) -> EvenPdf:
+        """As :meth:`to_pdf`, with the PDF's pages counted (``added`` is 0). Raises as
+        :meth:`to_pdf`."""
+        return self._timed(_Request(docx, pdfa, even=False))
 
     def to_pdf_even(self, docx: bytes, *, pdfa: bool = True) -> EvenPdf:
         """As :meth:`to_pdf`, but when LibreOffice lays ``docx`` out on an odd number of pages
@@ -204,8 +212,11 @@ class Converter:
         if pdfa and not has_pdfa2_identification(pdf):
             raise ConversionError("LibreOffice 输出缺少 PDF/A-2 标识（pdfaid:part=2）")
         language = docx_language(docx)
-        pdf = complete_metadata(pdf, language=language) if language else pdf
-        return EvenPdf(int(added), int(pages), pdf)
+        if language:
+            pdf, counted = complete_metadata(pdf, language=language)
+        else:
+            counted = len(PdfReader(io.BytesIO(pdf)).pages)
+        return EvenPdf(int(added), int(pages) if request.even else counted, pdf)
 
     def _supervisor_running(self) -> bool:
         path = self.settings.run_dir / "supervisor.lock"
@@ -221,7 +232,8 @@ class Converter:
 @dataclasses.dataclass(frozen=True)
 class EvenPdf:
     """What :meth:`Converter.to_pdf_even` made: ``added`` pages (0 or 1) before the last
-    paragraph, ``pages`` as LibreOffice laid the PDF out (0 from a plain :meth:`Converter.to_pdf`)."""
+    paragraph, ``pages`` as LibreOffice laid the PDF out (from :meth:`Converter.to_pdf_counted`:
+    counted in the PDF, ``added`` 0)."""
 
     added: int
     pages: int
@@ -237,7 +249,7 @@ class _Request:
 
 class PdfMaker:
     """:meth:`Converter.to_pdf` with ``pdfa`` bound (call it with the DOCX), and
-    :meth:`to_pdf_even` likewise."""
+    :meth:`to_pdf_even` and :meth:`to_pdf_counted` likewise."""
 
     def __init__(self, converter: Converter, pdfa: bool) -> None:
         self._converter = converter
@@ -248,6 +260,9 @@ class PdfMaker:
 
     def to_pdf_even(self, docx: bytes) -> EvenPdf:
         return self._converter.to_pdf_even(docx, pdfa=self._pdfa)
+
+    def to_pdf_counted(self, docx: bytes) -> EvenPdf:
+        return self._converter.to_pdf_counted(docx, pdfa=self._pdfa)
 
 
 def _outcome(exc: ConversionError) -> str:
