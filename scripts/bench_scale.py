@@ -101,7 +101,10 @@ def fill(
     # The search table: COPY the distinct rows, then copy them in the server.
     started = time.perf_counter()
     sample: list[IndexedDoc] = []
-    with ws.db.engine.connect() as conn:
+    # begin(), not connect(): COPY goes through the driver's cursor, which SQLAlchemy does not
+    # see, so a connection that ran nothing else would end without committing (and the search
+    # table of every size was the handful of notices issued through the API).
+    with ws.db.engine.begin() as conn:
 
         def keep(docs: Iterator[IndexedDoc]) -> Iterator[IndexedDoc]:
             for n, doc in enumerate(docs):
@@ -115,13 +118,13 @@ def fill(
             [c.strip() for c in COLUMNS.split(",")],
             rows(keep(filler_docs(distinct, seed)), 2),
         )
-        conn.commit()
-    replicate_search_docs(url, copies, like="f%")
+    searchable = replicate_search_docs(url, copies, like="f%")
+    assert searchable >= distinct * copies, f"search table holds {searchable} rows"
     timings["search rows"] = time.perf_counter() - started
 
     # Documents and their issue events: the template notice's row and event, renumbered.
     started = time.perf_counter()
-    with ws.db.engine.connect() as conn:
+    with ws.db.engine.begin() as conn:
         doc = dict(
             conn.execute(text("SELECT * FROM documents WHERE id = :i"), {"i": template_id})
             .mappings()
@@ -201,7 +204,6 @@ def fill(
         )
         copy_rows(conn, "audit_event_salts", ["seq", "salt"], iter(salts))
         conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": seq, "h": prev})
-        conn.commit()
     with ws.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in ("documents", "audit_events", "audit_event_salts"):
             conn.execute(text(f"VACUUM ANALYZE {table}"))
