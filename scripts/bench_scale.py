@@ -16,11 +16,20 @@ as its ``--copies``). Then it prints, per size:
 * issue: ``--issues`` notices through ``POST /api/v1/documents`` (p50 / p95; should not grow);
 * search: the fixed query set of ``bench_search`` through ``GET /api/v1/search`` (p50 / p95,
   first round and the rounds after);
+* the auditor's ``GET /api/v1/audit/fixity`` (the fixity cycle's status: counts over the
+  archive);
 * verify: ``wenshu verify`` in a process of its own (the whole archive: every blob hash and
-  every signature), stopped after ``--verify-timeout`` seconds; and
-  ``wenshu verify --since-checkpoint`` if the installed CLI has it (else it says so).
+  every signature), stopped after ``--verify-timeout`` seconds; ``wenshu verify
+  --since-checkpoint`` (the notices issued above); and ``wenshu fixity`` (the cycle's first
+  slice), each stopped after the same timeout.
 
-Figures and how to read them: docs/search.md ("Cost by archive size").
+The filled archive stands for one verified earlier: right after the fill the script signs a
+checkpoint at its head and records, as a full ``wenshu verify`` that passed would, a
+``fixity.check`` event saying the chain was verified through there (``"mode": "bench_fill"``).
+That is the starting point of ``--since-checkpoint``, which then checks what the API added.
+The commands run this checkout's code (``PYTHONPATH``), whichever package the virtualenv holds.
+
+Figures and how to read them: docs/performance.md ("Cost by archive size").
 """
 
 from __future__ import annotations
@@ -92,7 +101,10 @@ def fill(
     # The search table: COPY the distinct rows, then copy them in the server.
     started = time.perf_counter()
     sample: list[IndexedDoc] = []
-    with ws.db.engine.connect() as conn:
+    # begin(), not connect(): COPY goes through the driver's cursor, which SQLAlchemy does not
+    # see, so a connection that ran nothing else would end without committing (and the search
+    # table of every size was the handful of notices issued through the API).
+    with ws.db.engine.begin() as conn:
 
         def keep(docs: Iterator[IndexedDoc]) -> Iterator[IndexedDoc]:
             for n, doc in enumerate(docs):
@@ -106,13 +118,13 @@ def fill(
             [c.strip() for c in COLUMNS.split(",")],
             rows(keep(filler_docs(distinct, seed)), 2),
         )
-        conn.commit()
-    replicate_search_docs(url, copies, like="f%")
+    searchable = replicate_search_docs(url, copies, like="f%")
+    assert searchable >= distinct * copies, f"search table holds {searchable} rows"
     timings["search rows"] = time.perf_counter() - started
 
     # Documents and their issue events: the template notice's row and event, renumbered.
     started = time.perf_counter()
-    with ws.db.engine.connect() as conn:
+    with ws.db.engine.begin() as conn:
         doc = dict(
             conn.execute(text("SELECT * FROM documents WHERE id = :i"), {"i": template_id})
             .mappings()
@@ -192,12 +204,33 @@ def fill(
         )
         copy_rows(conn, "audit_event_salts", ["seq", "salt"], iter(salts))
         conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": seq, "h": prev})
-        conn.commit()
     with ws.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in ("documents", "audit_events", "audit_event_salts"):
             conn.execute(text(f"VACUUM ANALYZE {table}"))
     timings["documents and audit events"] = time.perf_counter() - started
     return timings, sample
+
+
+def count_as_verified(ws: Any) -> int:
+    """Sign a checkpoint at the filled head and record the chain verified through it (the
+    fill's premise: every filler verifies); returns that seq."""
+    from archive.audit import AuditChain
+    from archive.models import AuditHead
+    from service.workflows.integrity.fixity import checkpoint_now
+
+    checkpoint_now(ws, actor="bench_scale", reason="bench_fill", orgs={"llyb"})
+    with ws.db.write() as s:
+        head = s.get(AuditHead, 1)
+        assert head is not None
+        through = int(head.seq)
+        AuditChain.append(
+            s,
+            actor="bench_scale",
+            action="fixity.check",
+            org="llyb",
+            details={"mode": "bench_fill", "ok": True, "verified_through": through},
+        )
+    return through
 
 
 def issue(client: Any, headers: dict[str, str], body: str) -> tuple[float, str]:
@@ -221,11 +254,11 @@ def search_round(client: Any, headers: dict[str, str], queries: list[Any]) -> li
     return took
 
 
-def verify(env: dict[str, str], timeout: float, *extra: str) -> str:
+def verify(env: dict[str, str], timeout: float, *extra: str, command: str = "verify") -> str:
     t0 = time.perf_counter()
     try:
         out = subprocess.run(
-            [str(WENSHU), "verify", *extra],
+            [str(WENSHU), command, *extra],
             env=env,
             capture_output=True,
             text=True,
@@ -235,7 +268,8 @@ def verify(env: dict[str, str], timeout: float, *extra: str) -> str:
         return f"not finished after {timeout:.0f} s (stopped)"
     took = time.perf_counter() - t0
     verdict = "OK" if out.returncode == 0 else f"exit {out.returncode}: {out.stderr.strip()[-300:]}"
-    return f"{took:,.1f} s, {verdict}"
+    said = [line for line in out.stdout.splitlines() if "用时" in line or line.startswith("第 ")]
+    return f"{took:,.1f} s, {verdict}" + "".join(f"\n    {line}" for line in said)
 
 
 def bench(size: int, args: argparse.Namespace) -> None:
@@ -263,6 +297,7 @@ def bench(size: int, args: argparse.Namespace) -> None:
         initialise(ws)
         token = add_user(ws, name="bench", role="clerk", org_code="llyb")
         reader = add_user(ws, name="reader", role="inspector", org_code="llyb")
+        auditor = add_user(ws, name="auditor", role="auditor", org_code="llyb")
         pool = ConverterPool(ws.pool_settings)
         pool.start()
         try:
@@ -277,6 +312,8 @@ def bench(size: int, args: argparse.Namespace) -> None:
             timings, sample = fill(ws, url, size, args.seed, template_id)
             for what, took in timings.items():
                 print(f"fill (COPY) {what}: {took:,.0f} s", flush=True)
+            through = count_as_verified(ws)
+            print(f"filled archive counted as verified through seq {through:,}", flush=True)
 
             issued = [issue(client, headers, body)[0] for _ in range(args.issues)]
             print(f"issue, {args.issues} notices through the API: {ms(issued)}", flush=True)
@@ -290,27 +327,30 @@ def bench(size: int, args: argparse.Namespace) -> None:
             print(f"search, {len(queries)} queries (API), first round: {ms(first)}", flush=True)
             if later:
                 print(f"search, rounds after ({args.queries}): {ms(later)}", flush=True)
+
+            status = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                r = client.get(
+                    "/api/v1/audit/fixity", headers={"Authorization": f"Bearer {auditor}"}
+                )
+                status.append(time.perf_counter() - t0)
+                assert r.status_code == 200, r.get_json()
+            print(f"GET /api/v1/audit/fixity (cycle status), 3 times: {ms(status)}", flush=True)
         finally:
             pool.stop()
             ws.close()
         env = {
             **os.environ,
+            "PYTHONPATH": str(ROOT),
             "WENSHU_DATA": str(Path(tmp) / "data"),
             "DATABASE_URL": url,
             "WENSHU_SEARCH_BACKEND": "postgresql",
         }
         print(f"wenshu verify: {verify(env, args.verify_timeout)}", flush=True)
-        helped = subprocess.run(
-            [str(WENSHU), "verify", "--help"], env=env, capture_output=True, text=True
-        ).stdout
-        if "--since-checkpoint" in helped:
-            print(
-                "wenshu verify --since-checkpoint: "
-                + verify(env, args.verify_timeout, "--since-checkpoint"),
-                flush=True,
-            )
-        else:
-            print("wenshu verify --since-checkpoint: not available in this version")
+        since = verify(env, args.verify_timeout, "--since-checkpoint")
+        print(f"wenshu verify --since-checkpoint: {since}", flush=True)
+        print(f"wenshu fixity: {verify(env, args.verify_timeout, command='fixity')}", flush=True)
         print(f"(load average {load()})")
 
 

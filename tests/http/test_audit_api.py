@@ -245,7 +245,7 @@ def test_audit_report_is_a_signed_pdf_of_the_period(users: dict[str, Any], ws: A
     data = bytearray(path.read_bytes())
     data[-100] ^= 0x01
     path.write_bytes(bytes(data))
-    fixity = users["auditor"].post("/api/v1/audit/fixity").get_json()
+    fixity = users["auditor"].post("/api/v1/audit/fixity", {"full": True}).get_json()
     assert not fixity["ok"] and {p["document_id"] for p in fixity["problems"]} == {doc["id"]}
     last = users["auditor"].get("/api/v1/audit/fixity").get_json()
     assert last["last_check"]["details"]["failed_documents"] == [doc["id"]]

@@ -157,8 +157,11 @@ def lock_cursor(s: Session, now: datetime) -> FixityCursor:
     return cur
 
 
-def _claim(ws: Wenshu, owner: str, now: datetime, report: SliceReport) -> bool:
-    """Take the lease and fix the slice (or resume the interrupted one)."""
+def _claim(
+    ws: Wenshu, owner: str, now: datetime, report: SliceReport, most: int | None = None
+) -> bool:
+    """Take the lease and fix the slice (or resume the interrupted one); a new slice holds at
+    most ``most`` documents when given."""
     cycle_days = ws.settings.integrity.fixity_cycle_days
     with ws.db.write() as s:
         cur = lock_cursor(s, now)
@@ -188,6 +191,8 @@ def _claim(ws: Wenshu, owner: str, now: datetime, report: SliceReport) -> bool:
                 per_day=runs_per_day(ws),
                 cycle_days=cycle_days,
             )
+            if most is not None:
+                n = max(1, min(n, most))
             nth = s.scalar(
                 _issue_seqs(s, cur.position_seq).order_by(AuditEvent.seq).offset(n).limit(1)
             )
@@ -204,14 +209,17 @@ def run_slice(
     *,
     actor: str,
     progress: Callable[[SliceReport, int], None] | None = None,
+    most: int | None = None,
 ) -> SliceReport:
     """Check the next slice of the cycle (or finish the interrupted one) and record it.
 
-    ``progress(report, position_seq)`` is called after each committed chunk.
+    ``progress(report, position_seq)`` is called after each committed chunk. ``most`` caps the
+    documents of a new slice (a request must not run for an hour); the runs after it share out
+    what is left of the cycle, so the cycle still ends on time.
     """
     report = SliceReport(details={})
     owner = uuid.uuid4().hex
-    if not _claim(ws, owner, ws.now(), report):
+    if not _claim(ws, owner, ws.now(), report, most):
         return report
     with ws.db.read() as s:
         trusted = trusted_certificates(s)
@@ -384,8 +392,10 @@ def _finish(ws: Wenshu, owner: str, report: SliceReport, actor: str) -> None:
         cur.updated_at = now
 
 
-def cycle_status(ws: Wenshu, *, runs: int = 10) -> CycleStatus:
-    """Where the cycle stands and its last runs (from the ``fixity.check`` events)."""
+def cycle_status(ws: Wenshu, *, runs: int = 10, org: str | None = None) -> CycleStatus:
+    """Where the cycle stands and its last runs (from the ``fixity.check`` events): of every
+    org, or what each run checked and found in ``org``. The cycle itself (cursor, counts) is
+    the archive's: one cursor goes through the chain of all orgs."""
     cycle_days = ws.settings.integrity.fixity_cycle_days
     with ws.db.read() as s:
         cur = s.get(FixityCursor, 1)
@@ -401,6 +411,7 @@ def cycle_status(ws: Wenshu, *, runs: int = 10) -> CycleStatus:
                 .where(
                     AuditEvent.action == "fixity.check",
                     AuditEvent.details.contains('"mode":"cycle"'),
+                    *([AuditEvent.org == org] if org is not None else []),
                 )
                 .order_by(AuditEvent.seq.desc())
                 .limit(runs * 20)

@@ -127,39 +127,87 @@
   gapsForm.addEventListener("submit", function (ev) { ev.preventDefault(); gaps(gapsForm.elements.year.value); });
   gaps(document.getElementById("gaps").dataset.year);
 
-  /* ---- fixity ---- */
+  /* ---- fixity: the cycle's progress, the last check, a slice (or a full check) on demand ---- */
   var fixityBox = document.getElementById("fixity-result");
   var fixityBtn = document.getElementById("fixity-run");
+  var fixityFull = document.getElementById("fixity-full");
+  function cycleBox(c) {
+    var box = document.getElementById("fixity-cycle");
+    box.textContent = "";
+    if (!c) return;
+    var total = c.documents_checked + c.documents_left;
+    var pct = total ? Math.floor(100 * c.documents_checked / total) : 100;
+    box.appendChild(h("p", {}, "第 " + c.cycle + " 轮（" + c.cycle_days + " 天一轮）：已核对 " +
+      c.documents_checked + " 份，尚余 " + c.documents_left + " 份（档案共 " + c.documents_total + " 份）",
+      h("progress", { max: "100", value: String(pct), title: pct + "%" })));
+    var dl = h("dl", { class: "facts" });
+    fact(dl, "开始于", c.started_at ? when(c.started_at) : "尚未开始");
+    fact(dl, "应完成于", c.ends_at ? when(c.ends_at) : "—");
+    fact(dl, "游标", "第 " + c.position_seq + " 号事件（链头第 " + c.head_seq + " 号）" +
+      (c.unfinished_through_seq ? "；中断的一段至第 " + c.unfinished_through_seq + " 号，下次续查" : ""));
+    fact(dl, "本轮发现问题", h("span", { class: "badge " + (c.problems ? "badge-bad" : "badge-ok"),
+      text: c.problems ? c.problems + " 份文书" : "无" }));
+    if (c.running_until) fact(dl, "正在运行", "租约至 " + when(c.running_until));
+    box.appendChild(dl);
+    if (!(c.runs || []).length) return;
+    box.appendChild(h("table", { class: "table small" },
+      h("thead", {}, h("tr", {}, ["时间", "轮次", "事件", "本机构文书", "有问题"].map(function (t) {
+        return h("th", { text: t });
+      }))),
+      h("tbody", {}, c.runs.map(function (r) {
+        return h("tr", {},
+          h("td", { text: when(r.at) }),
+          h("td", { text: "第 " + r.cycle + " 轮" + (r.cycle_complete ? "（本轮完成）" : "") }),
+          h("td", { text: "第 " + (r.after_seq + 1) + "–" + r.through_seq + " 号" }),
+          h("td", { text: r.documents + " 份" }),
+          h("td", { class: r.failed_documents || (r.problems || []).length ? "bad" : null,
+            text: r.failed_documents + " 份" + ((r.problems || []).length ? "；" + r.problems.join("；") : "") }));
+      }))));
+  }
   function fixityLast() {
     var box = document.getElementById("fixity-last");
     W.api(LINKS.fixity_last).then(json).then(function (r) {
+      cycleBox(r.cycle);
       box.textContent = "";
       if (!r.last_check) { box.appendChild(h("p", { class: "muted", text: "尚未做过完整性检查。" })); return; }
       var ok = r.last_check.details && r.last_check.details.ok !== false && !(r.failures || []).length;
-      box.appendChild(h("p", {}, "上次检查 " + when(r.last_check.at) + "：",
+      var how = r.last_check.details && r.last_check.details.mode === "full" ? "（完整检查）" : "";
+      box.appendChild(h("p", {}, "上次检查" + how + " " + when(r.last_check.at) + "：",
         h("span", { class: "badge " + (ok ? "badge-ok" : "badge-bad"), text: ok ? "正常" : (r.failures || []).length + " 项异常" })));
     }).catch(function () { box.textContent = ""; });
+  }
+  function fixityRun(body, busyText) {
+    fixityBtn.disabled = fixityFull.disabled = true;
+    var done = W.busy(busyText);
+    W.api(LINKS.fixity_run, body).then(json).then(function (r) {
+      fixityBox.textContent = "";
+      var counts = Object.keys(r.checked || {}).map(function (org) { return org + " " + r.checked[org] + " 件"; });
+      fixityBox.appendChild(h("p", { class: "verify-status " + (r.ok ? "ok" : "bad"),
+        text: r.ok ? "✔ 完整性检查通过" : "✘ 发现 " + r.problems.length + " 项异常" }));
+      if (r.mode === "cycle") {
+        fixityBox.appendChild(h("p", { class: "small muted", text: "第 " + r.cycle + " 轮" +
+          (r.resumed ? "续查中断的一段" : "检查一段") + "：第 " + (r.after_seq + 1) + "–" + r.through_seq + " 号事件" +
+          (r.cycle_complete ? "；本轮已完成，下次开始第 " + (r.cycle + 1) + " 轮" : "") }));
+      }
+      if (counts.length) fixityBox.appendChild(h("p", { class: "small muted", text: "已核对文书：" + counts.join(" · ") }));
+      else fixityBox.appendChild(h("p", { class: "small muted", text: "这一段没有本机构的文书。" }));
+      if (r.problems.length) {
+        fixityBox.appendChild(h("ul", { class: "problems" }, r.problems.map(function (p) {
+          return h("li", { class: "small", text: p.message + (p.document_id ? "（文书 " + p.document_id + "）" : "") });
+        })));
+      }
+      if (LINKS.fixity_last) fixityLast();
+    }).catch(function (e) {
+      fixityBox.textContent = "无法完成完整性检查：" + e.message;
+    }).finally(function () { done(); fixityBtn.disabled = fixityFull.disabled = false; });
   }
   if (fixityBtn) {
     if (LINKS.fixity_last) fixityLast();
     fixityBtn.addEventListener("click", function () {
-      fixityBtn.disabled = true;
-      var done = W.busy("正在核对审计链、检查点、全部归档文件与签章…");
-      W.api(LINKS.fixity_run, {}).then(json).then(function (r) {
-        fixityBox.textContent = "";
-        var counts = Object.keys(r.checked || {}).map(function (org) { return org + " " + r.checked[org] + " 件"; });
-        fixityBox.appendChild(h("p", { class: "verify-status " + (r.ok ? "ok" : "bad"),
-          text: r.ok ? "✔ 完整性检查通过" : "✘ 发现 " + r.problems.length + " 项异常" }));
-        if (counts.length) fixityBox.appendChild(h("p", { class: "small muted", text: "已核对文书：" + counts.join(" · ") }));
-        if (r.problems.length) {
-          fixityBox.appendChild(h("ul", { class: "problems" }, r.problems.map(function (p) {
-            return h("li", { class: "small", text: p.message + (p.document_id ? "（文书 " + p.document_id + "）" : "") });
-          })));
-        }
-        if (LINKS.fixity_last) fixityLast();
-      }).catch(function (e) {
-        fixityBox.textContent = "无法完成完整性检查：" + e.message;
-      }).finally(function () { done(); fixityBtn.disabled = false; });
+      fixityRun({}, "正在核对周期的下一段：审计链、检查点、归档文件与签章…");
+    });
+    fixityFull.addEventListener("click", function () {
+      fixityRun({ full: true }, "正在核对审计链、检查点、全部归档文件与签章…");
     });
   }
 
