@@ -14,7 +14,7 @@ import time
 from service.wiring import Wenshu
 from service.workers.base import Worker
 from service.workflows.integrity.cycle import SliceReport, run_slice
-from service.workflows.integrity.fixity import checkpoint_now
+from service.workflows.integrity.fixity import SYSTEM_FIXITY, checkpoint_now
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class RecurringChecks(Worker):
                 now + self.every[task]
             )  # failed or not, the next try is one interval on
             if task == "fixity":
-                report = run_slice(self.ws, actor="system:fixity", progress=log_progress)
+                report = run_slice(self.ws, actor=SYSTEM_FIXITY, progress=log_progress)
                 if report.busy_until is not None:
                     log.info("fixity: another run holds the cycle until %s", report.busy_until)
             else:

@@ -259,10 +259,10 @@ class FixityCycleSchema(Schema):
         allow_none=True, metadata={"description": "中断的一段的终点，下次从游标处续查"}
     )
     head_seq = fields.Integer()
-    documents_checked = fields.Integer(metadata={"description": "本轮已核对（全档案）"})
-    documents_left = fields.Integer(metadata={"description": "本轮尚余（全档案）"})
-    documents_total = fields.Integer(metadata={"description": "档案共有文书"})
-    problems = fields.Integer(metadata={"description": "本轮发现问题的文书（全档案）"})
+    documents_checked = fields.Integer(metadata={"description": "本轮已核对（本机构文书）"})
+    documents_left = fields.Integer(metadata={"description": "本轮尚余（本机构文书）"})
+    documents_total = fields.Integer(metadata={"description": "本机构档案共有文书"})
+    problems = fields.Integer(metadata={"description": "本轮发现问题的文书（本机构）"})
     running_until = fields.String(
         allow_none=True, metadata={"description": "正在运行的检查的租约到期时间"}
     )
@@ -619,12 +619,12 @@ class Fixity(MethodView):
                 total = int(s.scalar(select(func.count()).select_from(Document)) or 0)
             if total > FULL_CHECK_LIMIT:
                 raise ConflictError(
-                    f"档案共有文书 {total} 份，超过 {FULL_CHECK_LIMIT} 份，不能在一次请求中完整检查："
+                    f"档案文书超过 {FULL_CHECK_LIMIT} 份，不能在一次请求中完整检查："
                     "请在服务器上运行 wenshu verify（或 wenshu verify --since-checkpoint）；"
                     "不带 full 的请求检查周期的下一段"
                 )
             return _fixity_json(run_fixity(ws, actor=who.name, orgs=scope), scope)
-        report = run_slice(ws, actor=who.name, most=SLICE_LIMIT)
+        report = run_slice(ws, actor=who.name, most=SLICE_LIMIT, actor_orgs=scope)
         if report.busy_until is not None:
             until = ws.local_time(report.busy_until).strftime("%H:%M:%S")
             raise ConflictError(

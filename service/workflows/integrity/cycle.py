@@ -210,12 +210,15 @@ def run_slice(
     actor: str,
     progress: Callable[[SliceReport, int], None] | None = None,
     most: int | None = None,
+    actor_orgs: set[str] | None = None,
 ) -> SliceReport:
     """Check the next slice of the cycle (or finish the interrupted one) and record it.
 
     ``progress(report, position_seq)`` is called after each committed chunk. ``most`` caps the
     documents of a new slice (a request must not run for an hour); the runs after it share out
-    what is left of the cycle, so the cycle still ends on time.
+    what is left of the cycle, so the cycle still ends on time. ``actor_orgs``: the orgs whose
+    trail names ``actor`` (an org's auditor who asked for the slice); the other orgs' events
+    name the cycle itself, ``system:fixity``, as no org sees another's people.
     """
     report = SliceReport(details={})
     owner = uuid.uuid4().hex
@@ -233,7 +236,7 @@ def run_slice(
                 position = _chunk(ws, checker, certs, owner, position, report, actor)
                 if progress is not None:
                     progress(report, position)
-        _finish(ws, owner, report, actor)
+        _finish(ws, owner, report, actor, actor_orgs)
     finally:
         with ws.db.write() as s:
             cur = s.get(FixityCursor, 1, with_for_update=True)
@@ -363,7 +366,9 @@ def _withdrawals(s: Session, after: int, through: int) -> list[Problem]:
     return problems
 
 
-def _finish(ws: Wenshu, owner: str, report: SliceReport, actor: str) -> None:
+def _finish(
+    ws: Wenshu, owner: str, report: SliceReport, actor: str, actor_orgs: set[str] | None
+) -> None:
     """Record the slice (one ``fixity.check`` per org); a slice that reached the head ends the
     cycle, and the next run starts the next one from seq 1."""
     now = ws.now()
@@ -383,7 +388,7 @@ def _finish(ws: Wenshu, owner: str, report: SliceReport, actor: str) -> None:
             "cycle_complete": report.cycle_complete,
             "resumed": report.resumed,
         }
-        record_checks(s, report, actor=actor)
+        record_checks(s, report, actor=actor, actor_orgs=actor_orgs)
         if report.cycle_complete:
             cur.cycle += 1
             cur.cycle_started_at = now
@@ -393,17 +398,36 @@ def _finish(ws: Wenshu, owner: str, report: SliceReport, actor: str) -> None:
 
 
 def cycle_status(ws: Wenshu, *, runs: int = 10, org: str | None = None) -> CycleStatus:
-    """Where the cycle stands and its last runs (from the ``fixity.check`` events): of every
-    org, or what each run checked and found in ``org``. The cycle itself (cursor, counts) is
-    the archive's: one cursor goes through the chain of all orgs."""
+    """Where the cycle stands and its last runs (from the ``fixity.check`` events): of the
+    whole archive, or with ``org`` that org's documents only (checked, left, total, problems:
+    no org learns another's size). One cursor goes through the chain of all orgs."""
     cycle_days = ws.settings.integrity.fixity_cycle_days
     with ws.db.read() as s:
         cur = s.get(FixityCursor, 1)
         head = s.get(AuditHead, 1)
         position = cur.position_seq if cur else 0
-        total = int(s.scalar(select(func.count()).select_from(Document)) or 0)
+        issues = _issue_seqs(s, 0)
+        documents = select(func.count()).select_from(Document)
+        if org is not None:
+            issues = issues.where(AuditEvent.org == org)
+            documents = documents.join(Org, Org.id == Document.org_id).where(Org.code == org)
+        total = int(s.scalar(documents) or 0)
+        checked = cur.documents_checked if cur else 0
+        problems = cur.problems if cur else 0
+        if org is not None:  # the org's share of the cycle, counted from the chain
+            before = issues.where(AuditEvent.seq <= position).subquery()
+            checked = int(s.scalar(select(func.count()).select_from(before)) or 0)
+            failures = select(func.count()).where(
+                AuditEvent.action == "fixity.failure", AuditEvent.org == org
+            )
+            if cur is not None and cur.cycle_started_at is not None:
+                failures = failures.where(AuditEvent.at >= cur.cycle_started_at)
+            problems = int(s.scalar(failures) or 0)
         left = int(
-            s.scalar(select(func.count()).select_from(_issue_seqs(s, position).subquery())) or 0
+            s.scalar(
+                select(func.count()).select_from(issues.where(AuditEvent.seq > position).subquery())
+            )
+            or 0
         )
         recent = list(
             s.scalars(
@@ -419,6 +443,7 @@ def cycle_status(ws: Wenshu, *, runs: int = 10, org: str | None = None) -> Cycle
         )
     started = as_utc(cur.cycle_started_at) if cur else None
     lease = as_utc(cur.lease_until) if cur else None
+    done = _runs(recent)
     return CycleStatus(
         cycle=cur.cycle if cur else 1,
         started_at=started,
@@ -427,12 +452,12 @@ def cycle_status(ws: Wenshu, *, runs: int = 10, org: str | None = None) -> Cycle
         position_seq=position,
         slice_through_seq=cur.slice_through_seq if cur else 0,
         head_seq=head.seq if head else 0,
-        documents_checked=cur.documents_checked if cur else 0,
+        documents_checked=checked,
         documents_total=total,
         documents_left=left,
-        problems=cur.problems if cur else 0,
+        problems=problems,
         running_until=lease if lease and lease > ws.now() and cur and cur.lease_owner else None,
-        runs=_runs(recent)[:runs],
+        runs=done[:runs],
     )
 
 

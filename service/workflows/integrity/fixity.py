@@ -241,12 +241,22 @@ def record_failures(s: Session, problems: list[Problem], *, actor: str) -> list[
     return sorted(by_doc)
 
 
+SYSTEM_FIXITY = "system:fixity"
+"""The actor of the recurring fixity check (the worker's timer)."""
+
+
 def record_checks(
-    s: Session, report: ArchiveReport, *, actor: str, orgs: set[str] | None = None
+    s: Session,
+    report: ArchiveReport,
+    *,
+    actor: str,
+    orgs: set[str] | None = None,
+    actor_orgs: set[str] | None = None,
 ) -> None:
     """One ``fixity.check`` event per org: what was checked (``report.details`` says how:
     mode, slice, checkpoint) and what was found. A check of every org that found nothing
-    names the last event of the chain it verified (``verified_through``)."""
+    names the last event of the chain it verified (``verified_through``). With
+    ``actor_orgs``, only those orgs' events name ``actor``; the others name ``SYSTEM_FIXITY``."""
     codes = sorted(orgs if orgs is not None else set(s.scalars(select(Org.code))))
     general = [p.message for p in report.problems if p.kind == "chain"]
     extra = dict(report.details)
@@ -256,7 +266,7 @@ def record_checks(
         mine = [p for p in report.problems if p.org == code]
         AuditChain.append(
             s,
-            actor=actor,
+            actor=actor if actor_orgs is None or code in actor_orgs else SYSTEM_FIXITY,
             action="fixity.check",
             org=code,
             details={
