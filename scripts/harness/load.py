@@ -14,6 +14,7 @@ import statistics
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,28 +160,65 @@ def drive(service: Service, *, clients: int, seconds: float) -> LoadReport:
                 record("issue" if roll < 0.5 else "other", started, repr(exc)[:200])
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
-    groups = {"LibreOffice": service.libreoffice_pids(), "workers": service.worker_pids()}
-    cpu_before = {name: _cpu_seconds(pids) for name, pids in groups.items()}
+    meter = CpuMeter({"LibreOffice": service.libreoffice_pids, "workers": service.worker_pids})
     started = time.monotonic()
+    meter.start()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     report.seconds = time.monotonic() - started
-    report.cpu = {name: _cpu_seconds(pids) - cpu_before[name] for name, pids in groups.items()}
+    report.cpu = meter.stop()
     return report
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of ``pids`` so far (processes that died since count no more)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += sum(int(f) for f in fields[11:15])  # own and reaped children's (pdftotext)
-    return total / os.sysconf("SC_CLK_TCK")
+class CpuMeter:
+    """CPU of groups of processes over a stretch of time, restarts included: each group's
+    processes are listed again every ``every`` seconds (an instance restarted after its
+    conversions is a new pid), and each pid counts from its first sighting (0 for one born
+    meanwhile) to its last. A process that ends loses at most its last ``every`` seconds."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]], every: float = 0.25) -> None:
+        self.groups, self.every = groups, every
+        self._first: dict[str, dict[int, float]] = {name: {} for name in groups}
+        self._last: dict[str, dict[int, float]] = {name: {} for name in groups}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self, *, initial: bool = False) -> None:
+        for name, pids_of in self.groups.items():
+            for pid in pids_of():
+                used = _cpu_seconds(pid)
+                if used is None:
+                    continue
+                self._first[name].setdefault(pid, used if initial else 0.0)
+                self._last[name][pid] = used
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def start(self) -> None:
+        self._sample(initial=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        return {
+            name: sum(last - self._first[name][pid] for pid, last in self._last[name].items())
+            for name in self.groups
+        }
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of ``pid`` so far, reaped children's included (None: it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _index_catch_up(service: Service, timeout: float = 300) -> tuple[int, float, list[int]]:
