@@ -138,7 +138,7 @@
     var total = c.documents_checked + c.documents_left;
     var pct = total ? Math.floor(100 * c.documents_checked / total) : 100;
     box.appendChild(h("p", {}, "第 " + c.cycle + " 轮（" + c.cycle_days + " 天一轮）：已核对 " +
-      c.documents_checked + " 份，尚余 " + c.documents_left + " 份（档案共 " + c.documents_total + " 份）",
+      c.documents_checked + " 份，尚余 " + c.documents_left + " 份（本机构共 " + c.documents_total + " 份）",
       h("progress", { max: "100", value: String(pct), title: pct + "%" })));
     var dl = h("dl", { class: "facts" });
     fact(dl, "开始于", c.started_at ? when(c.started_at) : "尚未开始");
