@@ -21,10 +21,7 @@ from service.http.web.formspec import missing_labels
 from service.workflows.accounts import add_org, add_user
 from tests.support.apps import WenshuCli, make_app
 from tests.support.web import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
-    SCREENS,
     TABLET,
     Site,
     csrf_field,
@@ -36,7 +33,7 @@ from tests.support.web import (
     shot,
 )
 
-playwright = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 # -- without a browser (first: Playwright's sync API keeps an event loop running in this thread,
@@ -155,18 +152,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, converter_dir: dict[str, Any]
     with served(app) as site:
         yield site
     ws.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        # launch() gives every run a fresh temporary user-data-dir
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 # -- one clerk, one inspector: the documents the later tests look at ----------------------

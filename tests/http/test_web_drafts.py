@@ -17,8 +17,6 @@ from service.doctypes import DOCTYPES
 from service.workflows.accounts import add_user
 from tests.support.apps import make_app
 from tests.support.web import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     PASSWORD,
     TABLET,
@@ -30,7 +28,7 @@ from tests.support.web import (
     shot,
 )
 
-playwright = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 TITLE = "关于开展医保基金使用专项检查的通知"
 BODY = "为加强医疗保障基金监管，决定开展定点医药机构医保基金使用专项检查。"
@@ -53,16 +51,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, converter_dir: dict[str, Any]
     with served(app) as site:
         yield site
     ws.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def saved(page: Any, at_least: int = 1) -> int:

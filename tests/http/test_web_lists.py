@@ -18,8 +18,6 @@ from service.workflows.accounts import add_user
 from tests.support import sample
 from tests.support.apps import Client, make_app
 from tests.support.web import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     PASSWORD,
     TABLET,
@@ -30,7 +28,7 @@ from tests.support.web import (
     shot,
 )
 
-playwright = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 def transcript(name: str, start: str) -> dict[str, Any]:
@@ -71,16 +69,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, converter_dir: dict[str, Any]
         assert r.status_code == 200
         yield site
     ws.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def listed(page: Any) -> list[str]:

@@ -18,8 +18,6 @@ from archive.search import COUNT_BOUND, IndexedDoc
 from service.workflows.accounts import add_user
 from tests.support.apps import Client, make_app
 from tests.support.web import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     Site,
     login,
@@ -28,7 +26,7 @@ from tests.support.web import (
     shot,
 )
 
-playwright = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 def filler(n: int, body: str) -> IndexedDoc:
@@ -55,16 +53,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, converter_dir: dict[str, Any]
     with served(app) as site:
         yield site
     ws.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_the_api_says_whether_the_total_is_exact(site: Site) -> None:
