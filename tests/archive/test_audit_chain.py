@@ -19,6 +19,7 @@ from archive.migrate import upgrade
 from archive.models import AuditEvent, AuditEventSalt, AuditHead
 from service.documents.pades import make_dev_identity
 from tests.support.offline import rsa_identity
+from tests.support.tamper import raw_sql_at as raw
 
 ORGS = ("llyb", "tyyb")
 
@@ -48,17 +49,6 @@ def append(db: Database, i: int) -> None:
             object_id=f"d{i}",
             details={"i": i},
         )
-
-
-def raw(path: Path, *sql: str) -> None:
-    """Tamper as an attacker with file access would: drop the guards, then change rows."""
-    con = sqlite3.connect(path, timeout=60)
-    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
-        con.execute(f"DROP TRIGGER {name}")
-    for stmt in sql:
-        con.execute(stmt)
-    con.commit()
-    con.close()
 
 
 def check(db: Database) -> tuple[bool, int | None]:

@@ -25,7 +25,13 @@ def flip_byte(path: Path) -> None:
 
 def raw_sql(ws: Any, *sql: str) -> None:
     """Run ``sql`` on the SQLite database with every trigger dropped first."""
-    con = sqlite3.connect(ws.settings.paths.data / "wenshu.db", timeout=60)
+    raw_sql_at(ws.settings.paths.data / "wenshu.db", *sql)
+
+
+def raw_sql_at(path: Path, *sql: str) -> None:
+    """Tamper as an attacker with file access would: drop the guards of the SQLite database
+    at ``path``, then run ``sql``."""
+    con = sqlite3.connect(path, timeout=60)
     for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
         con.execute(f"DROP TRIGGER {name}")
     for stmt in sql:
