@@ -10,7 +10,6 @@ again; ``to_tsquery`` is never used (the configuration would re-parse the terms)
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as clock
@@ -76,11 +75,28 @@ class Sql:
 
     conditions: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    plain_terms: dict[str, str] = field(default_factory=dict)
+    """Each plain ``terms @@ q`` condition made by :meth:`terms` and its bound ``q`` (what
+    :func:`dated` folds into one ``tsquery``)."""
 
     def bind(self, value: Any, cast: str | None = None) -> str:
         name = f"p{len(self.params)}"
         self.params[name] = value
         return f"CAST(:{name} AS {cast})" if cast else f":{name}"
+
+    def terms(self, query: str) -> str:
+        """The condition that ``terms`` matches the ``tsquery`` text ``query``."""
+        bound = self.bind(query, "tsquery")
+        condition = f"terms @@ {bound}"
+        self.plain_terms[condition] = bound
+        return condition
+
+    def plain_query(self, condition: str) -> str | None:
+        """The bound ``tsquery`` of ``condition`` if it is a plain terms condition (alone or
+        as a requirement's one option, in parentheses), else None."""
+        if condition.startswith("(") and condition.endswith(")"):
+            condition = condition[1:-1]
+        return self.plain_terms.get(condition)
 
     def where(self, without: frozenset[int] = frozenset()) -> str:
         """The conditions ANDed, less those at the indexes ``without`` (a tier that implies
@@ -91,9 +107,6 @@ class Sql:
     def dates(self) -> str:
         """The conditions on the issue date alone, ANDed (the issue-date index answers them)."""
         return " AND ".join(c for c in self.conditions if c.startswith("issued_at ")) or "TRUE"
-
-
-_TERMS_QUERY = re.compile(r"\(?terms @@ CAST\((:p\d+) AS tsquery\)\)?")
 
 
 def dated(sql: Sql, *extra: str, without: frozenset[int] = frozenset()) -> str:
@@ -111,8 +124,8 @@ def dated(sql: Sql, *extra: str, without: frozenset[int] = frozenset()) -> str:
         return " AND ".join(conditions) or "TRUE"
     queries, rest = [], []
     for condition in conditions:
-        if plain := _TERMS_QUERY.fullmatch(condition):
-            queries.append(f"CAST({plain.group(1)} AS tsquery)")
+        if bound := sql.plain_query(condition):
+            queries.append(bound)
         else:
             rest.append(condition)
     if queries:
@@ -138,7 +151,7 @@ def filter_conditions(sql: Sql, f: SearchFilters) -> None:
     if f.identifier:
         c.append(f"identifiers @> ARRAY[{sql.bind(identifier_digest(f.identifier))}]")
     for termset in f.name_sets():
-        c.append(f"terms @@ {sql.bind(termset_query(termset), 'tsquery')}")
+        c.append(sql.terms(termset_query(termset)))
     if f.date_from:
         c.append(f"issued_at >= {sql.bind(datetime.combine(f.date_from, clock.min))}")
     if f.date_to:
@@ -165,7 +178,7 @@ def phrase_condition(sql: Sql, alt: Alternative, phrases: bool = True) -> str:
     assert alt.required is not None
     terms = termset_query(alt.required)
     if not alt.phrases or not phrases:
-        return f"terms @@ {sql.bind(terms, 'tsquery')}"
+        return sql.terms(terms)
     chained = " & ".join([f"({terms})", *(f"({phrase_query(p)})" for p in alt.phrases)])
     return (
         f"(terms @@ {sql.bind(chained, 'tsquery')}"
@@ -224,7 +237,7 @@ def query_conditions(sql: Sql, parsed: ParsedQuery, phrases: bool = True) -> Tie
 
     def words(lexemes: list[str]) -> Tier:
         merged = " & ".join(dict.fromkeys([*implied, *lexemes]))
-        return Tier(f"terms @@ {sql.bind(merged, 'tsquery')}", replaced)
+        return Tier(sql.terms(merged), replaced)
 
     return Tiers(
         (
