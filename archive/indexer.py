@@ -5,7 +5,7 @@ the document. ``drain`` takes the lock the backend asks for (``SearchBackend.exc
 no two processes ever write the index at once -- a file lock for a Whoosh folder, an advisory
 lock shared by every app server for the PostgreSQL table), indexes the pending rows and marks
 them done. After its commit an issuing request wakes its process's background indexer, which
-lets a batch gather first while documents stream in (``GATHER_SECONDS``); a search wakes it
+lets a batch gather first while documents stream in (the backend's ``gather_seconds``); a search wakes it
 and waits, bounded in time, for what was queued before it (``wait_for``), then says how many
 documents were still on their way into the index. A waiting search also cuts the gathering
 short, in whichever process of the machine gathers (``hurry``): the batch then is what came in
@@ -48,12 +48,6 @@ CATCH_UP_POLL = 0.02
 """How often a search waiting for just-issued documents looks whether they are indexed."""
 GATHER_POLL = 0.02
 """How often a gathering indexer looks whether a search is waiting (``hurry``)."""
-GATHER_SECONDS = 0.5
-"""While documents are being issued in a stream, the background indexer holding the lock
-commits no sooner than this after the last commit, so that they gather into one commit.
-Whoosh's cost is per commit and per merged segment (per distinct term written), far less per
-document: one document per commit costs ~250 ms of CPU with its share of merges, 25 per
-commit ~18 ms each (a 1,000-document index of the ``scripts/bench_search`` corpus)."""
 
 
 def enqueue(session: Session, document_id: str, at: datetime) -> None:
@@ -153,7 +147,7 @@ class Indexer:
         """Index what is queued (later entries wait for the next drain: a batch stays a
         batch), after checking the index (rebuilt if damaged). Returns how many; 0 if another
         process held the lock all along. With ``gather`` (the background indexer), first let
-        documents gather while the index is busy (``GATHER_SECONDS``), holding the lock: the
+        documents gather while the index is busy (the backend's ``gather_seconds``), holding the lock: the
         others' documents are in the batch."""
         with self._exclusive(timeout) as got:
             if not got:
@@ -170,7 +164,7 @@ class Indexer:
             )
 
     def _gather(self) -> None:
-        """Sleep until ``GATHER_SECONDS`` after the last commit (by any process or server):
+        """Sleep until the backend's ``gather_seconds`` after the last commit (by any process or server):
         when that was longer ago, a document is indexed at once; and when a search of this
         machine has been waiting since that commit (``hurry``), at once too."""
         with self.db.read() as s:
@@ -178,7 +172,7 @@ class Indexer:
         if last is None:
             return
         last_at = (last if last.tzinfo else last.replace(tzinfo=UTC)).timestamp()
-        until = time.monotonic() + GATHER_SECONDS - (time.time() - last_at)
+        until = time.monotonic() + self.index.gather_seconds - (time.time() - last_at)
         while time.monotonic() < until and not self._hurried_since(last_at):
             time.sleep(min(GATHER_POLL, max(0.0, until - time.monotonic())))
 

@@ -63,6 +63,11 @@ class SearchBackend(Protocol):
     count_bound: int
     """Totals and facets are exact up to this many matches (``SearchResult.total_relation``)."""
 
+    gather_seconds: float
+    """While documents stream in, the background indexer commits no sooner than this after the
+    last commit, so that they gather into one commit (``Indexer.drain``): the longer, the fewer
+    commits, for a backend whose cost is per commit."""
+
     def search(
         self,
         q: str,

@@ -1,6 +1,6 @@
-"""The background indexer gathers a batch for ``GATHER_SECONDS`` after a commit, unless a
-search is waiting: then it commits at once (a search waits for one commit, not for the
-gathering as well)."""
+"""The background indexer gathers a batch for the backend's ``gather_seconds`` after a commit,
+unless a search is waiting: then it commits at once (a search waits for one commit, not for
+the gathering as well)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from typing import Any
 from archive import indexer as indexer_module
 from archive.blobs import BlobStore
 from archive.db import Database
-from archive.indexer import GATHER_SECONDS, Indexer
+from archive.indexer import Indexer
 from archive.migrate import upgrade
 from archive.models import IndexQueueEntry
+from archive.search.whoosh.index import SearchIndex
+
+GATHER_SECONDS = SearchIndex.gather_seconds
 
 
 def _indexer(tmp_path: Path) -> Indexer:
@@ -24,7 +27,7 @@ def _indexer(tmp_path: Path) -> Indexer:
     with db.write() as s:  # a commit just now
         now = datetime.now(UTC)
         s.add(IndexQueueEntry(document_id="a" * 20, enqueued_at=now, done_at=now))
-    index: Any = None  # _gather does not touch the index
+    index = SearchIndex(tmp_path / "index")
     return Indexer(db, BlobStore(tmp_path / "blobs"), index, tmp_path / "index.lock")
 
 

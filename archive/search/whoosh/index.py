@@ -85,6 +85,13 @@ a warning beyond it (docs/search.md, "Search at scale")."""
 class SearchIndex:
     """One Whoosh index of the archive; see the module docstring for the layout on disk."""
 
+    gather_seconds = 2.0
+    """Whoosh's cost is per commit and per merged segment, far less per document: the index
+    worker's CPU per issued one-page document is 30 ms committed alone, 9 ms 20 to a commit
+    (``scripts/bench_issue_cpu``, docs/performance.md). Every writer of the folder runs on
+    this machine, where a waiting search cuts the gathering short (``Indexer.hurry``): a
+    search waits for one commit, never for the gathering."""
+
     def __init__(
         self, path: Path, *, lock_timeout: float = 30.0, count_bound: int = COUNT_BOUND
     ) -> None:
