@@ -21,7 +21,7 @@ as its ``--copies``). Then it prints, per size:
 * verify: ``wenshu verify`` in a process of its own (the whole archive: every blob hash and
   every signature), stopped after ``--verify-timeout`` seconds; ``wenshu verify
   --since-checkpoint`` (the notices issued above); and ``wenshu fixity`` (the cycle's first
-  slice), each stopped after the same timeout.
+  slice), each stopped after the same timeout, with its time and peak RSS.
 
 The filled archive stands for one verified earlier: right after the fill the script signs a
 checkpoint at its head and records, as a full ``wenshu verify`` that passed would, a
@@ -255,21 +255,32 @@ def search_round(client: Any, headers: dict[str, str], queries: list[Any]) -> li
 
 
 def verify(env: dict[str, str], timeout: float, *extra: str, command: str = "verify") -> str:
+    """Run ``wenshu command *extra``; its time, verdict and peak RSS (the largest of the process
+    and the workers it waited for, from ``wait4``)."""
     t0 = time.perf_counter()
-    try:
-        out = subprocess.run(
-            [str(WENSHU), command, *extra],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        return f"not finished after {timeout:.0f} s (stopped)"
-    took = time.perf_counter() - t0
-    verdict = "OK" if out.returncode == 0 else f"exit {out.returncode}: {out.stderr.strip()[-300:]}"
-    said = [line for line in out.stdout.splitlines() if "用时" in line or line.startswith("第 ")]
-    return f"{took:,.1f} s, {verdict}" + "".join(f"\n    {line}" for line in said)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([str(WENSHU), command, *extra], env=env, stdout=out, stderr=err)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - t0 > timeout:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                proc.returncode = -9
+                return f"not finished after {timeout:.0f} s (stopped)"
+            time.sleep(0.2)
+        took = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    verdict = "OK" if proc.returncode == 0 else f"exit {proc.returncode}: {stderr.strip()[-300:]}"
+    rss = usage.ru_maxrss / 1024  # KiB on Linux
+    said = [line for line in stdout.splitlines() if "用时" in line or line.startswith("第 ")]
+    return f"{took:,.1f} s, {verdict}, peak RSS {rss:,.0f} MB" + "".join(
+        f"\n    {line}" for line in said
+    )
 
 
 def bench(size: int, args: argparse.Namespace) -> None:
