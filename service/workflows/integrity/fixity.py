@@ -106,7 +106,10 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
     bounded by the chain head read at the start: a document issued while it runs is neither
     checked nor counted, and ``verified_through`` is no later than that head. Documents with
     no issue event at all (a row added round the application) come after, from one anti-join
-    read a chunk at a time. One pool of workers checks every chunk's files.
+    read a chunk at a time. One pool of workers checks every chunk's files. The chain is
+    recomputed as ``verify_chain`` reads it (2,000 events at a time, by seq); the scans of
+    hand-signed originals (``copy_problems``) and the withdrawals are read in one go, their
+    memory being that of those rows, not of the documents.
     """
     report = ArchiveReport()
     with ws.db.read() as s:
