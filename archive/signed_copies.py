@@ -22,6 +22,7 @@ from archive.models import (
     AuditEvent,
     Document,
     OcrQueueEntry,
+    Org,
     SignedCopy,
     SignedCopyOcr,
     SignedCopyReview,
@@ -292,25 +293,31 @@ def finish_entry_only(session: Session, entry_id: int, at: datetime) -> None:
 
 
 def copy_problems(
-    session: Session, blobs: BlobStore, doc_ids: set[str] | None
-) -> list[tuple[str, str]]:
-    """(document id, problem) for every signed-copy blob that is missing or altered, and every
-    row that differs from what its audit event recorded (a swapped scan with the row edited)."""
-    q = select(SignedCopy, SignedCopyOcr).outerjoin(
-        SignedCopyOcr, SignedCopyOcr.signed_copy_id == SignedCopy.id
+    session: Session, blobs: BlobStore, orgs: set[str] | None
+) -> list[tuple[str, str | None, str]]:
+    """(document id, its org's code, problem) for every signed-copy blob of ``orgs`` (None: every
+    org) that is missing or altered, and every row that differs from what its audit event
+    recorded (a swapped scan with the row edited).
+
+    Read in one go: its memory is that of the signed copies (hand-signed originals, scanned and
+    uploaded one by one) and their upload and OCR events, not of the archive's documents."""
+    q = (
+        select(SignedCopy, SignedCopyOcr, Org.code)
+        .outerjoin(SignedCopyOcr, SignedCopyOcr.signed_copy_id == SignedCopy.id)
+        .outerjoin(Document, Document.id == SignedCopy.document_id)
+        .outerjoin(Org, Org.id == Document.org_id)
     )
-    if doc_ids is not None:
-        q = q.where(SignedCopy.document_id.in_(doc_ids))
+    if orgs is not None:
+        q = q.where(Org.code.in_(orgs))
+    events = select(AuditEvent).where(AuditEvent.action.in_((UPLOAD_ACTION, OCR_ACTION)))
     rows = session.execute(q.order_by(SignedCopy.id)).all()
     recorded: dict[tuple[str, str, int, int], dict[str, Any]] = {}
-    for ev in session.scalars(
-        select(AuditEvent).where(AuditEvent.action.in_((UPLOAD_ACTION, OCR_ACTION)))
-    ):
+    for ev in session.scalars(events):
         details = json.loads(ev.details)
         key = (int(details.get("version", 0)), int(details.get("run", 1)))
         recorded[(ev.action, str(ev.object_id), *key)] = details
-    out: list[tuple[str, str]] = []
-    for copy, ocr in rows:
+    out: list[tuple[str, str | None, str]] = []
+    for copy, ocr, org_code in rows:
         label = f"signed copy v{copy.version}" + (f" run {ocr.run}" if ocr and ocr.run > 1 else "")
         digests: list[tuple[str, str | None]] = [("scan", copy.sha256)]
         if ocr is not None:
@@ -319,19 +326,29 @@ def copy_problems(
             if digest is None:
                 continue
             if not blobs.exists(digest):
-                out.append((copy.document_id, f"{label}: {kind} blob {digest} is missing"))
+                out.append(
+                    (copy.document_id, org_code, f"{label}: {kind} blob {digest} is missing")
+                )
             elif not blobs.verify(digest):
                 out.append(
-                    (copy.document_id, f"{label}: {kind} blob {digest} does not match its sha256")
+                    (
+                        copy.document_id,
+                        org_code,
+                        f"{label}: {kind} blob {digest} does not match its sha256",
+                    )
                 )
         upload = recorded.get((UPLOAD_ACTION, copy.document_id, copy.version, 1))
         if upload is None or upload.get("sha256") != copy.sha256:
-            out.append((copy.document_id, f"{label}: scan hash differs from its upload event"))
+            out.append(
+                (copy.document_id, org_code, f"{label}: scan hash differs from its upload event")
+            )
         if ocr is not None and ocr.status == "done":
             event = recorded.get((OCR_ACTION, copy.document_id, copy.version, ocr.run))
             if event is None or (event.get("pdf_sha256"), event.get("text_sha256")) != (
                 ocr.pdf_sha256,
                 ocr.text_sha256,
             ):
-                out.append((copy.document_id, f"{label}: OCR hashes differ from their event"))
+                out.append(
+                    (copy.document_id, org_code, f"{label}: OCR hashes differ from their event")
+                )
     return list(dict.fromkeys(out))  # a copy recognised twice is one row per run

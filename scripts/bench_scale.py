@@ -21,7 +21,7 @@ as its ``--copies``). Then it prints, per size:
 * verify: ``wenshu verify`` in a process of its own (the whole archive: every blob hash and
   every signature), stopped after ``--verify-timeout`` seconds; ``wenshu verify
   --since-checkpoint`` (the notices issued above); and ``wenshu fixity`` (the cycle's first
-  slice), each stopped after the same timeout.
+  slice), each stopped after the same timeout, with its time and peak RSS.
 
 The filled archive stands for one verified earlier: right after the fill the script signs a
 checkpoint at its head and records, as a full ``wenshu verify`` that passed would, a
@@ -40,6 +40,7 @@ import logging
 import os
 import random
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -255,21 +256,47 @@ def search_round(client: Any, headers: dict[str, str], queries: list[Any]) -> li
 
 
 def verify(env: dict[str, str], timeout: float, *extra: str, command: str = "verify") -> str:
+    """Run ``wenshu command *extra``: its time, verdict and peak RSS (GNU ``time``'s maximum
+    resident set: the largest of the process and the workers it waited for; measured from a
+    small parent, as a child forked from this script would start at its size)."""
     t0 = time.perf_counter()
-    try:
-        out = subprocess.run(
-            [str(WENSHU), command, *extra],
+    with tempfile.NamedTemporaryFile("r") as peak:
+        proc = subprocess.Popen(
+            ["/usr/bin/time", "-f", "%M", "-o", peak.name, str(WENSHU), command, *extra],
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        return f"not finished after {timeout:.0f} s (stopped)"
-    took = time.perf_counter() - t0
-    verdict = "OK" if out.returncode == 0 else f"exit {out.returncode}: {out.stderr.strip()[-300:]}"
-    said = [line for line in out.stdout.splitlines() if "用时" in line or line.startswith("第 ")]
-    return f"{took:,.1f} s, {verdict}" + "".join(f"\n    {line}" for line in said)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            so_far = _peak_so_far(proc.pid)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return f"not finished after {timeout:.0f} s (stopped), peak RSS so far {so_far}"
+        took = time.perf_counter() - t0
+        rss = int(peak.read().split()[-1]) / 1024  # KiB
+    verdict = "OK" if proc.returncode == 0 else f"exit {proc.returncode}: {stderr.strip()[-300:]}"
+    said = [line for line in stdout.splitlines() if "用时" in line or line.startswith("第 ")]
+    return f"{took:,.1f} s, {verdict}, peak RSS {rss:,.0f} MB" + "".join(
+        f"\n    {line}" for line in said
+    )
+
+
+def _peak_so_far(pid: int) -> str:
+    """The largest ``VmHWM`` of the processes under ``pid`` (``time`` and what it started)."""
+    peaks, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            continue
+        peaks += [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")]
+    return f"{max(peaks) / 1024:,.0f} MB" if peaks else "unknown"
 
 
 def bench(size: int, args: argparse.Namespace) -> None:

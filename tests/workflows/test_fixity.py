@@ -18,6 +18,7 @@ from archive.retention import due_on, parse_setting
 from service.documents.pades import make_dev_identity, sign_pdf
 from service.workers.integrity import RecurringChecks
 from service.workflows.accounts import add_user
+from service.workflows.integrity import fixity
 from service.workflows.integrity.fixity import run_fixity, verify_archive
 from tests.support import sample
 from tests.support.apps import Client, WenshuCli, make_app
@@ -100,6 +101,56 @@ def test_a_vanished_document_is_named_by_its_issue_event(users: dict[str, Any], 
     assert "missing from the archive" in problems[0].message
     gaps = users["auditor"].get("/api/v1/numbers/gaps?org=llyb").get_json()
     assert {m["number"] for m in gaps["missing"]} == {doc["wenhao"], doc["archive_no"]}
+
+
+def test_the_full_verification_reads_the_archive_a_chunk_at_a_time(
+    users: dict[str, Any], ws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of two documents: a flipped PDF and a deleted row in the second chunk, rows with
+    no issue event over two chunks of their own, all found as in one chunk; a document issued
+    while the run goes (after it read the chain head) is neither checked nor missing."""
+    docs = [issue(users) for _ in range(5)]  # chunks by issue seq: [0, 1], [2, 3], [4]
+    seqs = [e.seq for e in events(ws, "document.issue")]
+    flip_byte(ws.blobs.path(docs[2]["sha256"]))
+    forged = [f"forged-{n}" for n in range(3)]  # copies of a row, without an issue event
+    raw_sql(
+        ws,
+        f"CREATE TEMP TABLE t AS SELECT * FROM documents WHERE id='{docs[0]['id']}'",
+        *(
+            sql
+            for f in forged
+            for sql in (
+                f"UPDATE t SET id='{f}', wenhao=wenhao||'{f}', archive_no=archive_no||'{f}'",
+                "INSERT INTO documents SELECT * FROM t",
+            )
+        ),
+        f"DELETE FROM documents WHERE id='{docs[3]['id']}'",
+    )
+    whole = verify_archive(ws)
+    assert whole.checked == {"llyb": 7}
+    assert "documents: 7 checked, 4 with problems" in whole.lines
+
+    monkeypatch.setattr(fixity, "CHUNK", 2)
+    late: list[dict[str, Any]] = []
+    chunk_end = fixity.chunk_end
+
+    def issue_once_started(*args: Any) -> int:
+        if not late:  # the run has read the head and checked the chain: issue one more
+            late.append(issue(users))
+        return chunk_end(*args)
+
+    monkeypatch.setattr(fixity, "chunk_end", issue_once_started)
+    chunked = verify_archive(ws)
+    assert late and late[0]["id"] in {e.object_id for e in events(ws, "document.issue")}
+    assert late[0]["id"] not in {p.document_id for p in chunked.problems}
+    assert chunked.checked == {"llyb": 7}
+    assert (chunked.lines, chunked.problems) == (whole.lines, whole.problems)
+    assert {p.document_id for p in chunked.problems} == {docs[2]["id"], docs[3]["id"], *forged}
+    missing = [(p.document_id, p.seq) for p in chunked.problems if "missing from" in p.message]
+    assert missing == [(docs[3]["id"], seqs[3])]
+    unrecorded = [p.document_id for p in chunked.problems if "no document.issue" in p.message]
+    assert unrecorded == forged
+    assert any("does not match its sha256" in p.message for p in chunked.problems)
 
 
 def test_wenshu_verify_and_checkpoint_commands(app: Any, users: dict[str, Any], ws: Any) -> None:

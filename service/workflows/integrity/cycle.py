@@ -45,14 +45,17 @@ from archive.checkpoints import verify_checkpoints
 from archive.db import as_utc
 from archive.models import AuditEvent, AuditHead, Document, FixityCursor, Org, Withdrawal
 from service.wiring import Wenshu
-from service.workflows.integrity.documents import FileChecker, files_of
+from service.workflows.integrity.documents import FileChecker
 from service.workflows.integrity.fixity import (
+    ISSUE,
     ArchiveReport,
     Problem,
-    missing_document,
+    check_documents,
+    chunk_end,
+    issue_seqs,
+    issued_documents,
     record_checks,
     record_failures,
-    record_problems,
 )
 
 log = logging.getLogger(__name__)
@@ -63,7 +66,7 @@ LEASE = timedelta(minutes=15)
 """A run renews its lease with every chunk; a lease older than this belongs to a dead run."""
 CATCH_UP = 2
 """A run checks at most this many times its even share of the cycle."""
-ISSUE, WITHDRAW = "document.issue", "document.withdraw"
+WITHDRAW = "document.withdraw"
 
 
 @dataclass
@@ -108,13 +111,6 @@ class CycleStatus:
     problems: int
     running_until: datetime | None
     runs: list[CycleRun] = field(default_factory=list)
-
-
-def _issue_seqs(s: Session, after_seq: int, through_seq: int | None = None) -> Any:
-    q = select(AuditEvent.seq).where(AuditEvent.action == ISSUE, AuditEvent.seq > after_seq)
-    if through_seq is not None:
-        q = q.where(AuditEvent.seq <= through_seq)
-    return q
 
 
 def runs_per_day(ws: Wenshu) -> float:
@@ -176,9 +172,7 @@ def _claim(
             head = s.get(AuditHead, 1)
             head_seq = head.seq if head is not None else 0
             remaining = int(
-                s.scalar(
-                    select(func.count()).select_from(_issue_seqs(s, cur.position_seq).subquery())
-                )
+                s.scalar(select(func.count()).select_from(issue_seqs(cur.position_seq).subquery()))
                 or 0
             )
             total = int(s.scalar(select(func.count()).select_from(Document)) or 0)
@@ -193,9 +187,7 @@ def _claim(
             )
             if most is not None:
                 n = max(1, min(n, most))
-            nth = s.scalar(
-                _issue_seqs(s, cur.position_seq).order_by(AuditEvent.seq).offset(n).limit(1)
-            )
+            nth = s.scalar(issue_seqs(cur.position_seq).order_by(AuditEvent.seq).offset(n).limit(1))
             # The slice ends just before the (n+1)-th document, or at the head.
             cur.slice_after_seq = cur.position_seq
             cur.slice_through_seq = (nth - 1) if nth is not None else head_seq
@@ -260,12 +252,7 @@ def _chunk(
     commit the cursor there with the failures found. Returns the new position."""
     problems: list[Problem] = []
     with ws.db.read() as s:
-        seqs = list(
-            s.scalars(
-                _issue_seqs(s, position, report.through_seq).order_by(AuditEvent.seq).limit(CHUNK)
-            )
-        )
-        end = seqs[-1] if len(seqs) == CHUNK else report.through_seq
+        end = chunk_end(s, position, report.through_seq, CHUNK)
         chain = verify_segment(s, after_seq=position, through_seq=end)
         if report.chain is None or report.chain.ok:
             report.chain = ChainReport(
@@ -293,14 +280,9 @@ def _chunk(
                     seq=p.first_bad_seq,
                 )
             )
-        docs = _documents(s, position, end, problems)
+        docs = issued_documents(s, position, end, problems)
         problems.extend(_withdrawals(s, position, end))
-    found = checker([files_of(doc, org) for doc, org, _issued in docs])
-    for (doc, org, issued), file_problems in zip(docs, found, strict=True):
-        report.checked[org] = report.checked.get(org, 0) + 1
-        for kind, message in file_problems + record_problems(doc, issued):
-            label = f"document {doc.id} ({doc.wenhao or doc.archive_no})"
-            problems.append(Problem(kind, f"{label}: {message}", org, doc.id))
+    problems.extend(check_documents(checker, docs, report))
     now = ws.now()
     with ws.db.write() as s:
         cur = s.get(FixityCursor, 1, with_for_update=True)
@@ -313,33 +295,6 @@ def _chunk(
         cur.lease_until, cur.updated_at = now + LEASE, now
     report.problems.extend(problems)
     return end
-
-
-def _documents(
-    s: Session, after: int, through: int, problems: list[Problem]
-) -> list[tuple[Document, str, tuple[int, str | None, dict[str, Any]]]]:
-    events = {
-        str(ev.object_id): (ev.seq, ev.org, json.loads(ev.details))
-        for ev in s.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.action == ISSUE, AuditEvent.seq > after, AuditEvent.seq <= through)
-            .order_by(AuditEvent.seq)
-        )
-    }
-    rows = (
-        s.execute(
-            select(Document, Org.code)
-            .join(Org, Document.org_id == Org.id)
-            .where(Document.id.in_(list(events)))
-        ).all()
-        if events
-        else []
-    )
-    out = [(doc, code, events.pop(doc.id)) for doc, code in rows]
-    out.sort(key=lambda row: row[2][0])
-    for doc_id, (seq, org_code, details) in events.items():
-        problems.append(missing_document(doc_id, seq, org_code, details))
-    return out
 
 
 def _withdrawals(s: Session, after: int, through: int) -> list[Problem]:
@@ -406,7 +361,7 @@ def cycle_status(ws: Wenshu, *, runs: int = 10, org: str | None = None) -> Cycle
         cur = s.get(FixityCursor, 1)
         head = s.get(AuditHead, 1)
         position = cur.position_seq if cur else 0
-        issues = _issue_seqs(s, 0)
+        issues = issue_seqs(0)
         documents = select(func.count()).select_from(Document)
         if org is not None:
             issues = issues.where(AuditEvent.org == org)

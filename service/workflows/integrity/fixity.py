@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from archive import checkpoints
 from archive.audit import AuditChain, ChainReport, verify_chain
 from archive.certificates import certificate_history, trusted_certificates
 from archive.checkpoints import CheckpointReport, checkpoint_dict, verify_checkpoints
-from archive.models import AuditEvent, Document, Org, Withdrawal
+from archive.models import AuditEvent, AuditHead, Document, Org, Withdrawal
 from archive.signed_copies import copy_problems
 from service.wiring import Wenshu
 from service.workflows.integrity.documents import FileChecker, files_of
@@ -86,19 +87,35 @@ def verify_trail(s: Session, orgs: set[str] | None = None) -> tuple[ChainReport,
     return verify_chain(s), verify_checkpoints(s, certificate_history(s), orgs=orgs)
 
 
+ISSUE = "document.issue"
+CHUNK = 2000
+"""Documents the full verification reads, checks and lets go of at a time."""
+
+Issued = tuple[int, str | None, dict[str, Any]]
+"""A ``document.issue`` event: ``(seq, org, details)``."""
+
+
 def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
-    """Check the chain, the checkpoints and the documents of ``orgs`` (None: every org)."""
+    """Check the chain, the checkpoints and the documents of ``orgs`` (None: every org).
+
+    Memory is bounded by ``CHUNK``, not by the archive. The documents are read ``CHUNK`` at a
+    time by the seq of their ``document.issue`` event (keyset on the event's primary key, as
+    the fixity cycle reads its slices, with the same helpers): a seq range is what bounds the
+    run, it finds a vanished document in the chunk of its event without holding every event,
+    and it keeps the report in issue order, as the old order by ``issued_at`` did. The run is
+    bounded by the chain head read at the start: a document issued while it runs is neither
+    checked nor counted, and ``verified_through`` is no later than that head. Documents with
+    no issue event at all (a row added round the application) come after, from one anti-join
+    read a chunk at a time. One pool of workers checks every chunk's files. The chain is
+    recomputed as ``verify_chain`` reads it (2,000 events at a time, by seq); the scans of
+    hand-signed originals (``copy_problems``) and the withdrawals are read in one go, their
+    memory being that of those rows, not of the documents.
+    """
     report = ArchiveReport()
     with ws.db.read() as s:
+        head = s.get(AuditHead, 1)
+        bound = head.seq if head is not None else 0
         chain, cps = report.chain, report.checkpoints = verify_trail(s, orgs)
-        q = select(Document, Org).join(Org, Document.org_id == Org.id)
-        if orgs is not None:
-            q = q.where(Org.code.in_(orgs))
-        docs = s.execute(q.order_by(Document.issued_at, Document.id)).all()
-        recorded = _recorded(s, orgs, "document.issue")
-        doc_orgs = {doc.id: org.code for doc, org in docs}
-        copies = copy_problems(s, ws.blobs, None if orgs is None else set(doc_orgs))
-        withdrawals = _withdrawal_problems(s, orgs)
         trusted = trusted_certificates(s, orgs)
     if chain.ok:
         report.lines.append(f"audit chain: {chain.checked} events, head {chain.head_hash[:16]}…")
@@ -120,37 +137,143 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
                 seq=p.first_bad_seq,
             )
         )
-    bad_docs = set()
-    checker = FileChecker(ws.blobs.root, trusted, workers=ws.settings.integrity.verify_workers)
-    with checker:
-        found = checker([files_of(doc, org.code) for doc, org in docs])
-    for (doc, org), file_problems in zip(docs, found, strict=True):
-        report.checked[org.code] = report.checked.get(org.code, 0) + 1
-        issued = recorded.pop(doc.id, None)
-        for kind, message in file_problems + record_problems(doc, issued):
-            bad_docs.add(doc.id)
-            label = f"document {doc.id} ({doc.wenhao or doc.archive_no})"
-            report.problems.append(Problem(kind, f"{label}: {message}", org.code, doc.id))
-    for doc_id, (seq, org_code, details) in recorded.items():
-        report.problems.append(missing_document(doc_id, seq, org_code, details))
-    for doc_id, message in copies:  # the hand-signed originals' scans and OCR output
+    missing: list[Problem] = []
+    bad_docs: set[str | None] = set()
+    with FileChecker(
+        ws.blobs.root, trusted, workers=ws.settings.integrity.verify_workers
+    ) as checker:
+        position = 0
+        while position < bound:
+            with ws.db.read() as s:
+                end = chunk_end(s, position, bound, CHUNK, orgs)
+                docs = issued_documents(s, position, end, missing, orgs)
+            found = check_documents(checker, docs, report)
+            bad_docs.update(p.document_id for p in found)
+            report.problems.extend(found)
+            position = end
+        after = ""
+        while True:
+            with ws.db.read() as s:
+                unrecorded = _unrecorded(s, orgs, after)
+            if not unrecorded:
+                break
+            found = check_documents(checker, [(doc, org, None) for doc, org in unrecorded], report)
+            bad_docs.update(p.document_id for p in found)
+            report.problems.extend(found)
+            after = unrecorded[-1][0].id
+    report.problems.extend(missing)
+    with ws.db.read() as s:
+        copies = copy_problems(s, ws.blobs, orgs)
+        withdrawals = _withdrawal_problems(s, orgs)
+    for doc_id, org_code, message in copies:  # the hand-signed originals' scans and OCR output
         bad_docs.add(doc_id)
         kind = "blob" if "blob" in message else "record"
-        report.problems.append(
-            Problem(kind, f"document {doc_id}: {message}", doc_orgs.get(doc_id), doc_id)
-        )
+        report.problems.append(Problem(kind, f"document {doc_id}: {message}", org_code, doc_id))
     for problem in withdrawals:
         bad_docs.add(problem.document_id)
         report.problems.append(problem)
-    report.lines.append(f"documents: {len(docs)} checked, {len(bad_docs)} with problems")
+    report.lines.append(
+        f"documents: {sum(report.checked.values())} checked, {len(bad_docs)} with problems"
+    )
     if orgs is None and report.ok:
-        report.verified_through = chain.head_seq
+        report.verified_through = min(chain.head_seq, bound)
     return report
 
 
-def _recorded(
-    s: Any, orgs: set[str] | None, action: str
-) -> dict[str, tuple[int, str | None, dict[str, Any]]]:
+def issue_seqs(
+    after_seq: int, through_seq: int | None = None, orgs: set[str] | None = None
+) -> Select[int]:
+    """The seqs of the ``document.issue`` events in ``(after_seq, through_seq]`` (of ``orgs``)."""
+    q = select(AuditEvent.seq).where(AuditEvent.action == ISSUE, AuditEvent.seq > after_seq)
+    if through_seq is not None:
+        q = q.where(AuditEvent.seq <= through_seq)
+    if orgs is not None:
+        q = q.where(AuditEvent.org.in_(orgs))
+    return q
+
+
+def chunk_end(
+    s: Session, after_seq: int, through_seq: int, size: int, orgs: set[str] | None = None
+) -> int:
+    """Where the next chunk of ``size`` documents after ``after_seq`` ends: the seq of its last
+    issue event, or ``through_seq`` when fewer are left."""
+    nth = s.scalar(
+        issue_seqs(after_seq, through_seq, orgs).order_by(AuditEvent.seq).offset(size - 1).limit(1)
+    )
+    return int(nth) if nth is not None else through_seq
+
+
+def issued_documents(
+    s: Session,
+    after_seq: int,
+    through_seq: int,
+    missing: list[Problem],
+    orgs: set[str] | None = None,
+) -> list[tuple[Document, str, Issued]]:
+    """The documents whose issue event lies in ``(after_seq, through_seq]``, with their org
+    code and that event, in seq order; an event whose document row is gone (or, with ``orgs``,
+    belongs to another org now) goes to ``missing``."""
+    q = select(AuditEvent).where(
+        AuditEvent.action == ISSUE, AuditEvent.seq > after_seq, AuditEvent.seq <= through_seq
+    )
+    if orgs is not None:
+        q = q.where(AuditEvent.org.in_(orgs))
+    events = {
+        str(ev.object_id): (ev.seq, ev.org, json.loads(ev.details))
+        for ev in s.scalars(q.order_by(AuditEvent.seq))
+    }
+    rows: list[Any] = []
+    if events:
+        docs = (
+            select(Document, Org.code)
+            .join(Org, Document.org_id == Org.id)
+            .where(Document.id.in_(list(events)))
+        )
+        if orgs is not None:
+            docs = docs.where(Org.code.in_(orgs))
+        rows = list(s.execute(docs).all())
+    out = [(doc, code, events.pop(doc.id)) for doc, code in rows]
+    out.sort(key=lambda row: row[2][0])
+    for doc_id, (seq, org_code, details) in events.items():
+        missing.append(missing_document(doc_id, seq, org_code, details))
+    return out
+
+
+def check_documents(
+    checker: FileChecker,
+    docs: Sequence[tuple[Document, str, Issued | None]],
+    report: ArchiveReport,
+) -> list[Problem]:
+    """Each document's files and its row against its issue event; counted in ``report``."""
+    problems = []
+    found = checker([files_of(doc, org) for doc, org, _issued in docs])
+    for (doc, org, issued), file_problems in zip(docs, found, strict=True):
+        report.checked[org] = report.checked.get(org, 0) + 1
+        for kind, message in file_problems + record_problems(doc, issued):
+            label = f"document {doc.id} ({doc.wenhao or doc.archive_no})"
+            problems.append(Problem(kind, f"{label}: {message}", org, doc.id))
+    return problems
+
+
+def _unrecorded(s: Session, orgs: set[str] | None, after_id: str) -> list[tuple[Document, str]]:
+    """The next ``CHUNK`` documents by id after ``after_id`` that have no issue event (of
+    ``orgs``) at any seq: a document issued while the run goes has one, and is not here."""
+    event = select(AuditEvent.seq).where(
+        AuditEvent.action == ISSUE, AuditEvent.object_id == Document.id
+    )
+    q = (
+        select(Document, Org.code)
+        .join(Org, Document.org_id == Org.id)
+        .where(Document.id > after_id)
+    )
+    if orgs is not None:
+        event = event.where(AuditEvent.org.in_(orgs))
+        q = q.where(Org.code.in_(orgs))
+    q = q.where(~event.exists()).order_by(Document.id).limit(CHUNK)
+    return [(doc, code) for doc, code in s.execute(q).all()]
+
+
+def _recorded(s: Any, orgs: set[str] | None, action: str) -> dict[str, Issued]:
     q = select(AuditEvent).where(AuditEvent.action == action)
     if orgs is not None:
         q = q.where(AuditEvent.org.in_(orgs))
@@ -162,7 +285,10 @@ def _recorded(
 
 def _withdrawal_problems(s: Any, orgs: set[str] | None) -> list[Problem]:
     """Every 作废 row against its ``document.withdraw`` event, and every such event against
-    its row: the table refuses UPDATE and DELETE, this catches what goes round the triggers."""
+    its row: the table refuses UPDATE and DELETE, this catches what goes round the triggers.
+
+    Read in one go: its memory is that of the withdrawals (rare corrections, one row and one
+    event each), not of the archive's documents."""
     q = (
         select(Withdrawal, Document, Org.code)
         .join(Document, Document.id == Withdrawal.document_id)
@@ -196,9 +322,7 @@ def _withdrawal_problems(s: Any, orgs: set[str] | None) -> list[Problem]:
     return problems
 
 
-def record_problems(
-    doc: Document, issued: tuple[int, str | None, dict[str, Any]] | None
-) -> list[tuple[str, str]]:
+def record_problems(doc: Document, issued: Issued | None) -> list[tuple[str, str]]:
     """The row against its ``document.issue`` event ``(seq, org, details)``."""
     if issued is None:
         return [("record", "no document.issue event in the audit trail")]
