@@ -121,6 +121,14 @@ def test_since_checkpoint_finds_an_edited_event_and_a_swapped_row(
     edited = cli.invoke(args=["verify", "--since-checkpoint"])
     assert edited.exit_code == 1
     assert f"审计链在第 {seq} 号事件处断开" in edited.output
+    # the documents after the break are still checked, to the last event
+    assert f"pdf_sha256 {other_pdf} differs from {doc['sha256']}" in edited.output
+
+    raw_sql(ws, f"DELETE FROM documents WHERE id='{other['id']}'")
+    gone = cli.invoke(args=["verify", "--since-checkpoint"])
+    assert gone.exit_code == 1
+    assert f"document {other['id']}" in gone.output
+    assert "is missing from the archive" in gone.output
 
 
 def test_since_checkpoint_refuses_a_start_whose_event_no_longer_hashes_to_what_was_signed(

@@ -137,20 +137,13 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
                 seq=p.first_bad_seq,
             )
         )
-    missing: list[Problem] = []
     bad_docs: set[str | None] = set()
     with FileChecker(
         ws.blobs.root, trusted, workers=ws.settings.integrity.verify_workers
     ) as checker:
-        position = 0
-        while position < bound:
-            with ws.db.read() as s:
-                end = chunk_end(s, position, bound, CHUNK, orgs)
-                docs = issued_documents(s, position, end, missing, orgs)
-            found = check_documents(checker, docs, report)
-            bad_docs.update(p.document_id for p in found)
-            report.problems.extend(found)
-            position = end
+        found, missing, _count = check_issued(ws, checker, report, 0, bound, orgs)
+        bad_docs.update(p.document_id for p in found)
+        report.problems.extend(found)
         after = ""
         while True:
             with ws.db.read() as s:
@@ -178,6 +171,30 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
     if orgs is None and report.ok:
         report.verified_through = min(chain.head_seq, bound)
     return report
+
+
+def check_issued(
+    ws: Wenshu,
+    checker: FileChecker,
+    report: ArchiveReport,
+    after_seq: int,
+    through_seq: int,
+    orgs: set[str] | None = None,
+) -> tuple[list[Problem], list[Problem], int]:
+    """Check the documents whose issue event lies in ``(after_seq, through_seq]``, ``CHUNK`` at
+    a time, each chunk read in a session of its own: the problems found in them, the issue
+    events whose document is gone (``missing_document``), and how many were checked."""
+    found: list[Problem] = []
+    missing: list[Problem] = []
+    count, position = 0, after_seq
+    while position < through_seq:
+        with ws.db.read() as s:
+            end = chunk_end(s, position, through_seq, CHUNK, orgs)
+            docs = issued_documents(s, position, end, missing, orgs)
+        found.extend(check_documents(checker, docs, report))
+        count += len(docs)
+        position = end
+    return found, missing, count
 
 
 def issue_seqs(

@@ -25,27 +25,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.audit import event_recomputes, verify_segment
 from archive.certificates import certificate_history, trusted_certificates
 from archive.checkpoints import newest_checkpoint, signature_problem, verify_checkpoints
 from archive.errors import ConflictError
-from archive.models import AuditCheckpoint, AuditEvent, Document, Org, Withdrawal
+from archive.models import AuditCheckpoint, AuditEvent, Withdrawal
 from service.wiring import Wenshu
-from service.workflows.integrity.documents import FileChecker, files_of
-from service.workflows.integrity.fixity import (
-    ArchiveReport,
-    Problem,
-    missing_document,
-    record,
-    record_problems,
-)
-
-BATCH = 500
+from service.workflows.integrity.documents import FileChecker
+from service.workflows.integrity.fixity import ArchiveReport, Problem, check_issued, record
 
 
 class NoVerifiedCheckpoint(ConflictError):
@@ -144,33 +135,25 @@ def verify_since_checkpoint(ws: Wenshu, *, actor: str) -> ArchiveReport:
                     "checkpoint", f"检查点 {p.org}@{p.seq}：{p.message}", p.org, seq=p.first_bad_seq
                 )
             )
-        docs, missing = _documents_after(s, cp.seq)
         withdrawals = _withdrawals_after(s, cp.seq)
         trusted = trusted_certificates(s)
-    for doc_id, (seq, org_code, details) in missing.items():
-        report.problems.append(missing_document(doc_id, seq, org_code, details))
-    checker = FileChecker(ws.blobs.root, trusted, workers=ws.settings.integrity.verify_workers)
-    with checker:
-        found = checker([files_of(doc, org) for doc, org, _issued in docs])
-    bad = set()
-    for (doc, org, issued), file_problems in zip(docs, found, strict=True):
-        report.checked[org] = report.checked.get(org, 0) + 1
-        for kind, message in file_problems + record_problems(doc, issued):
-            bad.add(doc.id)
-            label = f"document {doc.id} ({doc.wenhao or doc.archive_no})"
-            report.problems.append(Problem(kind, f"{label}: {message}", org, doc.id))
+        last = int(s.scalar(select(func.max(AuditEvent.seq))) or cp.seq)  # past a break too
+    with FileChecker(
+        ws.blobs.root, trusted, workers=ws.settings.integrity.verify_workers
+    ) as checker:
+        found, missing, count = check_issued(ws, checker, report, cp.seq, last)
+    report.problems.extend(missing)
+    report.problems.extend(found)
+    bad = {p.document_id for p in found}
     report.problems.extend(withdrawals[1])
     report.lines.append(
-        f"文书：检查点之后发文 {len(docs)} 份，已核对三个文件的哈希、PDF 签名与发文记录，"
+        f"文书：检查点之后发文 {count} 份，已核对三个文件的哈希、PDF 签名与发文记录，"
         f"{len(bad)} 份有问题；作废记录 {withdrawals[0]} 条已核对"
     )
     if report.ok:
         report.verified_through = chain.head_seq
     record(ws, report, actor=actor)
     return report
-
-
-Issued = tuple[int, str | None, dict[str, Any]]
 
 
 def _events_after(s: Session, action: str, after_seq: int) -> list[AuditEvent]:
@@ -182,28 +165,6 @@ def _events_after(s: Session, action: str, after_seq: int) -> list[AuditEvent]:
             .order_by(AuditEvent.seq)
         )
     )
-
-
-def _documents_after(
-    s: Session, after_seq: int
-) -> tuple[list[tuple[Document, str, Issued]], dict[str, Issued]]:
-    """The documents issued after ``after_seq`` with their issue events, and the issue events
-    whose document is gone."""
-    issued: dict[str, Issued] = {
-        str(ev.object_id): (ev.seq, ev.org, json.loads(ev.details))
-        for ev in _events_after(s, "document.issue", after_seq)
-    }
-    ids = list(issued)
-    found: list[tuple[Document, str, Issued]] = []
-    for i in range(0, len(ids), BATCH):
-        rows = s.execute(
-            select(Document, Org.code)
-            .join(Org, Document.org_id == Org.id)
-            .where(Document.id.in_(ids[i : i + BATCH]))
-        ).all()
-        found.extend((doc, code, issued.pop(doc.id)) for doc, code in rows)
-    found.sort(key=lambda row: row[2][0])
-    return found, issued
 
 
 def _withdrawals_after(s: Session, after_seq: int) -> tuple[int, list[Problem]]:
