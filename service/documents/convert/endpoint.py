@@ -78,11 +78,17 @@ class UnixXMLRPCServer(socketserver.UnixStreamServer, SimpleXMLRPCDispatcher):
 
 
 def soffice_command(pipe_name: str, profile: Path) -> list[str]:
+    """LibreOffice with a profile of its own, and its own cache of shared extensions too: the
+    installation's (``/var/spool/libreoffice/uno_packages/cache``) is made, mode 0700, by the
+    first LibreOffice that runs as root on the machine, and an instance of another user that
+    finds it unreadable aborts at start (``DeploymentException``). No shared extension is
+    installed, so the instance's own cache stays empty."""
     executable = shutil.which("soffice") or shutil.which("libreoffice") or "soffice"
     return [
         executable, "--headless", "--invisible", "--nocrashreport", "--nodefault", "--nologo",
         "--nofirststartwizard", "--norestore",
         f"-env:UserInstallation={profile.resolve().as_uri()}",
+        f"-env:UNO_SHARED_PACKAGES_CACHE={(profile.resolve() / 'shared-packages').as_uri()}",
         f"--accept=pipe,name={pipe_name};urp;StarOffice.ComponentContext",
     ]  # fmt: skip
 
