@@ -5,12 +5,12 @@ the document. ``drain`` takes the lock the backend asks for (``SearchBackend.exc
 no two processes ever write the index at once -- a file lock for a Whoosh folder, an advisory
 lock shared by every app server for the PostgreSQL table), indexes the pending rows and marks
 them done. After its commit an issuing request wakes its process's background indexer, which
-lets a batch gather first while documents stream in (the backend's ``gather_seconds``); a search wakes it
-and waits, bounded in time, for what was queued before it (``wait_for``), then says how many
-documents were still on their way into the index. A waiting search also cuts the gathering
-short, in whichever process of the machine gathers (``hurry``): the batch then is what came in
-during the last commit, and the search waits for one commit, not for the gathering too. The index is derived data: ``rebuild``
-makes it anew from the archive.
+lets a batch gather first while documents stream in (the backend's ``gather_seconds``); a
+search wakes it and waits, bounded in time, for what was queued before it (``wait_for``), then
+says how many documents were still on their way into the index. A waiting search also cuts
+the gathering short, in whichever process of the machine gathers (``hurry``): the batch then
+is what came in during the last commit, and the search waits for one commit, not for the
+gathering too. The index is derived data: ``rebuild`` makes it anew from the archive.
 """
 
 from __future__ import annotations
@@ -147,8 +147,8 @@ class Indexer:
         """Index what is queued (later entries wait for the next drain: a batch stays a
         batch), after checking the index (rebuilt if damaged). Returns how many; 0 if another
         process held the lock all along. With ``gather`` (the background indexer), first let
-        documents gather while the index is busy (the backend's ``gather_seconds``), holding the lock: the
-        others' documents are in the batch."""
+        documents gather while the index is busy (the backend's ``gather_seconds``), holding the
+        lock: the others' documents are in the batch."""
         with self._exclusive(timeout) as got:
             if not got:
                 return 0
@@ -164,9 +164,9 @@ class Indexer:
             )
 
     def _gather(self) -> None:
-        """Sleep until the backend's ``gather_seconds`` after the last commit (by any process or server):
-        when that was longer ago, a document is indexed at once; and when a search of this
-        machine has been waiting since that commit (``hurry``), at once too."""
+        """Sleep until the backend's ``gather_seconds`` after the last commit (by any process or
+        server): when that was longer ago, a document is indexed at once; and when a search of
+        this machine has been waiting since that commit (``hurry``), at once too."""
         with self.db.read() as s:
             last = s.scalar(select(func.max(IndexQueueEntry.done_at)))
         if last is None:

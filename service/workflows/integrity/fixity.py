@@ -141,7 +141,7 @@ def verify_archive(ws: Wenshu, orgs: set[str] | None = None) -> ArchiveReport:
     with FileChecker(
         ws.blobs.root, trusted, workers=ws.settings.integrity.verify_workers
     ) as checker:
-        found, missing, _count = check_issued(ws, checker, report, 0, bound, orgs)
+        found, missing = check_issued(ws, checker, report, 0, bound, orgs)
         bad_docs.update(p.document_id for p in found)
         report.problems.extend(found)
         after = ""
@@ -180,21 +180,20 @@ def check_issued(
     after_seq: int,
     through_seq: int,
     orgs: set[str] | None = None,
-) -> tuple[list[Problem], list[Problem], int]:
+) -> tuple[list[Problem], list[Problem]]:
     """Check the documents whose issue event lies in ``(after_seq, through_seq]``, ``CHUNK`` at
-    a time, each chunk read in a session of its own: the problems found in them, the issue
-    events whose document is gone (``missing_document``), and how many were checked."""
+    a time, each chunk read in a session of its own (counted in ``report.checked``): the
+    problems found in them, and the issue events whose document is gone (``missing_document``)."""
     found: list[Problem] = []
     missing: list[Problem] = []
-    count, position = 0, after_seq
+    position = after_seq
     while position < through_seq:
         with ws.db.read() as s:
             end = chunk_end(s, position, through_seq, CHUNK, orgs)
             docs = issued_documents(s, position, end, missing, orgs)
         found.extend(check_documents(checker, docs, report))
-        count += len(docs)
         position = end
-    return found, missing, count
+    return found, missing
 
 
 def issue_seqs(

@@ -141,13 +141,13 @@ def verify_since_checkpoint(ws: Wenshu, *, actor: str) -> ArchiveReport:
     with FileChecker(
         ws.blobs.root, trusted, workers=ws.settings.integrity.verify_workers
     ) as checker:
-        found, missing, count = check_issued(ws, checker, report, cp.seq, last)
+        found, missing = check_issued(ws, checker, report, cp.seq, last)
     report.problems.extend(missing)
     report.problems.extend(found)
     bad = {p.document_id for p in found}
     report.problems.extend(withdrawals[1])
     report.lines.append(
-        f"文书：检查点之后发文 {count} 份，已核对三个文件的哈希、PDF 签名与发文记录，"
+        f"文书：检查点之后发文 {sum(report.checked.values())} 份，已核对三个文件的哈希、PDF 签名与发文记录，"
         f"{len(bad)} 份有问题；作废记录 {withdrawals[0]} 条已核对"
     )
     if report.ok:
