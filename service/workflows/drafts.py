@@ -18,7 +18,6 @@ an approver never approves a draft of their own.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +35,7 @@ from archive.errors import (
     StaleVersion,
     ValidationError,
 )
+from archive.ids import new_id
 from archive.models import Document, Draft, DraftStep, DraftVersion, Org, User
 from schemas.fields import flatten_messages
 from schemas.masking import mask_identifiers
@@ -266,7 +266,7 @@ def create(
         if case_no is not None:
             require_case(s, org, case_no)
         d = Draft(
-            id=secrets.token_hex(10), type=doctype.code, org_id=org.id, case_no=case_no,
+            id=new_id(), type=doctype.code, org_id=org.id, case_no=case_no,
             supersedes=supersedes, state="draft", version=1, created_by=who.user_id,
             created_at=now, updated_at=now, returns=0,
         )  # fmt: skip

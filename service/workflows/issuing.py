@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import secrets
 import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -29,6 +28,7 @@ from archive import numbering
 from archive.audit import AuditChain
 from archive.blobs import sha256_hex
 from archive.errors import NotFoundError, ValidationError
+from archive.ids import new_id
 from archive.indexer import enqueue
 from archive.models import Document, Org
 from service.doctypes import DocType
@@ -317,7 +317,7 @@ def _produce_and_commit(
     }
     assert hashes["pdf"] == sha256_hex(signed)
 
-    doc_id = secrets.token_hex(10)
+    doc_id = new_id()
     issued_at = ws.now()
     with ws.db.write() as s:
         for r in reservations:

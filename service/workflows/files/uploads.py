@@ -7,12 +7,12 @@ recorded with an audit event. It belongs to the uploader's org and is read only 
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from pathlib import PurePath
 
 from archive.audit import AuditChain
 from archive.errors import NotFoundError
+from archive.ids import new_id
 from archive.models import Org, Upload
 from service.documents.attach import DOCX, check_pdf, inspect_attachment
 from service.wiring import Wenshu
@@ -51,7 +51,7 @@ def upload(ws: Wenshu, who: Principal, filename: str, data: bytes) -> UploadView
     name = PurePath(filename.replace("\\", "/")).name[:255] if filename else ""
     with ws.db.write() as s:
         row = Upload(
-            id=secrets.token_hex(10),
+            id=new_id(),
             org_id=who.org_id,
             sha256=sha256,
             media_type=media_type,
