@@ -209,18 +209,32 @@ def _broken_link(
 
 
 def verify_chain(session: Session) -> ChainReport:
-    """Recompute the whole chain; report the first sequence number that does not fit."""
+    """Recompute the whole chain; report the first sequence number that does not fit.
+
+    The chain is walked to the head as it stands when the walk starts: every event up to it
+    was committed with it (an append moves the head in its own transaction), and events
+    appended during the walk are left to the next verification — on PostgreSQL each batch
+    sees what was committed before it, and a head read last reported those as a cut chain.
+    An event that stands past the head when the head is read again was never appended: its
+    head was not moved."""
     prev, expected_seq, checked = GENESIS, 1, 0
 
     def bad(seq: int, problem: str) -> ChainReport:
         return ChainReport(False, checked, prev, seq, problem, checked)
 
+    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
     for ev, salt in events_with_salts(session):
+        if head is not None and ev.seq > head.seq:
+            break
         broken = _broken_link(ev, salt, expected_seq, prev)
         if broken is not None:
             return bad(*broken)
         prev, expected_seq, checked = ev.hash, expected_seq + 1, checked + 1
-    head = session.get(AuditHead, 1)
+    if head is not None and head.seq == checked and head.hash == prev:
+        past = session.scalar(select(func.max(AuditEvent.seq)))
+        now = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1))
+        if past is not None and now is not None and past > now:
+            return bad(now + 1, f"第 {now + 1} 号及之后的事件不在链头记录之内（链头为第 {now} 号）")
     if head is None and checked:
         return bad(checked + 1, f"链头记录缺失：无法确认第 {checked} 号之后的事件没有被截去")
     if head is not None and (head.seq != checked or head.hash != prev):

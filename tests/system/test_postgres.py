@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,54 @@ def test_audit_table_refuses_update_and_delete(pg_url: str) -> None:
     for stmt in ("UPDATE audit_events SET actor='y'", "DELETE FROM audit_events"):
         with pytest.raises(DatabaseError, match="append-only"), db.write() as s:
             s.execute(text(stmt))
+    db.dispose()
+
+
+def test_chain_verifies_while_events_are_appended(pg_url: str) -> None:
+    """Each statement on PostgreSQL sees what was committed before it: a verification that
+    read the head after the events it walked reported appends made meanwhile as a cut chain."""
+    upgrade(pg_url)
+    db = Database(pg_url)
+    with db.write() as s:
+        for n in range(300):
+            AuditChain.append(s, actor="t", action="x", details={"n": n})
+    stop = threading.Event()
+
+    def append() -> None:
+        while not stop.is_set():
+            with db.write() as s:
+                AuditChain.append(s, actor="t", action="x", details={})
+
+    writers = [threading.Thread(target=append) for _ in range(2)]
+    for w in writers:
+        w.start()
+    try:
+        reports = []
+        for _ in range(40):
+            with db.read() as s:
+                reports.append(verify_chain(s))
+    finally:
+        stop.set()
+        for w in writers:
+            w.join()
+    assert [r.problem for r in reports if not r.ok] == []
+    assert reports[-1].checked > reports[0].checked >= 300  # the appends went on meanwhile
+
+    # An event written past the head, the head left behind: still found.
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_head DISABLE TRIGGER USER"))
+        conn.execute(
+            text(
+                "UPDATE audit_head SET seq = seq - 1,"
+                " hash = (SELECT hash FROM audit_events WHERE seq = audit_head.seq - 1)"
+            )
+        )
+        last = conn.scalar(text("SELECT max(seq) FROM audit_events"))
+    engine.dispose()
+    with db.read() as s:
+        report = verify_chain(s)
+    assert not report.ok and report.first_bad_seq == last, report
     db.dispose()
 
 
