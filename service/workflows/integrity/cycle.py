@@ -43,7 +43,7 @@ from archive.audit import ChainReport, verify_segment
 from archive.certificates import certificate_history, trusted_certificates
 from archive.checkpoints import verify_checkpoints
 from archive.db import as_utc
-from archive.models import AuditEvent, AuditHead, Document, FixityCursor, Org, Withdrawal
+from archive.models import AuditEvent, AuditHead, Document, FixityCursor, Org
 from service.wiring import Wenshu
 from service.workflows.integrity.documents import FileChecker
 from service.workflows.integrity.fixity import (
@@ -56,6 +56,7 @@ from service.workflows.integrity.fixity import (
     issued_documents,
     record_checks,
     record_failures,
+    withdrawals_in,
 )
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,6 @@ LEASE = timedelta(minutes=15)
 """A run renews its lease with every chunk; a lease older than this belongs to a dead run."""
 CATCH_UP = 2
 """A run checks at most this many times its even share of the cycle."""
-WITHDRAW = "document.withdraw"
 
 
 @dataclass
@@ -281,7 +281,7 @@ def _chunk(
                 )
             )
         docs = issued_documents(s, position, end, problems)
-        problems.extend(_withdrawals(s, position, end))
+        problems.extend(withdrawals_in(s, position, end)[1])
     problems.extend(check_documents(checker, docs, report))
     now = ws.now()
     with ws.db.write() as s:
@@ -295,30 +295,6 @@ def _chunk(
         cur.lease_until, cur.updated_at = now + LEASE, now
     report.problems.extend(problems)
     return end
-
-
-def _withdrawals(s: Session, after: int, through: int) -> list[Problem]:
-    problems = []
-    for ev in s.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action == WITHDRAW, AuditEvent.seq > after, AuditEvent.seq <= through)
-        .order_by(AuditEvent.seq)
-    ):
-        row = s.get(Withdrawal, ev.object_id)
-        if row is None:
-            message = (
-                f"document {ev.object_id} recorded as withdrawn at seq {ev.seq} "
-                "has no withdrawal row"
-            )
-        elif row.reason != json.loads(ev.details).get("reason"):
-            message = (
-                f"document {ev.object_id}: withdrawal reason differs from the one recorded "
-                f"at seq {ev.seq}"
-            )
-        else:
-            continue
-        problems.append(Problem("record", message, ev.org, ev.object_id, ev.seq))
-    return problems
 
 
 def _finish(

@@ -208,6 +208,37 @@ def issue_seqs(
     return q
 
 
+WITHDRAW = "document.withdraw"
+
+
+def withdrawals_in(
+    s: Session, after_seq: int, through_seq: int | None = None
+) -> tuple[int, list[Problem]]:
+    """Each ``document.withdraw`` event in ``(after_seq, through_seq]`` against its 作废 row:
+    how many were read, and the problems (no row, or another reason)."""
+    q = select(AuditEvent).where(AuditEvent.action == WITHDRAW, AuditEvent.seq > after_seq)
+    if through_seq is not None:
+        q = q.where(AuditEvent.seq <= through_seq)
+    problems, n = [], 0
+    for ev in s.scalars(q.order_by(AuditEvent.seq)):
+        n += 1
+        row = s.get(Withdrawal, ev.object_id)
+        if row is None:
+            message = (
+                f"document {ev.object_id} recorded as withdrawn at seq {ev.seq} "
+                "has no withdrawal row"
+            )
+        elif row.reason != json.loads(ev.details).get("reason"):
+            message = (
+                f"document {ev.object_id}: withdrawal reason differs from the one recorded "
+                f"at seq {ev.seq}"
+            )
+        else:
+            continue
+        problems.append(Problem("record", message, ev.org, ev.object_id, ev.seq))
+    return n, problems
+
+
 def chunk_end(
     s: Session, after_seq: int, through_seq: int, size: int, orgs: set[str] | None = None
 ) -> int:
@@ -312,7 +343,7 @@ def _withdrawal_problems(s: Any, orgs: set[str] | None) -> list[Problem]:
     )
     if orgs is not None:
         q = q.where(Org.code.in_(orgs))
-    events = _recorded(s, orgs, "document.withdraw")
+    events = _recorded(s, orgs, WITHDRAW)
     problems = []
     for row, doc, org_code in s.execute(q).all():
         label = f"document {doc.id} ({doc.wenhao or doc.archive_no})"

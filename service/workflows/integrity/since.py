@@ -33,10 +33,16 @@ from archive.audit import event_recomputes, verify_segment
 from archive.certificates import certificate_history, trusted_certificates
 from archive.checkpoints import newest_checkpoint, signature_problem, verify_checkpoints
 from archive.errors import ConflictError
-from archive.models import AuditCheckpoint, AuditEvent, Withdrawal
+from archive.models import AuditCheckpoint, AuditEvent
 from service.wiring import Wenshu
 from service.workflows.integrity.documents import FileChecker
-from service.workflows.integrity.fixity import ArchiveReport, Problem, check_issued, record
+from service.workflows.integrity.fixity import (
+    ArchiveReport,
+    Problem,
+    check_issued,
+    record,
+    withdrawals_in,
+)
 
 
 class NoVerifiedCheckpoint(ConflictError):
@@ -135,7 +141,7 @@ def verify_since_checkpoint(ws: Wenshu, *, actor: str) -> ArchiveReport:
                     "checkpoint", f"检查点 {p.org}@{p.seq}：{p.message}", p.org, seq=p.first_bad_seq
                 )
             )
-        withdrawals = _withdrawals_after(s, cp.seq)
+        withdrawals = withdrawals_in(s, cp.seq)
         trusted = trusted_certificates(s)
         last = int(s.scalar(select(func.max(AuditEvent.seq))) or cp.seq)  # past a break too
     with FileChecker(
@@ -154,31 +160,3 @@ def verify_since_checkpoint(ws: Wenshu, *, actor: str) -> ArchiveReport:
         report.verified_through = chain.head_seq
     record(ws, report, actor=actor)
     return report
-
-
-def _events_after(s: Session, action: str, after_seq: int) -> list[AuditEvent]:
-    """``action``'s events after ``after_seq``: the index on action, then seq."""
-    return list(
-        s.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.action == action, AuditEvent.seq > after_seq)
-            .order_by(AuditEvent.seq)
-        )
-    )
-
-
-def _withdrawals_after(s: Session, after_seq: int) -> tuple[int, list[Problem]]:
-    """Each ``document.withdraw`` event after ``after_seq`` against its 作废 row."""
-    problems, n = [], 0
-    for ev in _events_after(s, "document.withdraw", after_seq):
-        n += 1
-        row = s.get(Withdrawal, ev.object_id)
-        reason = json.loads(ev.details).get("reason")
-        if row is None:
-            message = f"document {ev.object_id} recorded as withdrawn at seq {ev.seq} has no withdrawal row"
-        elif row.reason != reason:
-            message = f"document {ev.object_id}: withdrawal reason differs from the one recorded at seq {ev.seq}"
-        else:
-            continue
-        problems.append(Problem("record", message, ev.org, ev.object_id, ev.seq))
-    return n, problems
