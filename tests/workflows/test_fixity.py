@@ -19,6 +19,7 @@ from service.documents.pades import make_dev_identity, sign_pdf
 from service.workers.integrity import RecurringChecks
 from service.workflows.accounts import add_user
 from service.workflows.integrity import fixity
+from service.workflows.integrity.cycle import run_slice
 from service.workflows.integrity.fixity import run_fixity, verify_archive
 from tests.support import sample
 from tests.support.apps import Client, WenshuCli, make_app
@@ -232,10 +233,12 @@ def test_withdrawals_are_append_only_and_a_deleted_one_fails_verify(
             ).get_json()
             for _ in range(2)
         )
+        runner = WenshuCli(ws)
+        assert runner.invoke(args=["checkpoint"]).exit_code == 0
+        assert runner.invoke(args=["verify"]).exit_code == 0  # the checkpoint is verified
         for doc in (kept, withdrawn):
             r = clerk.post(f"/api/v1/documents/{doc['id']}/withdraw", {"reason": "文号有误"})
             assert r.status_code == 200, r.get_json()
-        runner = WenshuCli(ws)
         assert runner.invoke(args=["verify"]).exit_code == 0
         for sql in ("UPDATE withdrawals SET reason = 'x'", "DELETE FROM withdrawals"):
             with pytest.raises(DatabaseError, match="append-only"), ws.db.write() as s:
@@ -255,5 +258,16 @@ def test_withdrawals_are_append_only_and_a_deleted_one_fails_verify(
         named = [line for line in bad.output.splitlines() if withdrawn["id"] in line]
         assert named and "no withdrawal row" in named[0], bad.output
         assert kept["id"] not in bad.output
+        # the withdrawal came after the checkpoint: --since-checkpoint reads its event too
+        since = runner.invoke(args=["verify", "--since-checkpoint"])
+        assert since.exit_code == 1 and "no withdrawal row" in since.output, since.output
+        # and the fixity cycle, whose slices cover the whole chain
+        slices = [run_slice(ws, actor="test")]
+        while not slices[-1].cycle_complete:
+            slices.append(run_slice(ws, actor="test"))
+        found = [p for r in slices for p in r.problems]
+        assert [(p.document_id, "no withdrawal row" in p.message) for p in found] == [
+            (withdrawn["id"], True)
+        ]
     finally:
         ws.close()
