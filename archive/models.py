@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -161,13 +162,16 @@ class AuditEvent(Base):
     """One link of the hash chain. ``hash`` covers ``prev_hash`` and every other column."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_action_seq", "action", "seq", postgresql_include=["org"]),
+    )
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(100))
     org: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
-    action: Mapped[str] = mapped_column(String(40), index=True)
+    action: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[str | None] = mapped_column(String(100), index=True, nullable=True)
     details: Mapped[str] = mapped_column(Text)  # canonical JSON, hashed as stored
     prev_hash: Mapped[str] = mapped_column(String(64))
