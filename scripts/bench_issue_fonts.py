@@ -22,9 +22,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # the measurement imports the service; the conversion, fontTools only
 
-from scripts.harness.service import cpu_seconds_of  # noqa: E402
 
 FANDOL = Path("/usr/local/share/wenshu/fonts/fandol")
 FONTS_CONF = ROOT / "service" / "documents" / "fonts" / "fonts.conf"
@@ -71,6 +70,7 @@ def measure(ttf_dir: Path, rounds: int) -> None:
     import datetime as dt
 
     from scripts.harness.inputs import DOCTYPES, one_page_input
+    from scripts.harness.service import cpu_seconds_of
     from service.doctypes import DOCTYPES as REGISTRY
     from service.doctypes import render_docx
     from service.documents.convert.client import Converter
