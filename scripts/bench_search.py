@@ -11,7 +11,7 @@ ratios of their query latencies are printed (PostgreSQL in a scratch database of
 cluster, see ``scripts/bench_pg.py``; its indexing CPU includes the server's).
 
 For each size it generates that many documents into a file (the "archive": seed text from
-``../shared/seeds``, the structure of ``doc_templates/*.sample.json``, random names,
+``tests/support/seeds``, the structure of ``doc_templates/*.sample.json``, random names,
 institutions, ID numbers and credit codes with valid check characters, amounts and dates),
 rebuilds an index from it in a temporary directory (or ``--keep DIR``) and prints: indexing
 throughput (wall, and CPU of the indexing processes), index size on disk, peak RSS of the
@@ -63,7 +63,7 @@ from scripts.bench_pg import (  # noqa: E402
     use_term_index,
 )
 
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEEDS = ROOT / "tests" / "support" / "seeds"
 SAMPLES = ROOT / "doc_templates"
 
 SURNAMES = (

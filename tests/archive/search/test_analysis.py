@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -20,8 +19,8 @@ from archive.search.analysis import (
 )
 from tests.support import ROOT
 
-# Real documents (one of them Traditional); tests that need them skip where they are absent.
-SEEDS = sorted(Path(os.environ.get("WENSHU_SEEDS", ROOT.parent / "shared" / "seeds")).glob("*.txt"))
+# Real documents (one of them Traditional), kept in the repository.
+SEEDS = sorted((ROOT / "tests" / "support" / "seeds").glob("*.txt"))
 
 
 def terms(text: str) -> set[str]:
@@ -120,8 +119,7 @@ def test_warm_up_is_quiet_and_caches_where_told(tmp_path: Path) -> None:
 
 
 def test_query_words_cover_what_was_typed_on_real_text() -> None:
-    if not SEEDS:
-        pytest.skip("seed documents not available")
+    assert SEEDS
     text = fold("".join(p.read_text(encoding="utf-8") for p in SEEDS))
     runs = [r for r in re.findall(r"[\u4e00-\u9fff0-9a-z]+", text) if len(r) >= 2]
     for run in runs[::7]:
@@ -161,8 +159,7 @@ def test_the_fast_term_table_is_the_reference_one(text: str) -> None:
 
 
 def test_the_fast_term_table_agrees_on_real_documents() -> None:
-    if not SEEDS:
-        pytest.skip("seed documents not available")
+    assert SEEDS
     for seed in SEEDS:
         text = seed.read_text(encoding="utf-8")
         for start in range(0, len(text), 1700):

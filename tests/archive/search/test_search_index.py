@@ -17,7 +17,7 @@ from archive.search.docs import IndexBusy, IndexedDoc, SearchResult
 from archive.search.whoosh.index import SearchIndex
 from tests.support.search_backends import SEARCH_BACKENDS, doc, open_index
 
-# Excerpts of /work/shared/seeds 002 and 003 (real documents), kept here so the tests run anywhere.
+# Excerpts of tests/support/seeds 002 and 003 (real documents).
 LVLIANG_2021_44 = """吕梁市医疗保障局文件
 吕医保发〔2021〕44号
 吕梁市医疗保障局 关于印发《吕梁市进一步引深打击欺诈骗保 专项治理行动工作方案》的通知
