@@ -35,8 +35,7 @@ from archive.errors import (
     StaleVersion,
     ValidationError,
 )
-from archive.ids import new_id
-from archive.models import Document, Draft, DraftStep, DraftVersion, Org, User
+from archive.models import Document, Draft, DraftStep, DraftVersion, Org, User, new_id
 from schemas.fields import flatten_messages
 from schemas.masking import mask_identifiers
 from service import policy

@@ -28,9 +28,8 @@ from archive import numbering
 from archive.audit import AuditChain
 from archive.blobs import sha256_hex
 from archive.errors import NotFoundError, ValidationError
-from archive.ids import new_id
 from archive.indexer import enqueue
-from archive.models import Document, Org
+from archive.models import Document, Org, new_id
 from service.doctypes import DocType
 from service.documents.pades import sign_pdf
 from service.documents.render import Letterhead, Typeset

@@ -12,8 +12,7 @@ from pathlib import PurePath
 
 from archive.audit import AuditChain
 from archive.errors import NotFoundError
-from archive.ids import new_id
-from archive.models import Org, Upload
+from archive.models import Org, Upload, new_id
 from service.documents.attach import DOCX, check_pdf, inspect_attachment
 from service.wiring import Wenshu
 from service.workflows.accounts import Principal

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from archive.ids import new_id
+from archive.models import new_id
 from schemas.masking import mask_identifiers
 
 
